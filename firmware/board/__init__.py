@@ -1,0 +1,16 @@
+"""Board layer (HAL): clock, RTC memory, flash store, sleep, reset cause, radio, sensors.
+
+`load()` picks the implementation: the unix port (host harness) or the ESP32. Every board
+offers the same methods; see board/unix.py for the reference and its docstrings.
+"""
+import sys
+
+
+def load(cfg=None):
+    if sys.platform in ("linux", "darwin"):
+        from board.unix import UnixBoard
+        return UnixBoard(cfg)
+    if sys.platform == "esp32":
+        from board.esp32 import Esp32Board
+        return Esp32Board(cfg)
+    raise OSError("no board for platform " + sys.platform)

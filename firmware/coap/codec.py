@@ -1,0 +1,273 @@
+"""CoAP message codec (RFC 7252 section 3): bytes <-> Message, every option encoding.
+
+What it does: header, token (0-8 bytes), options with 4-bit/1-byte/2-byte extended deltas and
+lengths, repeated options, payload marker; strict checks on input with a specific CoapError.
+What it does not do: message IDs, retransmission or matching (coap/exchange.py).
+
+Options are kept as a list of (number, value bytes) in ascending number order; repeats keep
+their insertion order (RFC 7252 5.4.5).
+"""
+from micropython import const
+
+CON = const(0)
+NON = const(1)
+ACK = const(2)
+RST = const(3)
+
+# Codes (class << 5 | detail)
+EMPTY = const(0)
+GET = const(1)
+POST = const(2)
+PUT = const(3)
+DELETE = const(4)
+FETCH = const(5)
+CREATED = const(65)      # 2.01
+DELETED = const(66)      # 2.02
+VALID = const(67)        # 2.03
+CHANGED = const(68)      # 2.04
+CONTENT = const(69)      # 2.05
+CONTINUE = const(95)     # 2.31
+BAD_REQUEST = const(128)         # 4.00
+UNAUTHORIZED = const(129)        # 4.01
+BAD_OPTION = const(130)          # 4.02
+FORBIDDEN = const(131)           # 4.03
+NOT_FOUND = const(132)           # 4.04
+METHOD_NOT_ALLOWED = const(133)  # 4.05
+NOT_ACCEPTABLE = const(134)      # 4.06
+UNSUPPORTED_FORMAT = const(143)  # 4.15
+INTERNAL_ERROR = const(160)      # 5.00
+NOT_IMPLEMENTED = const(161)     # 5.01
+
+# Option numbers (RFC 7252 5.10, RFC 7641, RFC 8613, RFC 9175)
+IF_MATCH = const(1)
+URI_HOST = const(3)
+ETAG = const(4)
+IF_NONE_MATCH = const(5)
+OBSERVE = const(6)
+URI_PORT = const(7)
+LOCATION_PATH = const(8)
+OSCORE = const(9)
+URI_PATH = const(11)
+CONTENT_FORMAT = const(12)
+MAX_AGE = const(14)
+URI_QUERY = const(15)
+ACCEPT = const(17)
+LOCATION_QUERY = const(20)
+BLOCK2 = const(23)
+BLOCK1 = const(27)
+SIZE2 = const(28)
+PROXY_URI = const(35)
+SIZE1 = const(60)
+ECHO = const(252)
+REQUEST_TAG = const(292)
+
+MAX_MESSAGE = const(1152)  # RFC 7252 4.6 default maximum message size
+
+
+class CoapError(ValueError):
+    """A malformed CoAP datagram; `.mid`/`.mtype` when the header parsed (to answer RST)."""
+
+    def __init__(self, msg, mid=None, mtype=None):
+        super().__init__(msg)
+        self.mid = mid
+        self.mtype = mtype
+
+
+def code_str(code):
+    return "%d.%02d" % (code >> 5, code & 31)
+
+
+def uint_bytes(v):
+    """Minimal unsigned integer option encoding (0 -> empty)."""
+    if v == 0:
+        return b""
+    n = 0
+    x = v
+    while x:
+        n += 1
+        x >>= 8
+    return v.to_bytes(n, "big")
+
+
+def bytes_uint(b):
+    return int.from_bytes(b, "big") if b else 0
+
+
+class Message:
+    __slots__ = ("mtype", "code", "mid", "token", "opts", "payload")
+
+    def __init__(self, mtype=CON, code=EMPTY, mid=0, token=b"", payload=b""):
+        self.mtype = mtype
+        self.code = code
+        self.mid = mid
+        self.token = token
+        self.opts = []
+        self.payload = payload
+
+    def add(self, num, value):
+        """Append an option; value may be bytes, str or int (minimal uint)."""
+        if isinstance(value, int):
+            value = uint_bytes(value)
+        elif isinstance(value, str):
+            value = value.encode()
+        o = self.opts
+        i = len(o)
+        while i > 0 and o[i - 1][0] > num:
+            i -= 1
+        o.insert(i, (num, bytes(value)))
+        return self
+
+    def get(self, num):
+        for n, v in self.opts:
+            if n == num:
+                return v
+        return None
+
+    def get_all(self, num):
+        return [v for n, v in self.opts if n == num]
+
+    def get_uint(self, num, default=None):
+        v = self.get(num)
+        return default if v is None else bytes_uint(v)
+
+    def remove(self, num):
+        self.opts = [(n, v) for n, v in self.opts if n != num]
+
+    def set_path(self, path, num=URI_PATH):
+        for seg in path.strip("/").split("/"):
+            if seg:
+                self.add(num, seg)
+        return self
+
+    def path(self, num=URI_PATH):
+        return "/".join(v.decode() for v in self.get_all(num))
+
+    def is_request(self):
+        return 1 <= self.code <= 31
+
+    def is_response(self):
+        return self.code >= 64
+
+    def __repr__(self):
+        t = ("CON", "NON", "ACK", "RST")[self.mtype]
+        s = "<%s %s mid=%d tok=%s" % (t, code_str(self.code), self.mid, self.token.hex())
+        for n, v in self.opts:
+            s += " %d:%s" % (n, v.hex())
+        if self.payload:
+            s += " +%dB" % len(self.payload)
+        return s + ">"
+
+
+def _ext(v):
+    # Returns (nibble, extension bytes) for an option delta or length (RFC 7252 3.1).
+    if v < 13:
+        return v, b""
+    if v < 269:
+        return 13, bytes((v - 13,))
+    if v < 65805:
+        return 14, (v - 269).to_bytes(2, "big")
+    raise ValueError("option delta/length too large")
+
+
+def encode_options(opts, out):
+    """Append encoded options (sorted list of (num, bytes)) to the bytearray `out`."""
+    prev = 0
+    for num, val in opts:
+        dn, de = _ext(num - prev)
+        ln, le = _ext(len(val))
+        out.append((dn << 4) | ln)
+        out.extend(de)
+        out.extend(le)
+        out.extend(val)
+        prev = num
+
+
+def encode(msg):
+    tk = msg.token
+    if len(tk) > 8:
+        raise ValueError("token > 8 bytes")
+    out = bytearray(4 + len(tk))
+    out[0] = 0x40 | (msg.mtype << 4) | len(tk)
+    out[1] = msg.code
+    out[2] = (msg.mid >> 8) & 0xFF
+    out[3] = msg.mid & 0xFF
+    out[4:] = tk
+    encode_options(msg.opts, out)
+    if msg.payload:
+        out.append(0xFF)
+        out.extend(msg.payload)
+    return bytes(out)
+
+
+def decode_options(buf, off, end, opts, mid=None, mtype=None):
+    """Parse options from buf[off:end] into `opts`; returns the payload offset (or end)."""
+    num = 0
+    while off < end:
+        b = buf[off]
+        off += 1
+        if b == 0xFF:
+            if off >= end:
+                raise CoapError("payload marker with empty payload", mid, mtype)
+            return off
+        d = b >> 4
+        ln = b & 15
+        if d == 15 or ln == 15:
+            raise CoapError("reserved option nibble 15", mid, mtype)
+        if d == 13:
+            if off >= end:
+                raise CoapError("truncated option delta", mid, mtype)
+            d = buf[off] + 13
+            off += 1
+        elif d == 14:
+            if off + 2 > end:
+                raise CoapError("truncated option delta", mid, mtype)
+            d = ((buf[off] << 8) | buf[off + 1]) + 269
+            off += 2
+        if ln == 13:
+            if off >= end:
+                raise CoapError("truncated option length", mid, mtype)
+            ln = buf[off] + 13
+            off += 1
+        elif ln == 14:
+            if off + 2 > end:
+                raise CoapError("truncated option length", mid, mtype)
+            ln = ((buf[off] << 8) | buf[off + 1]) + 269
+            off += 2
+        if off + ln > end:
+            raise CoapError("option value past end of message", mid, mtype)
+        num += d
+        opts.append((num, bytes(buf[off:off + ln])))
+        off += ln
+    return end
+
+
+def decode(buf):
+    """Parse one CoAP datagram. Raises CoapError with the reason on malformed input."""
+    n = len(buf)
+    if n < 4:
+        raise CoapError("datagram shorter than the 4-byte header")
+    if n > MAX_MESSAGE:
+        raise CoapError("datagram larger than %d bytes" % MAX_MESSAGE)
+    b0 = buf[0]
+    if b0 >> 6 != 1:
+        raise CoapError("CoAP version %d" % (b0 >> 6))
+    mtype = (b0 >> 4) & 3
+    tkl = b0 & 15
+    mid = (buf[2] << 8) | buf[3]
+    code = buf[1]
+    if tkl > 8:
+        raise CoapError("token length %d" % tkl, mid, mtype)
+    if 4 + tkl > n:
+        raise CoapError("truncated token", mid, mtype)
+    m = Message(mtype, code, mid, bytes(buf[4:4 + tkl]))
+    if code == EMPTY:
+        if n != 4 or tkl:
+            raise CoapError("empty message with token/options/payload", mid, mtype)
+        return m
+    cls = code >> 5
+    if cls in (1, 6, 7):
+        raise CoapError("reserved code class %d" % cls, mid, mtype)
+    po = decode_options(buf, 4 + tkl, n, m.opts, mid, mtype)
+    if po < n:
+        m.payload = bytes(buf[po:])
+    return m

@@ -1,0 +1,36 @@
+"""Run one host_tests/mp/test_*.py module under the micropython binary.
+
+Usage: micropython -X heapsize=64K host_tests/mp_run.py test_coap_codec
+Calls every function whose name starts with test_, prints one line per test and a closing
+'N passed, M failed' line; exits 1 on any failure. pytest runs the same files under CPython.
+"""
+import sys
+
+_here = sys.path[0]
+sys.path.insert(0, _here + "/mp")
+sys.path.insert(0, _here + "/../firmware")
+
+
+def main():
+    name = sys.argv[1]
+    mod = __import__(name)
+    passed = failed = 0
+    for k in sorted(dir(mod)):
+        if not k.startswith("test_"):
+            continue
+        f = getattr(mod, k)
+        if not callable(f):
+            continue
+        try:
+            f()
+            passed += 1
+            print("ok  ", k)
+        except Exception as e:  # report and go on
+            failed += 1
+            print("FAIL", k, repr(e))
+            sys.print_exception(e)
+    print("%d passed, %d failed" % (passed, failed))
+    sys.exit(1 if failed or not passed else 0)
+
+
+main()
