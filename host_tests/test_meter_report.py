@@ -274,3 +274,18 @@ def test_bench_table():
     row = lines[3].split()
     assert row[0] == "resume+update"
     assert row[3] == "423" and row[8] == "-" and row[9] == "%.2f" % (423 / 404)
+
+
+def test_nat_events_belong_to_the_segment_of_their_virtual_time():
+    clock = SimClock(start=START)
+    m = Meter(clock)
+    inside, ext = ("127.0.0.1", 40000), ("127.0.0.1", 50000)
+    m.mark("wake 1")
+    m.nat_event(EV_CREATED, inside, ext)
+    clock.advance(3600)
+    m.mark("wake 2")
+    # noticed during wake 2 (lazy expiry), but the mapping died during the sleep after wake 1
+    ev = m.nat_event(EV_EXPIRED, inside, ext, t=START + 120)
+    assert ev["segment"] == "wake 1"
+    assert m.nat_event(EV_CREATED, inside, ext)["segment"] == "wake 2"
+    assert m.nat_event(EV_EXPIRED, inside, ext, t=START - 1)["segment"] is None

@@ -236,7 +236,8 @@ class Meter:
     `events`: list of dicts: seq, t, segment, event ('created' | 'expired' | 'rebound'), inside,
         outside, plus event fields (reason, refreshes, port_alloc ...). 'expired' and
         'rebound' carry the virtual time the mapping died, which can be earlier than the
-        time the NAT noticed it (lazy expiry).
+        time the NAT noticed it (lazy expiry); an event's segment is the one marked last at
+        or before its time t. A datagram's segment is the one current when it was logged.
     `refreshes`: {segment: number of mapping-timer refreshes}.
     """
 
@@ -256,6 +257,17 @@ class Meter:
             t = self._now()
         self.segment = label
         self.segments.append({"label": label, "t": t, "index": len(self.segments)})
+
+    def _segment_at(self, t):
+        """The segment a virtual time belongs to: the last one marked at or before t (a
+        mapping that died during the sleep after wake 2 belongs to 'wake 2', even if the NAT
+        noticed it during wake 3)."""
+        if t is None or not self.segments or self.segments[-1]["t"] is None:
+            return self.segment
+        for seg in reversed(self.segments):
+            if seg["t"] is not None and seg["t"] <= t:
+                return seg["label"]
+        return None
 
     def _now(self):
         return self.clock.now() if self.clock is not None else None
@@ -278,8 +290,8 @@ class Meter:
 
     def nat_event(self, event, inside, outside, t=None, **fields):
         """Log a mapping event ('created', 'expired', 'rebound') at virtual time t."""
-        ev = {"seq": self._next_seq(), "t": self._now() if t is None else t,
-              "segment": self.segment, "event": event, "inside": _addr(inside),
+        t = self._now() if t is None else t
+        ev = {"seq": self._next_seq(), "t": t, "segment": self._segment_at(t), "event": event, "inside": _addr(inside),
               "outside": _addr(outside)}
         ev.update(fields)
         self.events.append(ev)
