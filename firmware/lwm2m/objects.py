@@ -1,0 +1,81 @@
+"""LwM2M object model: objects defined as data, instances as dicts of values or callables.
+
+An object is `Obj(oid, spec, ver)`. The spec is one compact string, a resource per
+comma-separated item: `<rid><type><ops>[M]`, e.g. "0sR,4eE,11iRM,13tRW" (type one of
+s i f b t o l e: string, integer, float, boolean, time, opaque, objlnk, execute; ops R, W, RW
+or E; M for a multiple-instance resource). A string costs far less heap than a table of
+tuples, and it is parsed only for the resource a request names. An instance value may be a
+constant, a callable (read on demand: a sensor), or for an 'E' resource a callable taking the
+argument bytes. Adding an object is a few lines (see lwm2m/std.py and the README).
+What it does not do: content formats (lwm2m/tlv.py) or request routing (lwm2m/dm.py).
+"""
+
+
+class Obj:
+    __slots__ = ("oid", "spec", "ver", "inst", "hidden")
+
+    def __init__(self, oid, spec, ver=None, hidden=False):
+        self.oid = oid
+        self.spec = spec
+        self.ver = ver          # None for 1.0
+        self.inst = {}          # {iid: {rid: value | callable | {riid: value}}}
+        self.hidden = hidden    # Security (0) and OSCORE (21): never listed nor readable
+
+    def add(self, iid, values):
+        self.inst[iid] = dict(values)
+        return self
+
+    def res(self, rid):
+        """(type, ops, multiple) of resource rid, or None if the object has no such resource."""
+        key = str(rid)
+        n = len(key)
+        for item in self.spec.split(","):
+            if item[:n] == key and not item[n].isdigit():
+                t = item[n]
+                rest = item[n + 1:]
+                multi = rest.endswith("M")
+                return t, rest[:-1] if multi else rest, multi
+        return None
+
+    def rids(self):
+        out = []
+        for item in self.spec.split(","):
+            i = 0
+            while item[i].isdigit():
+                i += 1
+            out.append(int(item[:i]))
+        return out
+
+    def value(self, iid, rid):
+        v = self.inst[iid][rid]
+        if callable(v) and self.res(rid)[0] != "e":
+            v = v()
+        return v
+
+
+class Registry:
+    def __init__(self):
+        self.objs = {}
+
+    def add(self, obj):
+        self.objs[obj.oid] = obj
+        return obj
+
+    def get(self, oid):
+        return self.objs.get(oid)
+
+    def links(self):
+        """CoRE link format for Register: </oid>;ver=x.y where not 1.0, then </oid/iid>.
+        Objects 0 and 21 are never listed."""
+        parts = []
+        for oid in sorted(self.objs):
+            o = self.objs[oid]
+            if o.hidden or oid in (0, 21):
+                continue
+            if o.ver and o.ver != "1.0":
+                parts.append("</%d>;ver=%s" % (oid, o.ver))
+            elif not o.inst:
+                parts.append("</%d>" % oid)
+            for iid in sorted(o.inst):
+                parts.append("</%d/%d>" % (oid, iid))
+        return ",".join(parts)

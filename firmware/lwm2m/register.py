@@ -1,0 +1,136 @@
+"""LwM2M 1.1 registration interface: Register, Update, De-register (client side).
+
+Register:  POST /rd?ep=..&lt=..&lwm2m=1.1&b=..&Q  (Content-Format 40, link-format payload)
+Parameters are left out where the default applies (lt 86400, b U), and `ep` can be left out
+when the server derives it from the security identity (LwM2M 1.1). Update carries only what
+changed since the last successful Register/Update, and nothing at all when nothing did.
+The location, the time of the last success and a hash of what was sent are persisted in the
+store's 'reg' section, so an Update after deep sleep needs no Register.
+"""
+import struct
+
+from coap import codec as C
+from errors import RegistrationUnknown, ProtocolError
+
+DEFAULT_LT = 86400
+_CF_LINK = 40
+
+
+def _h16(s):
+    h = 0
+    for c in s.encode():
+        h = (h * 131 + c) & 0xFFFF
+    return h
+
+
+class Registration:
+    def __init__(self, store, board, srv_cfg, registry, endpoint):
+        self.store = store
+        self.board = board
+        self.cfg = srv_cfg
+        self.reg = registry
+        self.ep = endpoint
+        self.lifetime = int(srv_cfg.get("lifetime", DEFAULT_LT))
+        self.binding = srv_cfg.get("binding", "U")
+        self.queue = bool(srv_cfg.get("queue_mode", True))
+        self.location = None
+        self.last_ok = 0
+        self.sent_lt = 0
+        self.sent_links = 0
+        self.sent_bq = 0
+        s = store.get("reg")
+        if s and len(s) >= 11:
+            self.last_ok, self.sent_lt, self.sent_links, fl = struct.unpack(">IIHB", s[:11])
+            self.sent_bq = fl
+            self.location = bytes(s[11:]).decode() or None
+
+    def _save(self):
+        if self.location is None:
+            self.store.drop("reg")
+            return
+        self.store.put("reg", struct.pack(">IIHB", int(self.last_ok), self.sent_lt, self.sent_links,
+                                          self.sent_bq) + self.location.encode())
+
+    def _bq(self):
+        return _h16(self.binding + ("Q" if self.queue else "")) & 0xFF
+
+    def is_registered(self, now=None):
+        """Registered and the lifetime has not lapsed (a lapsed one needs a Register)."""
+        if not self.location:
+            return False
+        now = self.board.now() if now is None else now
+        return now < self.last_ok + self.sent_lt
+
+    def renew_due(self, now=None, margin=0.1):
+        """When the next Update must go out at the latest to keep the registration alive."""
+        return self.last_ok + self.sent_lt * (1.0 - margin)
+
+    def forget(self):
+        self.location = None
+        self._save()
+
+    def register(self, ex):
+        links = self.reg.links()
+        m = C.Message(C.CON, C.POST)
+        m.add(C.URI_PATH, "rd")
+        m.add(C.CONTENT_FORMAT, _CF_LINK)
+        if self.ep and not self.cfg.get("omit_ep"):
+            m.add(C.URI_QUERY, "ep=" + self.ep)
+        if self.lifetime != DEFAULT_LT:
+            m.add(C.URI_QUERY, "lt=%d" % self.lifetime)
+        m.add(C.URI_QUERY, "lwm2m=1.1")
+        if self.binding != "U":
+            m.add(C.URI_QUERY, "b=" + self.binding)
+        if self.queue:
+            m.add(C.URI_QUERY, "Q")
+        m.payload = links.encode()
+        r = ex.request(m)
+        if r.code != C.CREATED:
+            raise ProtocolError("Register answered %s" % C.code_str(r.code))
+        loc = r.path(C.LOCATION_PATH)
+        if not loc:
+            raise ProtocolError("Register 2.01 without Location-Path")
+        self.location = loc
+        self.last_ok = int(self.board.now())
+        self.sent_lt = self.lifetime
+        self.sent_links = _h16(links)
+        self.sent_bq = self._bq()
+        self._save()
+        return "register"
+
+    def update(self, ex):
+        if not self.location:
+            raise RegistrationUnknown("no registration to update")
+        m = C.Message(C.CON, C.POST)
+        m.set_path(self.location)
+        if self.lifetime != self.sent_lt:
+            m.add(C.URI_QUERY, "lt=%d" % self.lifetime)
+        if self._bq() != self.sent_bq:
+            m.add(C.URI_QUERY, "b=" + self.binding)
+            if self.queue:
+                m.add(C.URI_QUERY, "Q")
+        links = self.reg.links()
+        if _h16(links) != self.sent_links:
+            m.add(C.CONTENT_FORMAT, _CF_LINK)
+            m.payload = links.encode()
+        r = ex.request(m)
+        if r.code == C.NOT_FOUND:
+            self.forget()
+            raise RegistrationUnknown("Update answered 4.04")
+        if r.code != C.CHANGED:
+            raise ProtocolError("Update answered %s" % C.code_str(r.code))
+        self.last_ok = int(self.board.now())
+        self.sent_lt = self.lifetime
+        self.sent_links = _h16(links)
+        self.sent_bq = self._bq()
+        self._save()
+        return "update"
+
+    def deregister(self, ex):
+        if not self.location:
+            return
+        m = C.Message(C.CON, C.DELETE)
+        m.set_path(self.location)
+        r = ex.request(m)
+        self.forget()
+        return r.code

@@ -1,0 +1,35 @@
+"""The standard objects this client offers: 0 (Security, hidden), 1 (Server), 3 (Device),
+3303 (Temperature). Values come from the board and the config; nothing is read at import.
+
+Resource specs (see lwm2m/objects.py for the notation), with the OMA names:
+  1 Server:  0 Short Server ID, 1 Lifetime, 2 Default Minimum Period, 3 Default Maximum Period,
+             6 Notification Storing, 7 Binding, 8 Registration Update Trigger
+  3 Device:  0 Manufacturer, 1 Model Number, 2 Serial Number, 3 Firmware Version, 4 Reboot,
+             9 Battery Level, 10 Memory Free (KiB), 11 Error Code, 13 Current Time,
+             16 Supported Binding and Modes
+  3303 Temperature: 5700 Sensor Value, 5701 Sensor Units, 5601 Min Measured Value,
+             5602 Max Measured Value, 5605 Reset Min and Max Measured Values
+"""
+from lwm2m.objects import Obj
+
+FW_VERSION = "0.1.0"
+
+
+def build(reg, board, cfg, dev):
+    """Fill registry `reg`. `dev` is the wake context (actions such as reboot are recorded
+    there and carried out by the wake cycle)."""
+    srv = cfg["server"]
+    mode = cfg["security"]["mode"]
+    reg.add(Obj(0, "0s,1b,2i,3o,5o,10i,17l", hidden=True)).add(
+        0, {0: srv["uri"], 1: False, 2: 0 if mode == "psk" else 3, 10: srv.get("short_id", 1)})
+    reg.add(Obj(1, "0iR,1iRW,2iRW,3iRW,6bRW,7sRW,8eE")).add(
+        0, {0: srv.get("short_id", 1), 1: srv.get("lifetime", 86400), 2: srv.get("pmin", 0),
+            3: srv.get("pmax", 0), 6: True, 7: "U", 8: dev.trigger_update})
+    reg.add(Obj(3, "0sR,1sR,2sR,3sR,4eE,9iR,10iR,11iRM,13tRW,16sR", ver="1.1")).add(
+        0, {0: cfg.get("manufacturer", "LwM2M-sleepy"), 1: cfg.get("model", board.name),
+            2: cfg.get("serial", dev.endpoint), 3: FW_VERSION, 4: dev.request_reboot,
+            9: board.battery, 10: dev.mem_free_kib, 11: {0: 0}, 13: dev.now, 16: "UQ"})
+    reg.add(Obj(3303, "5700fR,5701sR,5601fR,5602fR,5605eE")).add(
+        0, {5700: dev.read_temperature, 5701: "Cel", 5601: dev.t_min, 5602: dev.t_max,
+            5605: dev.reset_minmax})
+    return reg

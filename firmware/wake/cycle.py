@@ -1,0 +1,307 @@
+"""One wake, from reset to reset: load state, plan, act, persist, sleep.
+
+1. load the config and the persisted state (RTC memory; flash for what survives power cuts)
+2. plan: the action (Register or Update) and the chain of paths (wake/planner.py)
+3. act: bring the radio up, run the first path of the chain; on a typed failure fall back to
+   the next; an Update answered 4.04 becomes a Register; deliver the report (LwM2M Send);
+   answer the server's queued requests while it still sends some (queue mode)
+4. learn and persist everything the next wake needs, log one WAKE line (path, cost, result)
+5. deep sleep until the next wake (never close_notify, never de-register before sleeping)
+
+A failure never leads to a crash loop: any exception ends in a logged, persisted wake and a
+sleep (with back-off after errors).
+"""
+import gc
+import json
+
+from coap import codec as C
+from coap.exchange import Exchange
+from errors import LwError, AuthFailed, NetworkDown, RegistrationUnknown, ConfigError
+from log import log, wake_line
+from state import Store
+
+
+class DeviceCtx:
+    """What the objects need from the wake: endpoint, actions to carry out, sensor state."""
+
+    def __init__(self, board, endpoint, store):
+        self.board = board
+        self.endpoint = endpoint
+        self.reboot = False
+        self.update_now = False
+        s = store.get("temp")
+        self.temp_state = json.loads(s) if s else [None, None]
+        self.store = store
+
+    def read_temperature(self):
+        t = round(self.board.temperature(), 2)
+        st = self.temp_state
+        st[0] = t if st[0] is None else min(st[0], t)
+        st[1] = t if st[1] is None else max(st[1], t)
+        self.store.put("temp", json.dumps(st).encode())
+        return t
+
+    def t_min(self):
+        return self.temp_state[0]
+
+    def t_max(self):
+        return self.temp_state[1]
+
+    def now(self):
+        return int(self.board.now())
+
+    def mem_free_kib(self):
+        return self.board.mem_free() // 1024
+
+    def reset_minmax(self, _arg=b""):
+        self.temp_state[0] = self.temp_state[1] = None
+        self.store.put("temp", None)
+
+    def request_reboot(self, _arg=b""):
+        self.reboot = True
+
+    def trigger_update(self, _arg=b""):
+        self.update_now = True
+
+
+class Heap:
+    """Live-heap high-water mark at checkpoints (collect first: garbage is not use)."""
+
+    def __init__(self):
+        gc.collect()
+        self.base = gc.mem_alloc()
+        self.peak = 0
+
+    def mark(self):
+        gc.collect()
+        u = gc.mem_alloc() - self.base
+        if u > self.peak:
+            self.peak = u
+        return u
+
+
+HEAP = None
+
+
+def _unload(name):
+    """Drop a module whose work is done: its bytecode is heap on the unix port and on an ESP32
+    running .mpy files (frozen modules would live in flash)."""
+    import sys
+    sys.modules.pop(name, None)
+    gc.collect()
+
+
+class LazyDM:
+    """Loads the device-management code only when the server actually sends a request."""
+
+    def __init__(self, registry):
+        self.registry = registry
+        self.dm = None
+
+    def handle(self, m):
+        if self.dm is None:
+            from lwm2m.dm import DM
+            self.dm = DM(self.registry)
+        return self.dm.handle(m)
+
+
+def make_channel(mode, net, store, board, cfg, secrets):
+    if mode == "nosec":
+        from sec.nosec import NoSecChannel
+        return NoSecChannel(net, store, board, cfg["security"], secrets)
+    if mode == "psk":
+        from sec.dtls_channel import DtlsChannel
+        return DtlsChannel(net, store, board, cfg["security"], secrets)
+    if mode == "oscore":
+        from sec.oscore_channel import OscoreChannel
+        return OscoreChannel(net, store, board, cfg["security"], secrets)
+    raise ConfigError("security.mode " + mode)
+
+
+def _endpoint(cfg, board):
+    ep = cfg.get("endpoint")
+    if ep:
+        return ep
+    return "urn:dev:" + board.name + "-" + board.urandom(4).hex()
+
+
+def run(board):
+    """Run one wake on `board` and sleep. Never returns on a device."""
+    global HEAP
+    t0 = board.ticks_ms()
+    HEAP = Heap()
+    info = {"t": int(board.now()), "cause": board.reset_cause()}
+    sleep_s = 300
+    store = Store(board)
+    try:
+        import config
+        cfg, secrets = config.load()
+        _unload("config")
+        sleep_s = cfg["schedule"]["sleep_s"]
+        info.update(_wake(board, store, cfg, secrets, info))
+        if info.get("result") != "ok":
+            sleep_s = min(sleep_s, cfg["schedule"].get("error_backoff_s", 300)) if info.get("result") != "auth-failed" \
+                else max(sleep_s, cfg["schedule"].get("error_backoff_s", 300))
+        if info.get("next_s"):
+            sleep_s = min(sleep_s, info.pop("next_s"))
+    except ConfigError as e:
+        info["result"] = "config-error"
+        info["error"] = str(e)
+        log("config: %s" % e, "E")
+        sleep_s = 3600
+    except Exception as e:   # last line of defence: log, persist what we have, sleep
+        info["result"] = "crash"
+        info["error"] = "%s: %s" % (type(e).__name__, e)
+        log("wake failed: %s" % info["error"], "E")
+        import sys
+        sys.print_exception(e)
+        sleep_s = 300
+    try:
+        store.commit()
+    except Exception as e:
+        log("persist failed: %s" % e, "E")
+    info["awake_ms"] = board.ticks_diff(board.ticks_ms(), t0)
+    HEAP.mark()
+    info["heap_peak"] = HEAP.peak
+    info["heap_free"] = gc.mem_free()
+    info["sleep_s"] = int(sleep_s)
+    info["rtc_bytes"] = store.size()
+    wake_line(info)
+    if info.get("reboot"):
+        sleep_s = 1
+    board.deepsleep(int(sleep_s * 1000))
+
+
+def _wake(board, store, cfg, secrets, info):
+    from lwm2m.objects import Registry
+    from lwm2m import std
+    from lwm2m.register import Registration
+    from wake.planner import Planner
+    from net.udp import Udp
+
+    valid = store.load()
+    if not valid:
+        info["cause"] += "+rtc-lost" if info["cause"] == "deepsleep" else ""
+    now = board.now()
+    endpoint = cfg.get("endpoint")
+    if not endpoint:
+        e = store.flash_get("ep")
+        endpoint = e.decode() if e else _endpoint(cfg, board)
+        if not e:
+            store.flash_put("ep", endpoint.encode())
+    dev = DeviceCtx(board, endpoint, store)
+    registry = std.build(Registry(), board, cfg, dev)
+    dm = LazyDM(registry)
+    reg = Registration(store, board, cfg["server"], registry, endpoint)
+    planner = Planner(store, cfg)
+    asleep = int(now - planner.last_exchange) if planner.last_exchange else 1 << 30
+    out = {"ep": endpoint}
+    if not board.net_up():
+        planner.last_wake = int(now)
+        planner.save()
+        return {"result": "network-down", "path": "none"}
+    net = Udp(cfg["_host"], cfg["_port"], board.local_port())
+    mode = cfg["security"]["mode"]
+    chan = make_channel(mode, net, store, board, cfg, secrets)
+    sec = store.get("sec")
+    if sec:
+        chan.restore(sec)
+    ex = Exchange(chan, store, board, cfg["coap"], handler=dm.handle, log=lambda m: log(m, "D"))
+    ex.on_serve = HEAP.mark
+    action = "update" if reg.is_registered(now) else "register"
+    chain = planner.chain(chan, asleep)
+    out["chain"] = chain
+    result = "no-path"
+    label = "none"
+    HEAP.mark()
+    for path in chain:
+        up0, down0 = net.up, net.down
+        try:
+            chan.connect(path)
+            HEAP.mark()
+            if action == "update":
+                try:
+                    reg.update(ex)
+                    label = path + "+update"
+                except RegistrationUnknown:
+                    log("server lost the registration: Register", "W")
+                    reg.register(ex)
+                    label = path + "+register"
+            else:
+                reg.register(ex)
+                label = path + "+register"
+            planner.record(path, "ok", asleep, net.up - up0 + net.down - down0)
+            result = "ok"
+            break
+        except AuthFailed as e:
+            planner.record(path, e.outcome, asleep)
+            result = e.outcome
+            label = path
+            out["error"] = str(e)
+            log("%s: %s (stopping; check the credentials)" % (path, e), "E")
+            break
+        except NetworkDown as e:
+            result = e.outcome
+            label = path
+            out["error"] = str(e)
+            break
+        except LwError as e:
+            planner.record(path, e.outcome, asleep)
+            result = e.outcome
+            label = path
+            out["error"] = str(e)
+            log("%s failed: %s (%s); falling back" % (path, e.outcome, e), "W")
+            chan.forget_path(path) if hasattr(chan, "forget_path") else None
+    HEAP.mark()
+    if result == "ok":
+        planner.last_exchange = int(board.now())
+        rep = cfg["schedule"].get("report")
+        if rep == "send":
+            try:
+                _send_report(ex, dev, board)
+                out["sent"] = 1
+            except LwError as e:
+                log("Send failed: %s" % e, "W")
+                out["sent"] = 0
+        # queue mode: answer what the server queued while we slept, stop when it is quiet
+        served = ex.serve(cfg["schedule"]["listen_ms"], cfg["schedule"]["listen_max_ms"])
+        if served:
+            out["served"] = served
+            planner.last_exchange = int(board.now())
+        if dev.update_now:
+            try:
+                reg.update(ex)
+            except LwError as e:
+                log("triggered Update failed: %s" % e, "W")
+    HEAP.mark()
+    planner.last_wake = int(board.now())
+    planner.save()
+    chan.settle()
+    s = chan.save()
+    store.put("sec", s)
+    out.update({"path": label, "result": result, "up": net.up, "down": net.down,
+                "dg_up": net.dg_up, "dg_down": net.dg_down, "retx": ex.retransmissions,
+                "dropped": chan.dropped})
+    if chan.last_error and chan.dropped:
+        out["drop_reason"] = chan.last_error
+    if dev.reboot:
+        out["reboot"] = 1
+    if reg.location:
+        out["loc"] = reg.location
+        due = reg.renew_due() - board.now()
+        if due > 0:
+            out["next_s"] = int(due)
+    net.close()
+    return out
+
+
+def _send_report(ex, dev, board):
+    """LwM2M 1.1 Send (POST /dp) of the temperature, SenML JSON."""
+    t = dev.read_temperature()
+    m = C.Message(C.CON, C.POST)
+    m.add(C.URI_PATH, "dp")
+    m.add(C.CONTENT_FORMAT, 110)
+    m.payload = ('[{"n":"/3303/0/5700","v":%s,"t":%d}]' % (repr(t), int(board.now()))).encode()
+    r = ex.request(m)
+    if r.code != C.CHANGED:
+        raise LwError("Send answered %s" % C.code_str(r.code))

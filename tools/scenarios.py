@@ -1,0 +1,29 @@
+"""Scenario definitions for the runner: what the device, the server and the NAT do.
+
+A scenario is a dict. Keys: wakes, board (overrides merged into boards/<board>.json), mode
+(nosec | psk | oscore), plugins (server side), nat (NatSim knobs, None = no NAT), local_port
+('fresh' per wake or 'fixed'), actions ({wake index: [(op, args...)]} done by the server
+*before* that wake, while the device sleeps: queued in queue mode), power_cut (probability that
+RTC memory is lost before a wake), server_restart (wake indices before which the server forgets
+all security state), seed.
+"""
+
+FAST_COAP = {"ack_timeout_ms": 300, "ack_random_factor": 1.5, "max_retransmit": 3}
+FAST_SCHED = {"listen_ms": 300, "listen_max_ms": 3000}
+
+SCENARIOS = {
+    "demo": {
+        "title": "24 hourly wakes, NoSec, queue mode, through a 120 s NAT",
+        "wakes": 24, "mode": "nosec", "plugins": ["nosec"],
+        "board": {"schedule": dict(FAST_SCHED, sleep_s=3600), "coap": FAST_COAP},
+        "nat": None,
+        "local_port": "fresh",
+        "actions": {3: [("read", "/3/0")], 12: [("read", "/3303/0")], 18: [("read", "/3/0/9")]},
+    },
+    "nosec-fixed-port": {
+        "title": "NoSec, fixed local port, sleeping 60 s (< NAT timeout)",
+        "wakes": 6, "mode": "nosec", "plugins": ["nosec"],
+        "board": {"schedule": dict(FAST_SCHED, sleep_s=60), "coap": FAST_COAP},
+        "nat": {"timeout_s": 120}, "local_port": "fixed",
+    },
+}
