@@ -289,3 +289,33 @@ def test_nat_events_belong_to_the_segment_of_their_virtual_time():
     assert ev["segment"] == "wake 1"
     assert m.nat_event(EV_CREATED, inside, ext)["segment"] == "wake 2"
     assert m.nat_event(EV_EXPIRED, inside, ext, t=START - 1)["segment"] is None
+
+
+def test_runner_shaped_wakes_are_normalized(tmp_path):
+    """Wake dicts with counters in a 'meter' sub-dict, 'vt' instead of 't' and a 'datagrams'
+    total: times come from the meter's segment marks, counters from the sub-dict."""
+    clock = SimClock(start=START)
+    m = Meter(clock)
+    wakes = []
+    for i in range(3):
+        m.mark("wake %d" % i)
+        tot = {"bytes_up": 13, "bytes_down": 5, "dgrams_up": 1, "dgrams_down": 1,
+               "round_trips": 1}
+        wakes.append({"wake": i, "vt": i * 3600.0 + 0.2, "path": "nosec+update",
+                      "result": "ok", "meter": tot, "datagrams": 2})
+        clock.advance(3600)
+    norm = report.normalize_wakes(wakes, m)
+    assert [w["t"] for w in norm] == [s["t"] for s in m.segments]
+    assert all(w["round_trips"] == 1 and w["dgrams_up"] == 1 for w in norm)
+    out = io.StringIO()
+    report.print_table(wakes, "runner", out=out)
+    assert "d1 01:00:00" in out.getvalue()
+    assert report.summary(wakes)["round_trips"] == 3
+    # only a datagram total known
+    bare = [{"wake": 1, "vt": 0.0, "path": "p", "result": "ok", "bytes_up": 1,
+             "bytes_down": 2, "datagrams": 7}]
+    assert report.summary(bare)["datagrams"] == 7
+    jpath = tmp_path / "r.json"
+    report.write_json(str(jpath), "runner", wakes, meter=m)
+    doc = json.loads(jpath.read_text())
+    assert doc["totals"]["bytes_up"] == 39 and doc["wakes"][2]["t"] == m.segments[2]["t"]

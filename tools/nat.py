@@ -120,6 +120,8 @@ class NatSim:
         self.clock = clock
         self.server_addr = (server_addr[0], int(server_addr[1]))
         self.meter = meter
+        if getattr(meter, "clock", None) is None:
+            meter.clock = clock  # so that meter.mark() stamps segments with virtual time
         self.rng = random.Random(cfg["seed"])
         self.timeout_s = float(cfg["timeout_s"])
         self.rebind_at = sorted(float(t) for t in cfg["rebind_at"])

@@ -22,6 +22,13 @@ A wake dict has these keys (missing numeric keys count as 0, missing text as '')
     awake_ms     awake time of the wake (real milliseconds)
     heap_peak    optional: peak heap use in bytes
 Days are counted from the first wake's virtual time: day 1 is [t0, t0 + 24 h).
+
+Other shapes are accepted too (`normalize_wakes`): counters missing at the top level are taken
+from a 'meter' sub-dict (Meter.segment_totals output); without 't', the start time of the
+meter segment labelled w['label'] or 'wake <w["wake"]>' is used, else 'vt' (virtual seconds
+since the scenario start: then NAT events cannot be placed on the chart's time axes unless a
+meter with segment times is given); 'datagrams' (a total) is shown when there is no up/down
+split.
 """
 import datetime
 import json
@@ -40,6 +47,49 @@ UP_ALPHA, DOWN_ALPHA = 1.0, 0.45
 EVENT_STYLE = {"expired": {"color": "red", "linestyle": "--", "label": "NAT mapping expired"},
                "rebound": {"color": "purple", "linestyle": ":", "label": "NAT forced rebind"}}
 NUM_KEYS = ("bytes_up", "bytes_down", "dgrams_up", "dgrams_down", "round_trips")
+
+
+def normalize_wakes(wakes, meter=None):
+    """Copies of the wake dicts with the standard keys filled in (see the module docstring).
+    When wake times have to come from 'vt' (relative) and a meter with segment times is given,
+    the relative times are shifted onto the meter's virtual unix time."""
+    md = _meter_dict(meter) or {}
+    seg_t = {seg["label"]: seg.get("t") for seg in md.get("segments", [])}
+    out, shift = [], None
+    for w in wakes:
+        n = dict(w)
+        sub = w.get("meter") if isinstance(w.get("meter"), dict) else {}
+        for k in NUM_KEYS:
+            if n.get(k) is None and sub.get(k) is not None:
+                n[k] = sub[k]
+        if n.get("t") is None:
+            label = w.get("label") or "wake %s" % w.get("wake")
+            if seg_t.get(label) is not None:
+                n["t"] = seg_t[label]
+            elif w.get("vt") is not None:
+                n["t"] = w["vt"]
+                n["_relative"] = True
+        if n.get("dgrams_up") is None and n.get("dgrams_down") is None \
+                and w.get("datagrams") is not None:
+            n["_dgrams_total"] = w["datagrams"]
+        out.append(n)
+    rel = [n for n in out if n.get("_relative")]
+    if rel and len(rel) == len(out) and seg_t:
+        first = min(t for t in seg_t.values() if t is not None) if any(seg_t.values()) else None
+        if first is not None:
+            shift = first - rel[0]["t"]
+            for n in out:
+                n["t"] += shift
+    for n in out:
+        n.pop("_relative", None)
+    return out
+
+
+def _dgrams(w):
+    """Datagram count text: 'up/down', or the total when only that is known."""
+    if w.get("_dgrams_total") is not None:
+        return str(w["_dgrams_total"])
+    return "%d/%d" % (_n(w, "dgrams_up"), _n(w, "dgrams_down"))
 
 
 def _n(w, key):
@@ -77,6 +127,8 @@ def _sum(wakes):
     s["ok"] = sum(1 for w in wakes if w.get("result", RESULT_OK) == RESULT_OK)
     s["failed"] = s["wakes"] - s["ok"]
     s["bytes_total"] = s["bytes_up"] + s["bytes_down"]
+    s["datagrams"] = sum(w["_dgrams_total"] if w.get("_dgrams_total") is not None
+                         else _n(w, "dgrams_up") + _n(w, "dgrams_down") for w in wakes)
     s["paths"] = dict(_path_counts(wakes).most_common())
     s["results"] = dict(Counter(w.get("result", RESULT_OK) for w in wakes).most_common())
     return s
@@ -86,6 +138,7 @@ def day_summary(wakes):
     """One dict per simulated day that has wakes: day, t_start, wakes, ok, failed, bytes_up,
     bytes_down, bytes_total, dgrams_up, dgrams_down, round_trips, paths {path: count},
     results {result: count}."""
+    wakes = normalize_wakes(wakes)
     t0 = _t0(wakes)
     days = {}
     for w in wakes:
@@ -102,7 +155,7 @@ def day_summary(wakes):
 
 def summary(wakes):
     """Totals over the whole scenario (same keys as a day, without day/t_start)."""
-    return _sum(wakes)
+    return _sum(normalize_wakes(wakes))
 
 
 # --- table -------------------------------------------------------------------------------------
@@ -124,6 +177,7 @@ def _row(cols, values):
 
 def print_table(wakes, title, out=sys.stdout):
     """Print one line per wake, then the per-day summary and the total."""
+    wakes = normalize_wakes(wakes)
     t0 = _t0(wakes)
     out.write("%s\n" % title)
     if wakes:
@@ -135,7 +189,7 @@ def print_table(wakes, title, out=sys.stdout):
             w.get("wake"), _fmt_rel(w.get("t", t0), t0), w.get("path") or "?",
             w.get("result", RESULT_OK), _n(w, "bytes_up"), _n(w, "bytes_down"),
             _n(w, "bytes_up") + _n(w, "bytes_down"),
-            "%d/%d" % (_n(w, "dgrams_up"), _n(w, "dgrams_down")), _n(w, "round_trips"),
+            _dgrams(w), _n(w, "round_trips"),
             None if w.get("awake_ms") is None else int(round(w["awake_ms"])),
             w.get("heap_peak")]) + "\n")
     out.write("\nper-day summary (day 1 starts at the first wake)\n")
@@ -145,7 +199,8 @@ def print_table(wakes, title, out=sys.stdout):
     for s in rows:
         out.write(_row(DAY_COLS, [
             s["day"], s["wakes"], s["failed"], s["bytes_up"], s["bytes_down"], s["bytes_total"],
-            "%d/%d" % (s["dgrams_up"], s["dgrams_down"]), s["round_trips"]])
+            "%d/%d" % (s["dgrams_up"], s["dgrams_down"]) if s["dgrams_up"] or s["dgrams_down"]
+            else str(s["datagrams"]), s["round_trips"]])
             + "  " + _fmt_counts(Counter(s["paths"])) + "\n")
 
 
@@ -159,9 +214,12 @@ def _meter_dict(meter):
 def write_json(path, scenario, wakes, meter=None, extra=None):
     """Write the scenario report as JSON to `path` (parent directories are created).
     Keys: scenario, generated_utc, wakes, days, totals, and meter / extra when given."""
+    wakes = normalize_wakes(wakes, meter)
+    for w in wakes:
+        w.pop("_dgrams_total", None)
     doc = {"scenario": scenario,
            "generated_utc": _utc(time.time()),
-           "wakes": list(wakes),
+           "wakes": wakes,
            "days": day_summary(wakes),
            "totals": summary(wakes)}
     if meter is not None:
@@ -210,6 +268,7 @@ def draw_chart(path, scenario, wakes, meter=None):
     from matplotlib.patches import Patch
     from matplotlib.lines import Line2D
 
+    wakes = normalize_wakes(wakes, meter)
     bars, per_bar = _bars(wakes)
     t0 = _t0(wakes)
     paths = list(dict.fromkeys(b["path"] for b in bars))
