@@ -41,6 +41,9 @@ SECONDS_PER_DAY = 86400
 RESULT_OK = "ok"
 NAT_DEATH_EVENTS = ("expired", "rebound")
 MAX_BARS = 400               # above this, consecutive wakes are binned into one bar
+MAX_EDGED_BARS = 150         # above this, bars are drawn without black edges
+MAX_EVENT_LINES = 60         # above this, NAT events are a rug of ticks instead of lines
+RUG_Y_TOP, RUG_Y_BOTTOM = 0.97, 0.03   # rug position in axes fraction
 CHART_SIZE_IN = (13, 8)
 CHART_DPI = 110
 UP_ALPHA, DOWN_ALPHA = 1.0, 0.45
@@ -244,15 +247,19 @@ def _nat_deaths(meter):
 
 def _bars(wakes):
     """Bars to draw: one per wake, or bins of consecutive wakes above MAX_BARS.
-    Each bar: t (first wake's time), up, down, path (most common), failed (count), label."""
+    Each bar: t (first wake's time), up and down (totals), up_by_path and down_by_path
+    ({path: bytes}), failed (count of failed wakes), label."""
     k = max(1, -(-len(wakes) // MAX_BARS))
     bars = []
     for i in range(0, len(wakes), k):
         group = wakes[i:i + k]
+        up_p, down_p = Counter(), Counter()
+        for w in group:
+            up_p[w.get("path") or "?"] += _n(w, "bytes_up")
+            down_p[w.get("path") or "?"] += _n(w, "bytes_down")
         bars.append({"t": group[0].get("t", 0.0),
-                     "up": sum(_n(w, "bytes_up") for w in group),
-                     "down": sum(_n(w, "bytes_down") for w in group),
-                     "path": _path_counts(group).most_common(1)[0][0],
+                     "up": sum(up_p.values()), "down": sum(down_p.values()),
+                     "up_by_path": up_p, "down_by_path": down_p,
                      "failed": sum(1 for w in group if w.get("result", RESULT_OK) != RESULT_OK),
                      "label": str(group[0].get("wake", i + 1)) if k == 1 else
                      "%s-%s" % (group[0].get("wake", i + 1), group[-1].get("wake", i + k))})
@@ -271,7 +278,7 @@ def draw_chart(path, scenario, wakes, meter=None):
     wakes = normalize_wakes(wakes, meter)
     bars, per_bar = _bars(wakes)
     t0 = _t0(wakes)
-    paths = list(dict.fromkeys(b["path"] for b in bars))
+    paths = list(_path_counts(wakes))          # in order of first appearance
     palette = [c["color"] for c in matplotlib.rcParams["axes.prop_cycle"]]
     colour = {p: palette[i % len(palette)] for i, p in enumerate(paths)}
 
@@ -279,32 +286,46 @@ def draw_chart(path, scenario, wakes, meter=None):
     FigureCanvasAgg(fig)
     ax, ax2 = fig.subplots(2, 1, gridspec_kw={"height_ratios": [3, 2]})
 
+    # bytes per wake: every path's up bytes (solid), then every path's down bytes (hatched)
     x = np.arange(len(bars))
-    up = np.array([b["up"] for b in bars], dtype=float)
-    down = np.array([b["down"] for b in bars], dtype=float)
-    cols = [colour[b["path"]] for b in bars]
     width = 0.8
-    ax.bar(x, up, width, color=cols, alpha=UP_ALPHA, edgecolor="black", linewidth=0.3)
-    ax.bar(x, down, width, bottom=up, color=cols, alpha=DOWN_ALPHA, hatch="//",
-           edgecolor="black", linewidth=0.3)
-    top = float((up + down).max()) if len(bars) else 1.0
+    edge = 0.3 if len(bars) <= MAX_EDGED_BARS else 0.0
+    bottom = np.zeros(len(bars))
+    for key, alpha, hatch in (("up_by_path", UP_ALPHA, None), ("down_by_path", DOWN_ALPHA, "//")):
+        for p in paths:
+            h = np.array([b[key].get(p, 0) for b in bars], dtype=float)
+            if not h.any():
+                continue
+            ax.bar(x, h, width, bottom=bottom, color=colour[p], alpha=alpha, hatch=hatch,
+                   edgecolor="black", linewidth=edge)
+            bottom += h
+    top = float(bottom.max()) if len(bars) else 1.0
     failed = [i for i, b in enumerate(bars) if b["failed"]]
     if failed:
-        ax.plot(failed, [up[i] + down[i] + top * 0.04 for i in failed], "x", color="red",
+        ax.plot(failed, [bottom[i] + top * 0.04 for i in failed], "x", color="red",
                 markersize=8, markeredgewidth=2)
 
+    # NAT mapping deaths: lines when few, a rug of ticks along the top/bottom edge when many
     deaths = _nat_deaths(meter)
     times = np.array([b["t"] for b in bars], dtype=float)
-    for e in deaths:
-        if len(bars) == 0:
-            break
+    for kind, style in EVENT_STYLE.items():
+        evs = [e for e in deaths if e["event"] == kind]
+        if not evs or not len(bars):
+            continue
         # bars have no time width: an event after bar i's wake started and not after bar
         # i+1's start (the sleep in between) is drawn in the gap between the two bars
-        xe = float(np.searchsorted(times, e["t"], side="left")) - 0.5
-        style = EVENT_STYLE[e["event"]]
-        ax.axvline(xe, color=style["color"], linestyle=style["linestyle"], linewidth=1.2)
-        ax2.axvline((e["t"] - t0) / 3600.0, color=style["color"],
-                    linestyle=style["linestyle"], linewidth=1.0)
+        xs = np.searchsorted(times, [e["t"] for e in evs], side="left") - 0.5
+        hours = [(e["t"] - t0) / 3600.0 for e in evs]
+        if len(evs) <= MAX_EVENT_LINES:
+            for xe, he in zip(xs, hours):
+                ax.axvline(xe, color=style["color"], linestyle=style["linestyle"], linewidth=1.2)
+                ax2.axvline(he, color=style["color"], linestyle=style["linestyle"],
+                            linewidth=1.0)
+        else:
+            ax.plot(xs, [RUG_Y_TOP] * len(xs), "|", color=style["color"], markersize=7,
+                    transform=ax.get_xaxis_transform())
+            ax2.plot(hours, [RUG_Y_BOTTOM] * len(hours), "|", color=style["color"],
+                     markersize=7, transform=ax2.get_xaxis_transform())
 
     ax.set_title("%s: UDP payload bytes per wake (%d wakes%s)" % (
         scenario, len(wakes), "" if per_bar == 1 else ", %d wakes per bar" % per_bar),
@@ -325,10 +346,13 @@ def draw_chart(path, scenario, wakes, meter=None):
     handles.append(Patch(facecolor="white", edgecolor="black", hatch="//", label="down"))
     kinds = sorted({e["event"] for e in deaths})
     for k in kinds:
-        s = EVENT_STYLE[k]
-        handles.append(Line2D([0], [0], color=s["color"], linestyle=s["linestyle"],
-                              label="%s (%d)" % (s["label"], sum(1 for e in deaths
-                                                                 if e["event"] == k))))
+        st = EVENT_STYLE[k]
+        n = sum(1 for e in deaths if e["event"] == k)
+        rug = n > MAX_EVENT_LINES
+        handles.append(Line2D([0], [0], color=st["color"],
+                              linestyle="none" if rug else st["linestyle"],
+                              marker="|" if rug else None, markersize=8,
+                              label="%s (%d)" % (st["label"], n)))
     if failed:
         handles.append(Line2D([0], [0], marker="x", color="red", linestyle="none",
                               label="failed wake"))
@@ -338,8 +362,8 @@ def draw_chart(path, scenario, wakes, meter=None):
     hours = [(w.get("t", t0) - t0) / 3600.0 for w in wakes]
     cum_up = np.cumsum([_n(w, "bytes_up") for w in wakes])
     cum_down = np.cumsum([_n(w, "bytes_down") for w in wakes])
-    ax2.step(hours, cum_up, where="post", label="up")
-    ax2.step(hours, cum_down, where="post", label="down")
+    ax2.step(hours, cum_up, where="post", label="up", color="dimgray")
+    ax2.step(hours, cum_down, where="post", label="down", color="dimgray", linestyle="--")
     ax2.step(hours, cum_up + cum_down, where="post", label="total", color="black")
     ax2.set_xlabel("virtual time since the first wake (hours)")
     ax2.set_ylabel("cumulative bytes")
