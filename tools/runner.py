@@ -198,7 +198,7 @@ async def run_scenario(name, sc, out_dir="reports", quiet=False, workdir=None, k
     if sc.get("nat") is not None:
         from meter import Meter
         from nat import NatSim
-        meter = Meter()
+        meter = Meter(clock)
         nat = NatSim(clock, (host, port), meter, **sc["nat"])
         target = await nat.start()
     board = merge(load_board(sc.get("board_name", "unix")), sc.get("board", {}))
@@ -221,6 +221,11 @@ async def run_scenario(name, sc, out_dir="reports", quiet=False, workdir=None, k
             for ep in list(server.regs):
                 if act[0] == "read":
                     pending_reads.append((i, act[1], server.read(ep, act[1])))
+                elif act[0] == "read-now":     # sent at once, to wherever the client was
+                    pending_reads.append((i, act[1], server.read(ep, act[1], now=True)))
+                elif act[0] == "forget":       # the server loses every registration
+                    server.regs.clear()
+                    server.by_loc.clear()
                 elif act[0] == "write":
                     pending_reads.append((i, act[1], server.write(ep, act[1], act[2])))
                 elif act[0] == "exec":
@@ -275,6 +280,11 @@ async def run_scenario(name, sc, out_dir="reports", quiet=False, workdir=None, k
                 for ln in info["log"][-6:]:
                     print("      | " + ln)
         sl = info.get("sleep_ms") or 60000
+        forced = sc.get("sleep_override", {}).get(i)
+        if forced is not None:        # the device stayed off longer than it asked (battery out)
+            sl = forced * 1000
+        for _ in range(int(sc.get("settle_s", 0) * 10)):
+            await asyncio.sleep(0.1)  # real time for server retransmissions (to a sleeping client)
         clock.advance(sl / 1000.0)
     await asyncio.sleep(0)
     report = {"scenario": name, "title": sc.get("title", ""), "wakes": wakes,

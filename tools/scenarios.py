@@ -5,7 +5,10 @@ A scenario is a dict. Keys: wakes, board (overrides merged into boards/<board>.j
 ('fresh' per wake or 'fixed'), actions ({wake index: [(op, args...)]} done by the server
 *before* that wake, while the device sleeps: queued in queue mode), power_cut (probability that
 RTC memory is lost before a wake), server_restart (wake indices before which the server forgets
-all security state), seed.
+all security state), sleep_override ({wake index: seconds} the device stays off after that wake,
+whatever it asked), settle_s (real seconds the server keeps running after each wake), seed.
+Action ops: read, write, exec (queued for a queue-mode client), read-now (sent at once),
+forget (the server drops every registration).
 """
 
 FAST_COAP = {"ack_timeout_ms": 300, "ack_random_factor": 1.5, "max_retransmit": 3}
@@ -16,7 +19,7 @@ SCENARIOS = {
         "title": "24 hourly wakes, NoSec, queue mode, through a 120 s NAT",
         "wakes": 24, "mode": "nosec", "plugins": ["nosec"],
         "board": {"schedule": dict(FAST_SCHED, sleep_s=3600), "coap": FAST_COAP},
-        "nat": None,
+        "nat": {"timeout_s": 120, "filtering": "APDF", "port_alloc": "random"},
         "local_port": "fresh",
         "actions": {3: [("read", "/3/0")], 12: [("read", "/3303/0")], 18: [("read", "/3/0/9")]},
     },

@@ -296,12 +296,15 @@ def _wake(board, store, cfg, secrets, info):
 
 
 def _send_report(ex, dev, board):
-    """LwM2M 1.1 Send (POST /dp) of the temperature, SenML JSON."""
+    """LwM2M 1.1 Send (POST /dp) of the temperature as SenML CBOR (content format 112):
+    [{0 (n): "/3303/0/5700", 2 (v): float32, 6 (t): uint32}] = 28 bytes."""
+    import struct
     t = dev.read_temperature()
     m = C.Message(C.CON, C.POST)
     m.add(C.URI_PATH, "dp")
-    m.add(C.CONTENT_FORMAT, 110)
-    m.payload = ('[{"n":"/3303/0/5700","v":%s,"t":%d}]' % (repr(t), int(board.now()))).encode()
+    m.add(C.CONTENT_FORMAT, 112)
+    m.payload = (b"\x81\xa3\x00\x6c/3303/0/5700\x02\xfa" + struct.pack(">f", t)
+                 + b"\x06\x1a" + struct.pack(">I", int(board.now())))
     r = ex.request(m)
     if r.code != C.CHANGED:
         raise LwError("Send answered %s" % C.code_str(r.code))

@@ -296,7 +296,7 @@ class LwServer(asyncio.DatagramProtocol):
             data = decode_payload(m.get_uint(C.CONTENT_FORMAT), m.payload)
             reg.sends.append({"t": self.clock.now(), "data": data})
             reg.last_seen = self.clock.now()
-            self.log("send", ep=reg.ep, data=data)
+            self.log("send", ep=reg.ep, mid=m.mid, data=data)
             return self.reply(peer, m, C.CHANGED)
         return self.reply(peer, m, C.NOT_FOUND)
 
@@ -337,7 +337,7 @@ class LwServer(asyncio.DatagramProtocol):
         reg.links = m.payload.decode()
         self.regs[ep] = reg
         self.by_loc[loc] = ep
-        self.log("register", ep=ep, loc=loc, lt=reg.lifetime, q=reg.queue, mode=peer.mode,
+        self.log("register", ep=ep, loc=loc, mid=m.mid, lt=reg.lifetime, q=reg.queue, mode=peer.mode,
                  src="%s:%d" % peer.addr, links=reg.links)
         self.reply(peer, m, C.CREATED, opts=[(C.LOCATION_PATH, s) for s in loc.split("/")])
         self._flush_queue(reg)
@@ -356,7 +356,7 @@ class LwServer(asyncio.DatagramProtocol):
         reg.peer = peer
         reg.last_seen = self.clock.now()
         reg.updates += 1
-        self.log("update", ep=reg.ep, src="%s:%d" % peer.addr, mode=peer.mode,
+        self.log("update", ep=reg.ep, mid=m.mid, src="%s:%d" % peer.addr, mode=peer.mode,
                  params=",".join(sorted(q)) or "-", payload=len(m.payload))
         self.reply(peer, m, C.CHANGED)
         self._flush_queue(reg)
@@ -423,8 +423,9 @@ class LwServer(asyncio.DatagramProtocol):
             else:
                 fut.set_exception(TimeoutError("no answer from %s" % reg.ep))
 
-    def request(self, ep, code, uri, payload=b"", cf=None, accept=None, observe=None):
-        """Queue or send a request; returns a future resolving to a Response."""
+    def request(self, ep, code, uri, payload=b"", cf=None, accept=None, observe=None, now=False):
+        """Queue or send a request; returns a future resolving to a Response. `now` sends at
+        once even to a queue-mode client (what a naive server does: lost if it sleeps)."""
         reg = self.regs.get(ep)
         if reg is None:
             raise KeyError("no registration for %s" % ep)
@@ -438,15 +439,15 @@ class LwServer(asyncio.DatagramProtocol):
             m.add(C.ACCEPT, accept)
         m.payload = payload
         fut = asyncio.get_running_loop().create_future()
-        if reg.queue:
+        if reg.queue and not now:
             reg.queued.append((m, fut))
             self.log("queued", ep=ep, code=C.code_str(code), uri=uri)
         else:
             self._send_request(reg, m, fut)
         return fut
 
-    def read(self, ep, uri, accept=None):
-        return self.request(ep, C.GET, uri, accept=accept)
+    def read(self, ep, uri, accept=None, now=False):
+        return self.request(ep, C.GET, uri, accept=accept, now=now)
 
     def write(self, ep, uri, value, cf=CF_TEXT, replace=True):
         if isinstance(value, str):
