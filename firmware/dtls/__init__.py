@@ -1,0 +1,42 @@
+"""DTLS 1.2 PSK client (RFC 6347) with TLS_PSK_WITH_AES_128_CCM_8 and Connection ID (RFC 9146).
+
+Modules: record.py (record codec, AEAD protect/unprotect, CID AADs, replay window),
+handshake.py (handshake message codecs, PSK key schedule, reassembly), client.py (the client
+state machine: flights, retransmission, alerts, resumption). The security channel that plugs
+this into the LwM2M stack is sec/dtls_channel.py; the harness server role is
+tools/harness/dtls_server.py (CPython, reusing record.py and handshake.py).
+
+Errors: every failure is a subclass of errors.py's typed outcomes, carrying the reason.
+"""
+from errors import AuthFailed, NoAnswer, ProtocolError, SessionUnknown
+
+
+class DtlsError(ProtocolError):
+    """Malformed or unexpected DTLS data (bad record, bad handshake message)."""
+
+    def __init__(self, msg="dtls", alert=None):
+        super().__init__(msg)
+        self.alert = alert   # (level, description) when the peer sent an alert
+
+
+class DtlsAuthFailed(AuthFailed):
+    """Wrong PSK or identity: the peer could not verify us (or we could not verify it)."""
+
+    def __init__(self, msg="dtls auth", alert=None):
+        super().__init__(msg)
+        self.alert = alert
+
+
+class DtlsSessionUnknown(SessionUnknown):
+    """The server no longer has our session/connection (fatal alert, new session ID)."""
+
+    def __init__(self, msg="dtls session unknown", alert=None):
+        super().__init__(msg)
+        self.alert = alert
+
+
+class DtlsNoAnswer(NoAnswer):
+    """A flight was retransmitted max_tries times without a complete answer."""
+
+    def __init__(self, msg="dtls no answer"):
+        super().__init__(msg)
