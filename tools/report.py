@@ -43,6 +43,8 @@ NAT_DEATH_EVENTS = ("expired", "rebound")
 MAX_BARS = 400               # above this, consecutive wakes are binned into one bar
 MAX_EDGED_BARS = 150         # above this, bars are drawn without black edges
 MAX_EVENT_LINES = 60         # above this, NAT events are a rug of ticks instead of lines
+TIME_UNITS = ((2 * 3600, 60, "minutes"), (4 * SECONDS_PER_DAY, 3600, "hours"),
+              (float("inf"), SECONDS_PER_DAY, "days"))
 RUG_Y_TOP, RUG_Y_BOTTOM = 0.97, 0.03   # rug position in axes fraction
 CHART_SIZE_IN = (13, 8)
 CHART_DPI = 110
@@ -266,6 +268,14 @@ def _bars(wakes):
     return bars, k
 
 
+def _time_unit(span_s):
+    """(seconds per unit, name) for a time axis spanning span_s seconds."""
+    for limit, unit_s, name in TIME_UNITS:
+        if span_s <= limit:
+            return unit_s, name
+    return TIME_UNITS[-1][1:]
+
+
 def draw_chart(path, scenario, wakes, meter=None):
     """Draw the scenario chart as a PNG at `path` (parent directories are created)."""
     import matplotlib
@@ -305,6 +315,7 @@ def draw_chart(path, scenario, wakes, meter=None):
         ax.plot(failed, [bottom[i] + top * 0.04 for i in failed], "x", color="red",
                 markersize=8, markeredgewidth=2)
 
+    unit_s, unit = _time_unit((wakes[-1].get("t", t0) - t0) if wakes else 0)
     # NAT mapping deaths: lines when few, a rug of ticks along the top/bottom edge when many
     deaths = _nat_deaths(meter)
     times = np.array([b["t"] for b in bars], dtype=float)
@@ -315,7 +326,7 @@ def draw_chart(path, scenario, wakes, meter=None):
         # bars have no time width: an event after bar i's wake started and not after bar
         # i+1's start (the sleep in between) is drawn in the gap between the two bars
         xs = np.searchsorted(times, [e["t"] for e in evs], side="left") - 0.5
-        hours = [(e["t"] - t0) / 3600.0 for e in evs]
+        hours = [(e["t"] - t0) / unit_s for e in evs]
         if len(evs) <= MAX_EVENT_LINES:
             for xe, he in zip(xs, hours):
                 ax.axvline(xe, color=style["color"], linestyle=style["linestyle"], linewidth=1.2)
@@ -359,13 +370,13 @@ def draw_chart(path, scenario, wakes, meter=None):
     ax.legend(handles=handles, fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
 
     # cumulative bytes over virtual time
-    hours = [(w.get("t", t0) - t0) / 3600.0 for w in wakes]
+    hours = [(w.get("t", t0) - t0) / unit_s for w in wakes]
     cum_up = np.cumsum([_n(w, "bytes_up") for w in wakes])
     cum_down = np.cumsum([_n(w, "bytes_down") for w in wakes])
     ax2.step(hours, cum_up, where="post", label="up", color="dimgray")
     ax2.step(hours, cum_down, where="post", label="down", color="dimgray", linestyle="--")
     ax2.step(hours, cum_up + cum_down, where="post", label="total", color="black")
-    ax2.set_xlabel("virtual time since the first wake (hours)")
+    ax2.set_xlabel("virtual time since the first wake (%s)" % unit)
     ax2.set_ylabel("cumulative bytes")
     ax2.grid(alpha=0.3)
     ax2.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
