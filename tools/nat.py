@@ -115,6 +115,9 @@ class NatSim:
             raise TypeError("NatSim: unknown option(s) %s" % ", ".join(sorted(unknown)))
         cfg = dict(DEFAULTS)
         cfg.update(config)
+        for name in ("mapping", "filtering"):       # accept 'eim', 'apdf' ...
+            if isinstance(cfg[name], str):
+                cfg[name] = cfg[name].upper()
         self._check(cfg)
         self.cfg = cfg
         self.clock = clock
