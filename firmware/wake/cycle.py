@@ -137,6 +137,10 @@ def run(board):
         import config
         cfg, secrets = config.load()
         _unload("config")
+        # the board learns its own options (local port, Wi-Fi credentials from the secrets)
+        board.cfg = dict(cfg.get("board_opts") or {})
+        if secrets.get("wifi"):
+            board.cfg["wifi"] = secrets["wifi"]
         sleep_s = cfg["schedule"]["sleep_s"]
         info.update(_wake(board, store, cfg, secrets, info))
         if info.get("result") != "ok":
