@@ -33,8 +33,9 @@
 # SessionUnknown); the planner calls forget() and the next wake takes 'oscore-b2'.
 #
 # Persisted: SSN bounds (state.SeqReserve 'osc': RTC section 'qosc' + flash 'seq_osc');
-# the ID Context in flash ('osc_idc', written once per B.2) and, with the replay window for
-# server requests, in the RTC section returned by save():
+# the ID Context in flash ('osc_idc', written once per B.2; b"\x00" once forgotten) and, with
+# the replay window for server requests, in the bytes returned by save() (the wake cycle keeps
+# them in the RTC section 'sec' and hands them back to restore()):
 #   ver(1)=1 | window top+1 (5) | window bitmap (4) | idc_len (1, 0xFF = none) | idc
 from binascii import unhexlify
 
@@ -100,6 +101,7 @@ class OscoreChannel(Channel):
         self._in = []             # [(token, req_id)] server requests being answered
         self._cache = []          # [(mtype, mid, bytes)] protected bytes by MID
         self.b2_runs = 0
+        self.restore(None)        # flash alone may hold a usable context (after a power cut)
 
     # -- persistence ----------------------------------------------------------------------
     def restore(self, b):
@@ -139,12 +141,15 @@ class OscoreChannel(Channel):
         self.ctx = None
         self.kid_ctx = None
         self.echo = None
-        self.store.put("osc", None)
         self.store.flash_put(_FLASH_IDC, b"\x00")
+
+    def forget_path(self, path):
+        # the wake cycle calls this when a path failed: only 'oscore' has state to drop
+        if path == "oscore":
+            self.forget()
 
     def settle(self):
         self.seq.settle()
-        self.store.put("osc", self.save())
 
     # -- paths ----------------------------------------------------------------------------
     def paths(self):
@@ -216,7 +221,6 @@ class OscoreChannel(Channel):
                     self.seq.start(0)
                     self.kid_ctx = self.idc
                     self.store.flash_put(_FLASH_IDC, b"\x01" + self.idc)
-                    self.store.put("osc", self.save())
                     self.usable = True
                     return
             timeout *= 2

@@ -117,7 +117,7 @@ def _chan(board, net, cfg=None):
     s = Store(board)
     s.load()
     ch = OscoreChannel(net, s, board, cfg or {}, SECRETS)
-    ch.restore(s.get("osc"))
+    ch.restore(s.get("sec"))
     return ch
 
 
@@ -129,6 +129,7 @@ def _update(ch, mid, echo=False):
 
 def _sleep(ch):
     ch.settle()
+    ch.store.put("sec", ch.save())        # what wake/cycle.py does at the end of a wake
     ch.store.commit()
 
 
