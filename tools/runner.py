@@ -304,6 +304,15 @@ async def run_scenario(name, sc, out_dir="reports", quiet=False, workdir=None, k
         s = report["summary"]
         print("summary: %d/%d wakes ok, %d B up, %d B down over %s virtual; paths %s; peak heap %d B" % (
             ok, len(wakes), tot_up, tot_down, fmt_t(s["virtual_s"]), json.dumps(paths), s["heap_peak_max"]))
+    if not quiet:
+        try:
+            import report as rep
+            for d in rep.day_summary(wakes):
+                print("day %d: %d wakes (%d ok), %d B up, %d B down, %d datagrams, %d round trips, paths %s" % (
+                    d["day"], d["wakes"], d["ok"], d["bytes_up"], d["bytes_down"], d["dgrams_up"] + d["dgrams_down"],
+                    d["round_trips"], json.dumps(d["paths"])))
+        except (ImportError, KeyError) as e:
+            print("day summary unavailable: %s" % e)
     if out_dir:
         os.makedirs(out_dir, exist_ok=True)
         for w in wakes:

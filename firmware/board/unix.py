@@ -16,6 +16,15 @@ import time
 
 RTC_MAX = 2048
 
+try:
+    from time import ticks_ms, ticks_diff
+except ImportError:  # CPython (host tests): the same semantics without wrap-around
+    def ticks_ms():
+        return int(time.monotonic() * 1000)
+
+    def ticks_diff(a, b):
+        return a - b
+
 
 def _exists(p):
     try:
@@ -38,7 +47,7 @@ class UnixBoard:
         if self.clock_file and _exists(self.clock_file):
             with open(self.clock_file) as f:
                 self._offset = float(f.read().strip() or "0")
-        self._t0 = time.ticks_ms()
+        self._t0 = ticks_ms()
 
     @staticmethod
     def _mkdir(p):
@@ -53,13 +62,13 @@ class UnixBoard:
         return time.time() + self._offset
 
     def ticks_ms(self):
-        return time.ticks_ms()
+        return ticks_ms()
 
     def ticks_diff(self, a, b):
-        return time.ticks_diff(a, b)
+        return ticks_diff(a, b)
 
     def awake_ms(self):
-        return time.ticks_diff(time.ticks_ms(), self._t0)
+        return ticks_diff(ticks_ms(), self._t0)
 
     # -- RTC memory ---------------------------------------------------------------------------
     def rtc_read(self):
