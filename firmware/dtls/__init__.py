@@ -6,7 +6,9 @@ state machine: flights, retransmission, alerts, resumption). The security channe
 this into the LwM2M stack is sec/dtls_channel.py; the harness server role is
 tools/harness/dtls_server.py (CPython, reusing record.py and handshake.py).
 
-Errors: every failure is a subclass of errors.py's typed outcomes, carrying the reason.
+Errors: every failure is a subclass of errors.py's typed outcomes (small classes without
+__init__: each class costs heap on MicroPython); `err(cls, msg, alert)` attaches the peer's
+alert (level, description) when there was one.
 """
 from errors import AuthFailed, NoAnswer, ProtocolError, SessionUnknown
 
@@ -14,29 +16,20 @@ from errors import AuthFailed, NoAnswer, ProtocolError, SessionUnknown
 class DtlsError(ProtocolError):
     """Malformed or unexpected DTLS data (bad record, bad handshake message)."""
 
-    def __init__(self, msg="dtls", alert=None):
-        super().__init__(msg)
-        self.alert = alert   # (level, description) when the peer sent an alert
-
 
 class DtlsAuthFailed(AuthFailed):
     """Wrong PSK or identity: the peer could not verify us (or we could not verify it)."""
-
-    def __init__(self, msg="dtls auth", alert=None):
-        super().__init__(msg)
-        self.alert = alert
 
 
 class DtlsSessionUnknown(SessionUnknown):
     """The server no longer has our session/connection (fatal alert, new session ID)."""
 
-    def __init__(self, msg="dtls session unknown", alert=None):
-        super().__init__(msg)
-        self.alert = alert
-
 
 class DtlsNoAnswer(NoAnswer):
     """A flight was retransmitted max_tries times without a complete answer."""
 
-    def __init__(self, msg="dtls no answer"):
-        super().__init__(msg)
+
+def err(cls, msg, alert=None):
+    e = cls(msg)
+    e.alert = alert
+    return e

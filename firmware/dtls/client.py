@@ -30,9 +30,9 @@ except ImportError:   # CPython (tests, harness)
 
 from crypto import CryptoError
 from crypto.hmac import ct_equal
-from dtls import DtlsError, DtlsAuthFailed, DtlsSessionUnknown, DtlsNoAnswer
+from dtls import DtlsError, DtlsAuthFailed, DtlsSessionUnknown, DtlsNoAnswer, err
 from dtls import record as R
-from dtls import handshake as H
+H = None   # dtls.handshake, imported by the first handshake() (the 'cid' path never needs it)
 
 probe = None   # optional callable run at memory high points (heap measurement in tools/interop)
 
@@ -47,9 +47,8 @@ _MAX_RTO = const(60000)
 
 class Session:
     """What resumption needs (RFC 5246 7.3; RFC 7627 5.3 for the EMS flag)."""
-    __slots__ = ("sid", "ms", "suite", "ems")
 
-    def __init__(self, sid, ms, suite=H.SUITE_PSK_AES128_CCM8, ems=False):
+    def __init__(self, sid, ms, suite=0xC0A8, ems=False):
         self.sid = bytes(sid)
         self.ms = bytes(ms)
         self.suite = suite
@@ -97,7 +96,7 @@ class _Hs:
         self.mseq = 0
         self.ch = b""
         self.tr = bytearray()
-        self.rx = H.Reassembler(0)
+        self.rx = H.Reassembler(0)   # H is loaded by then (DtlsClient.handshake)
         self.resume = None
         self.ms = None
         self.ems = False
@@ -151,6 +150,11 @@ class DtlsClient:
     def handshake(self, resume=False):
         """Run a handshake. resume=True tries the abbreviated handshake with self.session and
         leaves the final flight in `pending` (sent with the next send_app or flush)."""
+        global H
+        if H is None:
+            from dtls import handshake
+            H = handshake
+        self.conn = None      # a handshake replaces the connection (and frees its keys)
         hs = self.hs = _Hs()
         hs.resume = self.session if resume else None
         if resume and self.session is None:
@@ -196,7 +200,7 @@ class DtlsClient:
         hs.state = _W_CCS
         self._use_keys(hs.conn)
         self._flight([(R.CT_HANDSHAKE, 0, cke), (R.CT_CCS, 0, b"\x01"), (R.CT_HANDSHAKE, 1, fin)])
-        self.session = Session(hs.sid, hs.ms, H.SUITE_PSK_AES128_CCM8, hs.ems)
+        self.session = Session(hs.sid, hs.ms, 0xC0A8, hs.ems)
         self.path_taken = "full-handshake"
         self.last_flight = None   # the server sends the last flight of a full handshake
 
@@ -427,20 +431,20 @@ class DtlsClient:
             self.dropped += 1
             return
         level, desc = b[0], b[1]
-        if level == 1 and desc != H.AL_CLOSE_NOTIFY:
-            return   # warning: ignore
+        if level == 1 and desc != 0:      # warning other than close_notify: ignore
+            return
         self.alert = (level, desc)
         hs = self.hs
         if hs is not None:
-            if desc in (H.AL_BAD_RECORD_MAC, H.AL_DECRYPT_ERROR, H.AL_UNKNOWN_PSK_IDENTITY):
-                raise DtlsAuthFailed("alert %d during handshake" % desc, self.alert)
+            if desc in (20, 51, 115):  # bad_record_mac, decrypt_error, unknown_psk_identity
+                raise err(DtlsAuthFailed, "alert %d during handshake" % desc, self.alert)
             if hs.resume is not None:
-                raise DtlsSessionUnknown("alert %d on resumption" % desc, self.alert)
-            raise DtlsError("alert %d during handshake" % desc, self.alert)
+                raise err(DtlsSessionUnknown, "alert %d on resumption" % desc, self.alert)
+            raise err(DtlsError, "alert %d during handshake" % desc, self.alert)
         self.conn = None
         self.last_flight = None
-        raise DtlsSessionUnknown("%s alert %d" % ("authentic" if authentic else "plaintext", desc),
-                                 self.alert)
+        raise err(DtlsSessionUnknown, "%s alert %d" % ("authentic" if authentic else "plaintext", desc),
+                  self.alert)
 
     # -- records out -----------------------------------------------------------------------
     def _send(self, recs):

@@ -122,7 +122,6 @@ def ext_get(exts, t):
 
 class Hello:
     """A parsed ClientHello or ServerHello (suites: list for CH, one int for SH)."""
-    __slots__ = ("version", "random", "sid", "cookie", "suites", "comps", "exts")
 
 
 def parse_client_hello(b):

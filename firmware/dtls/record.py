@@ -110,7 +110,6 @@ class Window:
     `top` is the highest sequence number accepted (-1: none), bit i of `bits` set means
     top - i was received. check() before decrypting, update() only after authentication."""
 
-    __slots__ = ("top", "bits")
 
     def __init__(self, top=-1, bits=0):
         self.top = top
@@ -152,8 +151,6 @@ class Conn:
     writes into its records (ours; empty here: the client offers a zero-length CID).
     Sequence numbers are the caller's: seal() takes one, open() returns the one it saw."""
 
-    __slots__ = ("epoch", "wkey", "wiv", "rkey", "riv", "peer_cid", "own_cid", "variant",
-                 "pad", "window", "_w", "_r")
 
     def __init__(self, epoch, wkey, wiv, rkey, riv, peer_cid=b"", own_cid=b"",
                  variant=CID_RFC9146, pad=0):

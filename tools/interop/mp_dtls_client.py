@@ -18,6 +18,7 @@ Options (JSON object):
   path                    channel mode: path to connect ('auto' = first of paths())
   coap                    channel mode: list of [type, code, mid, token_hex, uri_path] to send
   local_port              bind to this local port (0: fresh)
+  collect                 gc.collect() at each probe: heap_peak is then the live high-water mark
 Prints one line 'RESULT <json>' with: ok, outcome, error, path, up, down, dg_up, dg_down,
 received, heap_peak, heap_base, dropped, datagrams (sizes up/down).
 """
@@ -33,7 +34,12 @@ _BASE = gc.mem_alloc()
 _PEAK = [_BASE]
 
 
+_COLLECT = [False]
+
+
 def _probe():
+    if _COLLECT[0]:
+        gc.collect()   # live-memory high-water mark (slower, exact at the probe points)
     a = gc.mem_alloc()
     if a > _PEAK[0]:
         _PEAK[0] = a
@@ -163,6 +169,7 @@ def run_channel(o, net, res):
 def main():
     import os
     o = json.loads(os.getenv("DTLS_OPTS") or sys.argv[1])
+    _COLLECT[0] = bool(o.get("collect"))
     res = {"ok": False}
     udp = Udp(o.get("host", "127.0.0.1"), o["port"], o.get("local_port", 0))
     net = MeterNet(udp)
@@ -172,6 +179,11 @@ def main():
         else:
             run_channel(o, net, res)
         res["ok"] = True
+    except MemoryError as e:
+        import micropython
+        res["outcome"] = "memory"
+        res["error"] = "MemoryError: %s (free %d)" % (e, gc.mem_free())
+        micropython.mem_info(1)
     except LwError as e:
         res["outcome"] = e.outcome
         res["error"] = "%s: %s" % (type(e).__name__, e)
