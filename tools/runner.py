@@ -58,7 +58,7 @@ def build_mpy():
 
 
 ROMFS = os.path.join(ROOT, "build", "firmware.romfs")
-HEAP_BUDGET = 64 * 1024
+HEAP_BUDGET = int(os.getenv("LWM2M_HEAP_BUDGET", 64 * 1024))
 
 
 def build_romfs():
@@ -79,9 +79,10 @@ def device_argv(heap_budget=HEAP_BUDGET):
     the image, and what the wake itself may use is exactly `heap_budget`."""
     build_mpy()
     size = build_romfs()
-    heap = heap_budget + (size + 1023) // 1024 * 1024 + 1024
-    boot = ("import sys, vfs\nf = open(%r, 'rb')\nimg = f.read()\nf.close()\n"
-            "vfs.mount(vfs.VfsRom(img), '/rom')\nsys.path[0:0] = ['/rom']\nimport main\n") % ROMFS
+    heap = heap_budget + (size + 15) // 16 * 16
+    boot = ("import sys, vfs\nimg = bytearray(%d)\nf = open(%r, 'rb')\nf.readinto(img)\nf.close()\n"
+            "vfs.mount(vfs.VfsRom(img), '/rom')\nsys.path[0:0] = ['/rom']\n"
+            "import gc\ngc.collect()\nimport wake\nwake.HEAP0 = gc.mem_alloc()\nimport main\n") % (size, ROMFS)
     return [MP, "-X", "heapsize=%d" % heap, "-c", boot]
 T0 = 1798761600.0   # virtual start: 2027-01-01 00:00:00 UTC
 WAKE_TIMEOUT_S = 120
@@ -210,6 +211,14 @@ async def run_scenario(name, sc, out_dir="reports", quiet=False, workdir=None, k
     if secrets is None and board["security"]["mode"] != "nosec":
         with open(os.path.join(ROOT, "secrets", "example.json")) as f:
             secrets = json.load(f)
+    if secrets and "oscore" in server._plugin_names and server.plugin("oscore") is not None \
+            and not plugin_cfg.get("oscore"):
+        # the server's side of the client's provisioned OSCORE context
+        from harness.oscore_server import OscorePlugin
+        server.plugins[server.plugins.index(server.plugin("oscore"))] = OscorePlugin(server, secrets=secrets["oscore"])
+    if secrets and "dtls" in server._plugin_names and server.plugin("dtls") is not None \
+            and not plugin_cfg.get("dtls") and hasattr(server.plugin("dtls"), "add_psk"):
+        server.plugin("dtls").add_psk(secrets["psk_identity"], bytes.fromhex(secrets["psk_key"]))
     dev = Device(workdir, board, secrets, clock.path, sc.get("local_port", "fresh"))
     wakes = []
     if not quiet:

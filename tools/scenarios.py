@@ -29,4 +29,11 @@ SCENARIOS = {
         "board": {"schedule": dict(FAST_SCHED, sleep_s=60), "coap": FAST_COAP},
         "nat": {"timeout_s": 120}, "local_port": "fixed",
     },
+    "oscore": {
+        "title": "OSCORE: B.2 on first contact, then one small exchange per wake after NAT expiry",
+        "wakes": 6, "mode": "oscore", "plugins": ["oscore", "nosec"],
+        "board": {"schedule": dict(FAST_SCHED, sleep_s=3600), "coap": FAST_COAP},
+        "nat": {"timeout_s": 120}, "local_port": "fresh",
+        "actions": {2: [("read", "/3/0/9")]},
+    },
 }

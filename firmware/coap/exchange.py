@@ -69,7 +69,20 @@ class Exchange:
 
     # -- requests -------------------------------------------------------------------------------
     def request(self, msg, confirmable=True):
-        """Send a request and return its response Message. Raises NoAnswer, Reset."""
+        """Send a request and return its response Message. Raises NoAnswer, Reset.
+
+        RFC 9175 2.4: a 4.01 that carries an Echo option (an OSCORE server that lost its replay
+        window, RFC 8613 App. B.1.2) is answered by repeating the request once, as a new
+        exchange; the channel adds the Echo value to that repetition."""
+        r = self._request(msg, confirmable)
+        if r.code == C.UNAUTHORIZED and r.get(C.ECHO) is not None:
+            if self.log:
+                self.log("coap: 4.01 with Echo: repeating the request once")
+            msg.token = b""
+            r = self._request(msg, confirmable)
+        return r
+
+    def _request(self, msg, confirmable):
         msg.mtype = C.CON if confirmable else C.NON
         msg.mid = self.next_mid()
         if not msg.token:

@@ -68,15 +68,21 @@ class Heap:
     """Live-heap high-water mark at checkpoints (collect first: garbage is not use)."""
 
     def __init__(self):
+        import wake
         gc.collect()
-        self.base = gc.mem_alloc()
+        self.base = wake.HEAP0 if wake.HEAP0 is not None else gc.mem_alloc()
         self.peak = 0
+        self.at = None
+        self.marks = []
 
-    def mark(self):
+    def mark(self, label=None):
         gc.collect()
         u = gc.mem_alloc() - self.base
+        if label:
+            self.marks.append("%s:%d" % (label, u))
         if u > self.peak:
             self.peak = u
+            self.at = label
         return u
 
 
@@ -130,6 +136,7 @@ def run(board):
     global HEAP
     t0 = board.ticks_ms()
     HEAP = Heap()
+    HEAP.mark("boot")
     info = {"t": int(board.now()), "cause": board.reset_cause()}
     sleep_s = 300
     store = Store(board)
@@ -165,8 +172,10 @@ def run(board):
     except Exception as e:
         log("persist failed: %s" % e, "E")
     info["awake_ms"] = board.ticks_diff(board.ticks_ms(), t0)
-    HEAP.mark()
+    HEAP.mark("end")
     info["heap_peak"] = HEAP.peak
+    info["heap_at"] = HEAP.at
+    info["heap_marks"] = " ".join(HEAP.marks)
     info["heap_free"] = gc.mem_free()
     info["sleep_s"] = int(sleep_s)
     info["rtc_bytes"] = store.size()
@@ -211,18 +220,18 @@ def _wake(board, store, cfg, secrets, info):
     if sec:
         chan.restore(sec)
     ex = Exchange(chan, store, board, cfg["coap"], handler=dm.handle, log=lambda m: log(m, "D"))
-    ex.on_serve = HEAP.mark
+    ex.on_serve = lambda: HEAP.mark("request")
     action = "update" if reg.is_registered(now) else "register"
     chain = planner.chain(chan, asleep)
     out["chain"] = chain
     result = "no-path"
     label = "none"
-    HEAP.mark()
+    HEAP.mark("planned")
     for path in chain:
         up0, down0 = net.up, net.down
         try:
             chan.connect(path)
-            HEAP.mark()
+            HEAP.mark("connected")
             if action == "update":
                 try:
                     reg.update(ex)
@@ -256,7 +265,7 @@ def _wake(board, store, cfg, secrets, info):
             out["error"] = str(e)
             log("%s failed: %s (%s); falling back" % (path, e.outcome, e), "W")
             chan.forget_path(path) if hasattr(chan, "forget_path") else None
-    HEAP.mark()
+    HEAP.mark("registered")
     if result == "ok":
         planner.last_exchange = int(board.now())
         rep = cfg["schedule"].get("report")
@@ -277,7 +286,7 @@ def _wake(board, store, cfg, secrets, info):
                 reg.update(ex)
             except LwError as e:
                 log("triggered Update failed: %s" % e, "W")
-    HEAP.mark()
+    HEAP.mark("served")
     planner.last_wake = int(board.now())
     planner.save()
     chan.settle()
