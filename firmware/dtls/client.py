@@ -32,7 +32,8 @@ from crypto import CryptoError
 from crypto.hmac import ct_equal
 from dtls import DtlsError, DtlsAuthFailed, DtlsSessionUnknown, DtlsNoAnswer, err
 from dtls import record as R
-H = None   # dtls.handshake, imported by the first handshake() (the 'cid' path never needs it)
+H = None   # dtls.handshake and dtls.keys, imported by the first handshake() (the 'cid' path
+K = None   # never needs them)
 
 probe = None   # optional callable run at memory high points (heap measurement in tools/interop)
 
@@ -150,10 +151,11 @@ class DtlsClient:
     def handshake(self, resume=False):
         """Run a handshake. resume=True tries the abbreviated handshake with self.session and
         leaves the final flight in `pending` (sent with the next send_app or flush)."""
-        global H
+        global H, K
         if H is None:
-            from dtls import handshake
+            from dtls import handshake, keys
             H = handshake
+            K = keys
         self.conn = None      # a handshake replaces the connection (and frees its keys)
         hs = self.hs = _Hs()
         hs.resume = self.session if resume else None
@@ -192,10 +194,10 @@ class DtlsClient:
     def _full_final(self, hs):
         cke = H.msg(H.HT_CLIENT_KEY_EXCHANGE, hs.mseq + 1, H.client_key_exchange(self.identity))
         hs.tr.extend(cke)
-        pms = H.premaster(self._psk)
-        hs.ms = H.master_secret(pms, hs.cr, hs.sr, H.sha256(hs.tr) if hs.ems else None)
+        pms = K.premaster(self._psk)
+        hs.ms = K.master_secret(pms, hs.cr, hs.sr, K.sha256(hs.tr) if hs.ems else None)
         self._new_conn(hs)
-        fin = H.msg(H.HT_FINISHED, hs.mseq + 2, H.verify_data(hs.ms, True, H.sha256(hs.tr)))
+        fin = H.msg(H.HT_FINISHED, hs.mseq + 2, K.verify_data(hs.ms, True, K.sha256(hs.tr)))
         hs.tr.extend(fin)
         hs.state = _W_CCS
         self._use_keys(hs.conn)
@@ -206,14 +208,14 @@ class DtlsClient:
 
     def _abbr_final(self, hs):
         # SH CCS Fin arrived and verified (in _on_msg); our CCS + Finished wait in `pending`
-        fin = H.msg(H.HT_FINISHED, hs.mseq + 1, H.verify_data(hs.ms, True, H.sha256(hs.tr)))
+        fin = H.msg(H.HT_FINISHED, hs.mseq + 1, K.verify_data(hs.ms, True, K.sha256(hs.tr)))
         self._use_keys(hs.conn)
         self.pending = [(R.CT_CCS, 0, b"\x01"), (R.CT_HANDSHAKE, 1, fin)]
         self.last_flight = self.pending
         self.path_taken = "resume"
 
     def _new_conn(self, hs):
-        ck, sk, civ, siv = H.key_block(hs.ms, hs.cr, hs.sr)
+        ck, sk, civ, siv = K.key_block(hs.ms, hs.cr, hs.sr)
         variant = self.cid if self.cid is not None else R.CID_RFC9146
         hs.conn = R.Conn(1, ck, civ, sk, siv, hs.peer_cid, b"", variant, self.pad)
 
@@ -317,7 +319,7 @@ class DtlsClient:
             hs.done = True
             return
         if st == _W_FIN and mt == H.HT_FINISHED:
-            want = H.verify_data(hs.ms, False, H.sha256(hs.tr))
+            want = K.verify_data(hs.ms, False, K.sha256(hs.tr))
             if not ct_equal(want, body):
                 raise DtlsAuthFailed("server Finished does not verify")
             hs.tr.extend(H.msg(mt, ms, body))

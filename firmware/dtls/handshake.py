@@ -2,20 +2,16 @@
 
 What it does: encodes and parses ClientHello, ServerHello, HelloVerifyRequest,
 ServerKeyExchange (PSK hint), ServerHelloDone, ClientKeyExchange and Finished bodies; wraps
-them in the 12-byte DTLS handshake header; derives the RFC 4279 premaster secret, the master
-secret (RFC 5246 8.1, or RFC 7627 extended master secret), the key block and verify_data;
-reassembles fragmented handshake messages (RFC 6347 4.2.3). Both roles use it (the harness
-server under CPython too). What it does not do: sequencing, timers, records (client.py,
-record.py).
+them in the 12-byte DTLS handshake header; reassembles fragmented handshake messages (RFC 6347 4.2.3). Both roles use it (the harness
+server under CPython too). What it does not do: the key schedule (keys.py), sequencing, timers,
+records (client.py, record.py).
 
     Handshake header (12 B), RFC 6347 4.2.2:
         msg_type(1) length(3) message_seq(2) fragment_offset(3) fragment_length(3)
 """
-import hashlib
 import struct
 from micropython import const
 
-from crypto.hmac import tls12_prf
 from dtls import DtlsError
 
 HT_CLIENT_HELLO = const(1)
@@ -42,10 +38,6 @@ AL_ILLEGAL_PARAMETER = const(47)
 AL_DECODE_ERROR = const(50)
 AL_DECRYPT_ERROR = const(51)
 AL_UNKNOWN_PSK_IDENTITY = const(115)
-
-
-def sha256(b):
-    return hashlib.sha256(b).digest()
 
 
 def _u24(n):
@@ -206,31 +198,6 @@ def parse_psk_identity(b):
     if len(b) < 2 or ((b[0] << 8) | b[1]) + 2 != len(b):
         raise DtlsError("psk identity malformed")
     return bytes(b[2:])
-
-
-def premaster(psk):
-    """RFC 4279 2: uint16 N, N zero bytes, uint16 N, the PSK (N = len(psk))."""
-    n = struct.pack(">H", len(psk))
-    return n + bytes(len(psk)) + n + psk
-
-
-def master_secret(pms, cr, sr, session_hash=None):
-    """RFC 5246 8.1 or, with session_hash, RFC 7627 4 (extended master secret); 48 bytes."""
-    if session_hash is not None:
-        return tls12_prf(pms, b"extended master secret", session_hash, 48)
-    return tls12_prf(pms, b"master secret", cr + sr, 48)
-
-
-def key_block(ms, cr, sr):
-    """RFC 5246 6.3 for AES-128-CCM_8 (no MAC keys): 40 bytes ->
-    (client_write_key, server_write_key, client_write_IV, server_write_IV)."""
-    kb = tls12_prf(ms, b"key expansion", sr + cr, 40)
-    return kb[0:16], kb[16:32], kb[32:36], kb[36:40]
-
-
-def verify_data(ms, client, thash):
-    """Finished.verify_data (RFC 5246 7.4.9): 12 bytes."""
-    return tls12_prf(ms, b"client finished" if client else b"server finished", thash, 12)
 
 
 class Reassembler:

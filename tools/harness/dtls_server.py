@@ -29,6 +29,7 @@ from crypto import CryptoError
 from dtls import DtlsError
 from dtls import record as R
 from dtls import handshake as H
+from dtls import keys as K
 
 _CID_EXTS = (R.CID_RFC9146, R.CID_LEGACY53, R.CID_LEGACY254)
 _W_CKE, _W_CCS, _W_FIN = 1, 2, 3
@@ -383,7 +384,7 @@ class DtlsPlugin:
             sh = H.msg(H.HT_SERVER_HELLO, hs.mseq, H.server_hello(hs.sr, hs.sid, H.SUITE_PSK_AES128_CCM8, exts))
             hs.tr.extend(sh)
             self._keys(hs)
-            fin = H.msg(H.HT_FINISHED, hs.mseq + 1, H.verify_data(hs.ms, False, H.sha256(hs.tr)))
+            fin = H.msg(H.HT_FINISHED, hs.mseq + 1, K.verify_data(hs.ms, False, K.sha256(hs.tr)))
             hs.tr.extend(fin)
             hs.state = _W_CCS
             hs.flight = [(R.CT_HANDSHAKE, 0, sh), (R.CT_CCS, 0, b"\x01"), (R.CT_HANDSHAKE, 1, fin)]
@@ -399,7 +400,7 @@ class DtlsPlugin:
         self._arm(hs)
 
     def _keys(self, hs):
-        ck, sk, civ, siv = H.key_block(hs.ms, hs.cr, hs.sr)
+        ck, sk, civ, siv = K.key_block(hs.ms, hs.cr, hs.sr)
         hs.conn = R.Conn(1, sk, siv, ck, civ, hs.client_cid, hs.server_cid, hs.variant, self.pad)
 
     def _cke(self, hs, ms, body):
@@ -422,8 +423,8 @@ class DtlsPlugin:
         hs.identity = identity
         hs.tr.extend(H.msg(H.HT_CLIENT_KEY_EXCHANGE, ms, body))
         hs.rx_next = ms + 1
-        pms = H.premaster(psk)
-        hs.ms = H.master_secret(pms, hs.cr, hs.sr, H.sha256(hs.tr) if hs.ems else None)
+        pms = K.premaster(psk)
+        hs.ms = K.master_secret(pms, hs.cr, hs.sr, K.sha256(hs.tr) if hs.ems else None)
         self._keys(hs)
         hs.state = _W_CCS
         self._cancel(hs)
@@ -444,7 +445,7 @@ class DtlsPlugin:
             self._log("drop", why="expected Finished", src=hs.addr)
             return
         mt, ln, ms, fo, fl = H.parse_header(pt, 0)
-        want = H.verify_data(hs.ms, True, H.sha256(hs.tr))
+        want = K.verify_data(hs.ms, True, K.sha256(hs.tr))
         if mt != H.HT_FINISHED or not _hmac.compare_digest(bytes(pt[H.HS_HDR:]), want):
             self._log("fail", why="client Finished does not verify", src=hs.addr)
             self._alert(hs.addr, H.AL_DECRYPT_ERROR, hs)
@@ -453,7 +454,7 @@ class DtlsPlugin:
         hs.tr.extend(pt)
         peer = DtlsPeer(self, hs.addr, hs.identity, hs.conn, hs.sid, hs.server_cid)
         if hs.resume is None:
-            fin = H.msg(H.HT_FINISHED, hs.mseq + 2, H.verify_data(hs.ms, False, H.sha256(hs.tr)))
+            fin = H.msg(H.HT_FINISHED, hs.mseq + 2, K.verify_data(hs.ms, False, K.sha256(hs.tr)))
             hs.flight = [(R.CT_CCS, 0, b"\x01"), (R.CT_HANDSHAKE, 1, fin)]
             self._send(hs.addr, hs.flight, hs)
             peer.last_flight = hs.flight
