@@ -9,57 +9,30 @@ their insertion order (RFC 7252 5.4.5).
 """
 from micropython import const
 
-CON = const(0)
-NON = const(1)
-ACK = const(2)
-RST = const(3)
+# Message types, codes (class << 5 | detail) and option numbers (RFC 7252 5.10, RFC 7641,
+# RFC 8613, RFC 9175). Offered to other modules as attributes (C.CON, C.CHANGED, C.URI_PATH ...)
+# through the module __getattr__ below: a public module constant costs ~50 B of heap on
+# MicroPython, this one string costs its length.
+_NAMES = ("CON=0,NON=1,ACK=2,RST=3,EMPTY=0,GET=1,POST=2,PUT=3,DELETE=4,FETCH=5,CREATED=65,DELETED=66,VALID=67,CHANGED=68,CONTENT=69,CONTINUE=95,BAD_REQUEST=128,UNAUTHORIZED=129,BAD_OPTION=130,FORBIDDEN=131,NOT_FOUND=132,METHOD_NOT_ALLOWED=133,NOT_ACCEPTABLE=134,UNSUPPORTED_FORMAT=143,INTERNAL_ERROR=160,NOT_IMPLEMENTED=161,IF_MATCH=1,URI_HOST=3,ETAG=4,IF_NONE_MATCH=5,OBSERVE=6,URI_PORT=7,LOCATION_PATH=8,OSCORE=9,URI_PATH=11,CONTENT_FORMAT=12,MAX_AGE=14,URI_QUERY=15,ACCEPT=17,LOCATION_QUERY=20,BLOCK2=23,BLOCK1=27,SIZE2=28,PROXY_URI=35,SIZE1=60,ECHO=252,REQUEST_TAG=292")
+_CON = const(0)
+_NON = const(1)
+_ACK = const(2)
+_RST = const(3)
+_EMPTY = const(0)
+_URI_PATH = const(11)
 
-# Codes (class << 5 | detail)
-EMPTY = const(0)
-GET = const(1)
-POST = const(2)
-PUT = const(3)
-DELETE = const(4)
-FETCH = const(5)
-CREATED = const(65)      # 2.01
-DELETED = const(66)      # 2.02
-VALID = const(67)        # 2.03
-CHANGED = const(68)      # 2.04
-CONTENT = const(69)      # 2.05
-CONTINUE = const(95)     # 2.31
-BAD_REQUEST = const(128)         # 4.00
-UNAUTHORIZED = const(129)        # 4.01
-BAD_OPTION = const(130)          # 4.02
-FORBIDDEN = const(131)           # 4.03
-NOT_FOUND = const(132)           # 4.04
-METHOD_NOT_ALLOWED = const(133)  # 4.05
-NOT_ACCEPTABLE = const(134)      # 4.06
-UNSUPPORTED_FORMAT = const(143)  # 4.15
-INTERNAL_ERROR = const(160)      # 5.00
-NOT_IMPLEMENTED = const(161)     # 5.01
 
-# Option numbers (RFC 7252 5.10, RFC 7641, RFC 8613, RFC 9175)
-IF_MATCH = const(1)
-URI_HOST = const(3)
-ETAG = const(4)
-IF_NONE_MATCH = const(5)
-OBSERVE = const(6)
-URI_PORT = const(7)
-LOCATION_PATH = const(8)
-OSCORE = const(9)
-URI_PATH = const(11)
-CONTENT_FORMAT = const(12)
-MAX_AGE = const(14)
-URI_QUERY = const(15)
-ACCEPT = const(17)
-LOCATION_QUERY = const(20)
-BLOCK2 = const(23)
-BLOCK1 = const(27)
-SIZE2 = const(28)
-PROXY_URI = const(35)
-SIZE1 = const(60)
-ECHO = const(252)
-REQUEST_TAG = const(292)
+def __getattr__(name):
+    """C.NAME for the constants in _NAMES (PEP 562; MicroPython supports it too)."""
+    k = name + "="
+    i = _NAMES.find(k)
+    while i > 0 and _NAMES[i - 1] != ",":
+        i = _NAMES.find(k, i + 1)
+    if i < 0:
+        raise AttributeError(name)
+    j = _NAMES.find(",", i)
+    return int(_NAMES[i + len(k):j if j > 0 else len(_NAMES)])
+
 
 MAX_MESSAGE = const(1152)  # RFC 7252 4.6 default maximum message size
 
@@ -96,7 +69,7 @@ def bytes_uint(b):
 class Message:
     __slots__ = ("mtype", "code", "mid", "token", "opts", "payload")
 
-    def __init__(self, mtype=CON, code=EMPTY, mid=0, token=b"", payload=b""):
+    def __init__(self, mtype=_CON, code=_EMPTY, mid=0, token=b"", payload=b""):
         self.mtype = mtype
         self.code = code
         self.mid = mid
@@ -133,13 +106,13 @@ class Message:
     def remove(self, num):
         self.opts = [(n, v) for n, v in self.opts if n != num]
 
-    def set_path(self, path, num=URI_PATH):
+    def set_path(self, path, num=_URI_PATH):
         for seg in path.strip("/").split("/"):
             if seg:
                 self.add(num, seg)
         return self
 
-    def path(self, num=URI_PATH):
+    def path(self, num=_URI_PATH):
         return "/".join(v.decode() for v in self.get_all(num))
 
     def is_request(self):
@@ -260,7 +233,7 @@ def decode(buf):
     if 4 + tkl > n:
         raise CoapError("truncated token", mid, mtype)
     m = Message(mtype, code, mid, bytes(buf[4:4 + tkl]))
-    if code == EMPTY:
+    if code == _EMPTY:
         if n != 4 or tkl:
             raise CoapError("empty message with token/options/payload", mid, mtype)
         return m
