@@ -363,10 +363,14 @@ class DtlsClient:
                 return True
             return False
         if ct == R.CT_HANDSHAKE:
-            if hs.state >= _W_CCS:
-                # full handshake: the server repeats SH..SHD, so it lost our final flight
-                return hs.rx.add(frag, False) > 0 and hs.resume is None
-            old = hs.rx.add(frag)
+            try:
+                if hs.state >= _W_CCS:
+                    # full handshake: the server repeats SH..SHD, so it lost our final flight
+                    return hs.rx.add(frag, False) > 0 and hs.resume is None
+                old = hs.rx.add(frag)
+            except DtlsError:
+                self.dropped += 1    # malformed fragment: discard the record
+                return False
             while True:
                 m = hs.rx.next()
                 if m is None:
