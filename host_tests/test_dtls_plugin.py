@@ -261,7 +261,7 @@ def test_tampered_and_replayed_records_rejected():
     pl.send_message(peer, m)
     good = srv.sent[-1][0]
     srv.sent.clear()
-    d.net.inbox += [good, good, bytes(good[:-1]) + bytes((good[-1] ^ 1,))]
+    d.net.inbox += [good, good, good[:10] + bytes((good[10] ^ 1,)) + good[11:]]
     r = ch.recv(50)
     assert r.code == C.GET and r.mid == 77
     assert ch.recv(50) is None
