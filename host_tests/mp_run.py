@@ -1,18 +1,19 @@
 """Run one host_tests/mp/test_*.py module under the micropython binary.
 
 Usage: micropython -X heapsize=64K host_tests/mp_run.py test_coap_codec
+   or, as host_tests/test_micropython.py does: boot the firmware ROMFS image (like the device)
+   and call run(name); firmware modules then come precompiled from /rom.
 Calls every function whose name starts with test_, prints one line per test and a closing
 'N passed, M failed' line; exits 1 on any failure. pytest runs the same files under CPython.
 """
 import sys
 
-_here = sys.path[0]
-sys.path.insert(0, _here + "/mp")
-sys.path.insert(0, _here + "/../firmware")
 
-
-def main():
-    name = sys.argv[1]
+def run(name, here=None):
+    here = here or sys.path[0]
+    sys.path.insert(0, here + "/mp")
+    if "/rom" not in sys.path:
+        sys.path.insert(1, here + "/../firmware")
     mod = __import__(name)
     passed = failed = 0
     for k in sorted(dir(mod)):
@@ -33,4 +34,5 @@ def main():
     sys.exit(1 if failed or not passed else 0)
 
 
-main()
+if __name__ == "__main__" and len(sys.argv) > 1:
+    run(sys.argv[1])
