@@ -98,7 +98,7 @@ async def main():
     print("Per-wake cost, UDP payload bytes both directions, measured through the NAT simulator")
     print("(NAT timeout 120 s, 1 h sleeps: every keep-alive wake finds its mapping expired)\n")
     report.bench_table(rows)
-    print("\nPeak live heap per wake (firmware, gc.collect()ed high-water; budget 65536 B):")
+    print("\nPeak live heap per wake (firmware, gc.collect()ed high-water; budget %d B):" % runner.HEAP_BUDGET)
     for r in rows:
         print("  %-40s %6s B" % (r["method"], r.get("heap")))
     for n in notes:

@@ -216,9 +216,9 @@ async def run_scenario(name, sc, out_dir="reports", quiet=False, workdir=None, k
         # the server's side of the client's provisioned OSCORE context
         from harness.oscore_server import OscorePlugin
         server.plugins[server.plugins.index(server.plugin("oscore"))] = OscorePlugin(server, secrets=secrets["oscore"])
-    if secrets and "dtls" in server._plugin_names and server.plugin("dtls") is not None \
-            and not plugin_cfg.get("dtls") and hasattr(server.plugin("dtls"), "add_psk"):
-        server.plugin("dtls").add_psk(secrets["psk_identity"], bytes.fromhex(secrets["psk_key"]))
+    if secrets and server.plugin("dtls") is not None and "psk" not in plugin_cfg.get("dtls", {}):
+        # the server's PSK store holds the client's provisioned identity and key
+        server.plugin("dtls").psk[secrets["psk_identity"]] = bytes.fromhex(secrets["psk_key"])
     dev = Device(workdir, board, secrets, clock.path, sc.get("local_port", "fresh"))
     wakes = []
     if not quiet:

@@ -36,4 +36,18 @@ SCENARIOS = {
         "nat": {"timeout_s": 120}, "local_port": "fresh",
         "actions": {2: [("read", "/3/0/9")]},
     },
+    "dtls": {
+        "title": "DTLS 1.2 PSK without CID: full handshake once, then resumption + Update per wake",
+        "wakes": 6, "mode": "psk", "plugins": ["dtls", "nosec"], "security": {"cid": None},
+        "board": {"schedule": dict(FAST_SCHED, sleep_s=3600), "coap": FAST_COAP},
+        "nat": {"timeout_s": 120}, "local_port": "fresh",
+        "server_restart": [4], "actions": {2: [("read", "/3/0/9")]},
+    },
+    "dtls-cid": {
+        "title": "DTLS 1.2 with Connection ID (RFC 9146): one record each way per wake after NAT expiry",
+        "wakes": 6, "mode": "psk", "plugins": ["dtls", "nosec"], "security": {"cid": "rfc9146"},
+        "board": {"schedule": dict(FAST_SCHED, sleep_s=3600), "coap": FAST_COAP},
+        "nat": {"timeout_s": 120}, "local_port": "fresh",
+        "server_restart": [4], "actions": {2: [("read", "/3/0/9")]},
+    },
 }

@@ -232,18 +232,23 @@ def _wake(board, store, cfg, secrets, info):
         try:
             chan.connect(path)
             HEAP.mark("connected")
+            # a channel may have taken another way than asked (a resumption the server
+            # answered with a full handshake): the log and the planner say what happened
+            took = getattr(chan, "path_taken", None) or path
             if action == "update":
                 try:
                     reg.update(ex)
-                    label = path + "+update"
+                    label = took + "+update"
                 except RegistrationUnknown:
                     log("server lost the registration: Register", "W")
                     reg.register(ex)
-                    label = path + "+register"
+                    label = took + "+register"
             else:
                 reg.register(ex)
-                label = path + "+register"
-            planner.record(path, "ok", asleep, net.up - up0 + net.down - down0)
+                label = took + "+register"
+            if took != path:
+                planner.record(path, "session-unknown", asleep)
+            planner.record(took, "ok", asleep, net.up - up0 + net.down - down0)
             result = "ok"
             break
         except AuthFailed as e:
