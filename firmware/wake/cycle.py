@@ -143,6 +143,7 @@ def run(board):
     try:
         import config
         cfg, secrets = config.load()
+        del config              # the local name would keep the module alive
         _unload("config")
         # the board learns its own options (local port, Wi-Fi credentials from the secrets)
         board.cfg = dict(cfg.get("board_opts") or {})
