@@ -47,7 +47,7 @@ class Esp32Board:
 
     def flash_read(self, key):
         nvs = self._store()
-        buf = bytearray(256)
+        buf = bytearray(2048)   # NVS blobs up to the RTC size (sample spill, DM writes)
         try:
             n = nvs.get_blob(key, buf)
         except OSError:
@@ -115,3 +115,19 @@ class Esp32Board:
 
     def local_port(self):
         return int(self.cfg.get("local_port", 0))
+
+    # -- Connectivity Monitoring (LwM2M object 4) ------------------------------------------------
+    def bearer(self):
+        return 21                 # WLAN
+
+    def rssi(self):
+        try:
+            return int(self._wlan.status("rssi"))
+        except Exception:
+            return 0
+
+    def ip_address(self):
+        try:
+            return self._wlan.ifconfig()[0]
+        except Exception:
+            return "0.0.0.0"

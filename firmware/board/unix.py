@@ -149,6 +149,16 @@ class UnixBoard:
         """Bring the link up. Wi-Fi association on ESP32; nothing to do here."""
         return True
 
+    # -- Connectivity Monitoring (LwM2M object 4): plausible values for the harness -----------------
+    def bearer(self):
+        return 21                 # WLAN (LwM2M object 4 resource 0 codes)
+
+    def rssi(self):
+        return -67 - int(self.now() // 3600) % 7   # dBm, drifting by the hour
+
+    def ip_address(self):
+        return "127.0.0.1"
+
     def local_port(self):
         """Fixed local port (a modem socket that survives sleep) or 0 for a fresh one."""
         p = self.cfg.get("local_port", 0)

@@ -1,20 +1,24 @@
-"""Device-management interface: answers the server's Read, Write and Execute on the registry.
+"""Device-management and information-reporting interfaces: answers the server's Read, Write
+(replace and partial update), Execute, Discover, Write-Attributes, Create, Delete and Observe
+on the registry (LwM2M 1.1 Core 6.3 and 6.4).
 
-Content formats here: text/plain (0) and opaque (42) for one resource, TLV (11542) for
-anything. Response codes per LwM2M 1.1 Core: 2.05 Content, 2.04 Changed, 4.00 Bad Request,
-4.01 for Object 0, 4.04 Not Found, 4.05 Method Not Allowed, 4.06 Not Acceptable,
-4.15 Unsupported Content-Format. A rejected request changes nothing (values are decoded and
-checked before any is stored).
-"""
+Routing: GET with Accept 40 is Discover, GET with Observe is Observe (lwm2m/observe.py), GET
+otherwise Read; PUT with Uri-Query and no payload is Write-Attributes, PUT otherwise Write
+(replace); POST on an object is Create, on an executable resource Execute, otherwise Write
+(partial update); DELETE on an instance is Delete. Response codes: 2.01, 2.02, 2.04, 2.05;
+4.00 Bad Request (malformed payload, bad arguments or attributes), 4.01 for Object 0 (never
+readable by a server), 4.04 Not Found, 4.05 Method Not Allowed, 4.06 Not Acceptable (Accept),
+4.15 Unsupported Content-Format (Write/Create). A rejected request changes nothing: payloads are
+decoded and checked completely before anything is stored. Writes, Creates and Deletes are kept
+in flash (lwm2m/persist.py). Formats: lwm2m/fmt.py.
+What it does not do: access control (one server), Read-Composite/Write-Composite (FETCH,
+iPATCH), Bootstrap."""
 from micropython import const
 
 from coap import codec as C
-from lwm2m import tlv
+from lwm2m import fmt
 
-CF_TEXT = const(0)
-CF_LINK = const(40)
-CF_OPAQUE = const(42)
-CF_TLV = const(11542)
+_CF_LINK = const(40)
 
 
 def _resp(code, payload=b"", cf=None):
@@ -24,183 +28,148 @@ def _resp(code, payload=b"", cf=None):
     return m
 
 
-def _text(v, typ):
-    if typ == "b":
-        return b"1" if v else b"0"
-    if typ == "f":
-        s = repr(float(v))
-        return s.encode()
-    if typ == "l":
-        return ("%d:%d" % (v[0], v[1])).encode()
-    if typ == "o":
-        return bytes(v)
-    return str(v).encode()
-
-
-def _parse_text(b, typ):
-    s = bytes(b).decode()
-    if typ in ("i", "t"):
-        return int(s)
-    if typ == "f":
-        return float(s)
-    if typ == "b":
-        if s not in ("0", "1"):
-            raise ValueError("boolean must be 0 or 1")
-        return s == "1"
-    if typ == "l":
-        a, b2 = s.split(":")
-        return (int(a), int(b2))
-    return s
-
-
-def _tlv_resource(o, iid, rid, out):
-    typ, ops, multi = o.res(rid)
-    v = o.value(iid, rid)
-    if multi:
-        inner = bytearray()
-        for riid in sorted(v):
-            tlv.encode_entry(tlv.RES_INST, riid, tlv.value_bytes(v[riid], typ), inner)
-        tlv.encode_entry(tlv.MULTI_RES, rid, inner, out)
-    else:
-        tlv.encode_entry(tlv.RES, rid, tlv.value_bytes(v, typ), out)
-
-
-def _tlv_instance(o, iid, out):
-    for rid in sorted(o.inst[iid]):
-        if "R" in o.res(rid)[1]:
-            _tlv_resource(o, iid, rid, out)
+def _args_ok(s):
+    # LwM2M 1.1 Core 5.4.3 Execute arguments: arg *("," arg), arg = DIGIT ["='" *CHAR "'"].
+    i, n = 0, len(s)
+    while n:
+        if i >= n or not 48 <= s[i] <= 57:
+            return False
+        i += 1
+        if i < n and s[i] == 61:                     # ="value"
+            if i + 1 >= n or s[i + 1] != 39:
+                return False
+            j = s.find(b"'", i + 2)
+            if j < 0:
+                return False
+            i = j + 1
+        if i == n:
+            return True
+        if s[i] != 44:
+            return False
+        i += 1
+    return True
 
 
 class DM:
-    def __init__(self, registry, on_change=None):
+    def __init__(self, registry, store=None, on_change=None, now=None):
         self.reg = registry
-        self.on_change = on_change  # called with (oid, iid, rid) after a successful write
+        self.store = store          # state.Store: flash for writes/attributes, RTC for observations
+        self.on_change = on_change  # on_change(oid, iid, rid) after a change (rid None: instance)
+        self.now = now              # clock for observations
 
     def handle(self, m):
-        """Answer one request from the server (returns the response Message)."""
-        segs = m.get_all(C.URI_PATH)
+        # Answer one request from the server (returns the response Message).
         try:
-            ids = [int(s) for s in segs]
+            ids = [int(s) for s in m.get_all(C.URI_PATH)]
         except ValueError:
             return _resp(C.NOT_FOUND)
-        if not ids or len(ids) > 4:
-            return _resp(C.NOT_FOUND if ids else C.METHOD_NOT_ALLOWED)
+        if not ids:
+            return _resp(C.METHOD_NOT_ALLOWED)
+        if len(ids) > 4 or min(ids) < 0 or max(ids) > 65535:
+            return _resp(C.NOT_FOUND)
         o = self.reg.get(ids[0])
         if o is None:
             return _resp(C.NOT_FOUND)
         if o.hidden:
             return _resp(C.UNAUTHORIZED)
+        c = m.code
         try:
-            if m.code == C.GET:
-                return self.read(o, ids, m.get_uint(C.ACCEPT))
-            if m.code in (C.PUT, C.POST):
-                if len(ids) == 3 and (o.res(ids[2]) or "--")[1] == "E" and m.code == C.POST:
-                    return self.execute(o, ids, m.payload)
-                return self.write(o, ids, m.payload, m.get_uint(C.CONTENT_FORMAT), m.code == C.PUT)
+            if c == C.GET:
+                acc = m.get_uint(C.ACCEPT)
+                if acc == _CF_LINK:
+                    return self.discover(o, ids)
+                r = self.read(o, ids, acc)
+                if r.code == C.CONTENT and m.get(C.OBSERVE) is not None and self.store:
+                    from lwm2m import observe
+                    observe.on_request(self.store, m, ids, r, self.reg, self.now())
+                return r
+            if c == C.PUT:
+                q = m.get_all(C.URI_QUERY)
+                if q and not m.payload and m.get(C.CONTENT_FORMAT) is None:
+                    return self.write_attrs(o, ids, q)
+                return self.write(o, ids, m, True)
+            if c == C.POST:
+                if len(ids) == 1:
+                    return self.create(o, m)
+                if len(ids) == 3:
+                    r = o.res(ids[2])
+                    if r is None:
+                        return _resp(C.NOT_FOUND)
+                    if r[0] == "e":
+                        return self.execute(o, ids, m.payload)
+                    if not r[2]:
+                        return _resp(C.METHOD_NOT_ALLOWED)
+                return self.write(o, ids, m, False)
+            if c == C.DELETE:
+                return self.delete(o, ids)
         except (ValueError, TypeError, KeyError, IndexError, UnicodeError):
             return _resp(C.BAD_REQUEST)
         return _resp(C.METHOD_NOT_ALLOWED)
 
-    def read(self, o, ids, accept):
+    def _find(self, o, ids, op):
+        # None if ids exist and resource ops contain op (None: any), else the error code.
         if len(ids) >= 2 and ids[1] not in o.inst:
-            return _resp(C.NOT_FOUND)
+            return C.NOT_FOUND
         if len(ids) >= 3:
-            iid, rid = ids[1], ids[2]
-            if o.res(rid) is None or rid not in o.inst[iid]:
-                return _resp(C.NOT_FOUND)
-            typ, ops, multi = o.res(rid)
-            if "R" not in ops:
-                return _resp(C.METHOD_NOT_ALLOWED)
+            r = o.res(ids[2])
+            if r is None or ids[2] not in o.inst[ids[1]]:
+                return C.NOT_FOUND
+            if op and op not in r[1]:
+                return C.METHOD_NOT_ALLOWED
             if len(ids) == 4:
-                v = o.value(iid, rid)
-                if not multi or ids[3] not in v:
-                    return _resp(C.NOT_FOUND)
-                v = v[ids[3]]
-                if accept in (None, CF_TEXT):
-                    return _resp(C.CONTENT, _text(v, typ), CF_TEXT)
-                if accept == CF_TLV:
-                    out = bytearray()
-                    tlv.encode_entry(tlv.RES_INST, ids[3], tlv.value_bytes(v, typ), out)
-                    return _resp(C.CONTENT, bytes(out), CF_TLV)
-                return _resp(C.NOT_ACCEPTABLE)
-            if not multi and accept in (None, CF_TEXT):
-                return _resp(C.CONTENT, _text(o.value(iid, rid), typ), CF_TEXT)
-            if not multi and accept == CF_OPAQUE and typ == "o":
-                return _resp(C.CONTENT, bytes(o.value(iid, rid)), CF_OPAQUE)
-            if accept not in (None, CF_TLV):
-                return _resp(C.NOT_ACCEPTABLE)
-            out = bytearray()
-            _tlv_resource(o, iid, rid, out)
-            return _resp(C.CONTENT, bytes(out), CF_TLV)
-        if accept not in (None, CF_TLV):
+                v = o.inst[ids[1]][ids[2]]
+                if not r[2] or ids[3] not in v:
+                    return C.NOT_FOUND
+        return None
+
+    # -- Read, Discover ---------------------------------------------------------------------
+    def read(self, o, ids, accept):
+        e = self._find(o, ids, "R")
+        if e:
+            return _resp(e)
+        r = fmt.encode(o, ids, accept)
+        if r is None:
             return _resp(C.NOT_ACCEPTABLE)
-        out = bytearray()
-        if len(ids) == 2:
-            _tlv_instance(o, ids[1], out)
-        else:
-            for iid in sorted(o.inst):
-                inner = bytearray()
-                _tlv_instance(o, iid, inner)
-                tlv.encode_entry(tlv.OBJ_INST, iid, inner, out)
-        return _resp(C.CONTENT, bytes(out), CF_TLV)
+        return _resp(C.CONTENT, r[1], r[0])
 
-    def write(self, o, ids, payload, cf, replace):
-        if len(ids) < 2 or ids[1] not in o.inst:
-            return _resp(C.NOT_FOUND if len(ids) >= 2 else C.METHOD_NOT_ALLOWED)
-        iid = ids[1]
-        updates = {}
-        if len(ids) == 3:
-            rid = ids[2]
-            if o.res(rid) is None:
-                return _resp(C.NOT_FOUND)
-            typ, ops, multi = o.res(rid)
-            if "W" not in ops:
-                return _resp(C.METHOD_NOT_ALLOWED)
-            if cf == CF_TEXT and not multi:
-                updates[rid] = _parse_text(payload, typ)
-            elif cf == CF_TLV:
-                for kind, ident, val in tlv.decode(payload):
-                    if ident != rid:
-                        return _resp(C.BAD_REQUEST)
-                    updates[rid] = self._tlv_val(o, rid, kind, val)
-            elif cf == CF_OPAQUE and typ == "o":
-                updates[rid] = bytes(payload)
-            else:
-                return _resp(C.UNSUPPORTED_FORMAT)
-        elif len(ids) == 2:
-            if cf != CF_TLV:
-                return _resp(C.UNSUPPORTED_FORMAT)
-            for kind, ident, val in tlv.decode(payload):
-                if o.res(ident) is None:
-                    return _resp(C.NOT_FOUND)
-                if "W" not in o.res(ident)[1]:
-                    return _resp(C.METHOD_NOT_ALLOWED)
-                updates[ident] = self._tlv_val(o, ident, kind, val)
-        else:
-            return _resp(C.METHOD_NOT_ALLOWED)
-        inst = o.inst[iid]
-        for rid, v in updates.items():   # all decoded and checked: now apply
-            inst[rid] = v
-            if self.on_change:
-                self.on_change(o.oid, iid, rid)
-        return _resp(C.CHANGED)
+    # Discover, Write-Attributes, Write, Create: lwm2m/dmw.py (loaded only for them)
+    def discover(self, o, ids):
+        from lwm2m import dmw
+        return dmw.discover(self, o, ids)
 
-    def _tlv_val(self, o, rid, kind, val):
-        typ = o.res(rid)[0]
-        if kind == tlv.MULTI_RES:
-            d = {}
-            for k2, riid, v2 in tlv.decode(val):
-                if k2 != tlv.RES_INST:
-                    raise ValueError("bad TLV nesting")
-                d[riid] = tlv.bytes_value(v2, typ)
-            return d
-        if kind != tlv.RES:
-            raise ValueError("bad TLV kind")
-        return tlv.bytes_value(val, typ)
+    def write_attrs(self, o, ids, q):
+        from lwm2m import dmw
+        return dmw.write_attrs(self, o, ids, q)
 
+    def write(self, o, ids, m, replace):
+        from lwm2m import dmw
+        return dmw.write(self, o, ids, m, replace)
+
+    def create(self, o, m):
+        from lwm2m import dmw
+        return dmw.create(self, o, m)
+
+    # -- Execute, Delete --------------------------------------------------------------------
     def execute(self, o, ids, arg):
-        iid, rid = ids[1], ids[2]
-        if iid not in o.inst or rid not in o.inst[iid]:
-            return _resp(C.NOT_FOUND)
-        o.inst[iid][rid](bytes(arg))
+        e = self._find(o, ids, "E")
+        if e:
+            return _resp(e)
+        arg = bytes(arg)
+        if not _args_ok(arg):
+            return _resp(C.BAD_REQUEST)
+        o.inst[ids[1]][ids[2]](arg)
         return _resp(C.CHANGED)
+
+    def delete(self, o, ids):
+        if len(ids) != 2 or not o.multi:
+            return _resp(C.METHOD_NOT_ALLOWED)
+        if ids[1] not in o.inst:
+            return _resp(C.NOT_FOUND)
+        del o.inst[ids[1]]
+        if self.store:
+            from lwm2m import persist, observe
+            persist.save(self.store, o, ids[1], deleted=True)
+            observe.drop(self.store, ids)
+        if self.on_change:
+            self.on_change(o.oid, ids[1], None)
+        return _resp(C.DELETED)

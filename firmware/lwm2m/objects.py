@@ -1,32 +1,33 @@
 """LwM2M object model: objects defined as data, instances as dicts of values or callables.
 
-An object is `Obj(oid, spec, ver)`. The spec is one compact string, a resource per
+An object is `Obj(oid, spec, ver, multi=False)` (multi: the server may Create and Delete
+instances). The spec is one compact string, a resource per
 comma-separated item: `<rid><type><ops>[M]`, e.g. "0sR,4eE,11iRM,13tRW" (type one of
 s i f b t o l e: string, integer, float, boolean, time, opaque, objlnk, execute; ops R, W, RW
 or E; M for a multiple-instance resource). A string costs far less heap than a table of
 tuples, and it is parsed only for the resource a request names. An instance value may be a
 constant, a callable (read on demand: a sensor), or for an 'E' resource a callable taking the
 argument bytes. Adding an object is a few lines (see lwm2m/std.py and the README).
-What it does not do: content formats (lwm2m/tlv.py) or request routing (lwm2m/dm.py).
-"""
+What it does not do: content formats (lwm2m/tlv.py) or request routing (lwm2m/dm.py)."""
 
 
 class Obj:
-    __slots__ = ("oid", "spec", "ver", "inst", "hidden")
+    __slots__ = ("oid", "spec", "ver", "inst", "hidden", "multi")
 
-    def __init__(self, oid, spec, ver=None, hidden=False):
+    def __init__(self, oid, spec, ver=None, hidden=False, multi=False):
         self.oid = oid
         self.spec = spec
         self.ver = ver          # None for 1.0
         self.inst = {}          # {iid: {rid: value | callable | {riid: value}}}
         self.hidden = hidden    # Security (0) and OSCORE (21): never listed nor readable
+        self.multi = multi      # several instances: Create and Delete allowed
 
     def add(self, iid, values):
         self.inst[iid] = dict(values)
         return self
 
     def res(self, rid):
-        """(type, ops, multiple) of resource rid, or None if the object has no such resource."""
+        # (type, ops, multiple) of resource rid, or None if the object has no such resource.
         key = str(rid)
         n = len(key)
         for item in self.spec.split(","):
@@ -65,8 +66,8 @@ class Registry:
         return self.objs.get(oid)
 
     def links(self):
-        """CoRE link format for Register: </oid>;ver=x.y where not 1.0, then </oid/iid>.
-        Objects 0 and 21 are never listed."""
+        # CoRE link format for Register: </oid>;ver=x.y where not 1.0, then </oid/iid>.
+        # Objects 0 and 21 are never listed.
         parts = []
         for oid in sorted(self.objs):
             o = self.objs[oid]

@@ -5,8 +5,7 @@ Parameters are left out where the default applies (lt 86400, b U), and `ep` can 
 when the server derives it from the security identity (LwM2M 1.1). Update carries only what
 changed since the last successful Register/Update, and nothing at all when nothing did.
 The location, the time of the last success and a hash of what was sent are persisted in the
-store's 'reg' section, so an Update after deep sleep needs no Register.
-"""
+store's 'reg' section, so an Update after deep sleep needs no Register."""
 import struct
 
 from coap import codec as C
@@ -30,7 +29,7 @@ class Registration:
         self.cfg = srv_cfg
         self.reg = registry
         self.ep = endpoint
-        self.lifetime = int(srv_cfg.get("lifetime", DEFAULT_LT))
+        self._lt = int(srv_cfg.get("lifetime", DEFAULT_LT))
         self.binding = srv_cfg.get("binding", "U")
         self.queue = bool(srv_cfg.get("queue_mode", True))
         self.location = None
@@ -44,6 +43,16 @@ class Registration:
             self.sent_bq = fl
             self.location = bytes(s[11:]).decode() or None
 
+    @property
+    def lifetime(self):
+        # /1/0/1 when the registry has it (the server may write it: the next Update carries
+        # the new lt), else the configured lifetime.
+        o = self.reg.get(1)
+        try:
+            return int(o.inst[0][1])
+        except (AttributeError, KeyError, TypeError, ValueError):
+            return self._lt
+
     def _save(self):
         if self.location is None:
             self.store.drop("reg")
@@ -55,14 +64,14 @@ class Registration:
         return _h16(self.binding + ("Q" if self.queue else "")) & 0xFF
 
     def is_registered(self, now=None):
-        """Registered and the lifetime has not lapsed (a lapsed one needs a Register)."""
+        # Registered and the lifetime has not lapsed (a lapsed one needs a Register).
         if not self.location:
             return False
         now = self.board.now() if now is None else now
         return now < self.last_ok + self.sent_lt
 
     def renew_due(self, now=None, margin=0.1):
-        """When the next Update must go out at the latest to keep the registration alive."""
+        # When the next Update must go out at the latest to keep the registration alive.
         return self.last_ok + self.sent_lt * (1.0 - margin)
 
     def forget(self):
@@ -76,8 +85,9 @@ class Registration:
         m.add(C.CONTENT_FORMAT, _CF_LINK)
         if self.ep and not self.cfg.get("omit_ep"):
             m.add(C.URI_QUERY, "ep=" + self.ep)
-        if self.lifetime != DEFAULT_LT:
-            m.add(C.URI_QUERY, "lt=%d" % self.lifetime)
+        lt = self.lifetime
+        if lt != DEFAULT_LT:
+            m.add(C.URI_QUERY, "lt=%d" % lt)
         m.add(C.URI_QUERY, "lwm2m=1.1")
         if self.binding != "U":
             m.add(C.URI_QUERY, "b=" + self.binding)
@@ -92,7 +102,7 @@ class Registration:
             raise ProtocolError("Register 2.01 without Location-Path")
         self.location = loc
         self.last_ok = int(self.board.now())
-        self.sent_lt = self.lifetime
+        self.sent_lt = lt
         self.sent_links = _h16(links)
         self.sent_bq = self._bq()
         self._save()
@@ -103,8 +113,9 @@ class Registration:
             raise RegistrationUnknown("no registration to update")
         m = C.Message(C.CON, C.POST)
         m.set_path(self.location)
-        if self.lifetime != self.sent_lt:
-            m.add(C.URI_QUERY, "lt=%d" % self.lifetime)
+        lt = self.lifetime
+        if lt != self.sent_lt:
+            m.add(C.URI_QUERY, "lt=%d" % lt)
         if self._bq() != self.sent_bq:
             m.add(C.URI_QUERY, "b=" + self.binding)
             if self.queue:
@@ -120,7 +131,7 @@ class Registration:
         if r.code != C.CHANGED:
             raise ProtocolError("Update answered %s" % C.code_str(r.code))
         self.last_ok = int(self.board.now())
-        self.sent_lt = self.lifetime
+        self.sent_lt = lt
         self.sent_links = _h16(links)
         self.sent_bq = self._bq()
         self._save()

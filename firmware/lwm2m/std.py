@@ -1,5 +1,7 @@
 """The standard objects this client offers: 0 (Security, hidden), 1 (Server), 3 (Device),
-3303 (Temperature). Values come from the board and the config; nothing is read at import.
+4 (Connectivity Monitoring), 3303 (Temperature). Values come from the board and the config;
+nothing is read at import or at build (callables are read when a request or a notification
+needs them). What the server wrote, created or deleted (lwm2m/persist.py) is put back last.
 
 Resource specs (see lwm2m/objects.py for the notation), with the OMA names:
   1 Server:  0 Short Server ID, 1 Lifetime, 2 Default Minimum Period, 3 Default Maximum Period,
@@ -7,17 +9,18 @@ Resource specs (see lwm2m/objects.py for the notation), with the OMA names:
   3 Device:  0 Manufacturer, 1 Model Number, 2 Serial Number, 3 Firmware Version, 4 Reboot,
              9 Battery Level, 10 Memory Free (KiB), 11 Error Code, 13 Current Time,
              16 Supported Binding and Modes
-  3303 Temperature: 5700 Sensor Value, 5701 Sensor Units, 5601 Min Measured Value,
-             5602 Max Measured Value, 5605 Reset Min and Max Measured Values
-"""
+  4 Connectivity Monitoring: 0 Network Bearer, 1 Available Network Bearer, 2 Radio Signal
+             Strength (dBm), 3 Link Quality, 4 IP Addresses
+  3303 Temperature (several instances: Create/Delete): 5700 Sensor Value, 5701 Sensor Units,
+             5601 Min Measured Value, 5602 Max Measured Value, 5605 Reset Min and Max"""
 from lwm2m.objects import Obj
 
 FW_VERSION = "0.1.0"
 
 
 def build(reg, board, cfg, dev):
-    """Fill registry `reg`. `dev` is the wake context (actions such as reboot are recorded
-    there and carried out by the wake cycle)."""
+    # Fill registry `reg`. `dev` is the wake context (actions such as reboot are recorded
+    # there and carried out by the wake cycle; dev.store holds what the server wrote).
     srv = cfg["server"]
     mode = cfg["security"]["mode"]
     reg.add(Obj(0, "0s,1b,2i,3o,5o,10i,17l", hidden=True)).add(
@@ -29,7 +32,15 @@ def build(reg, board, cfg, dev):
         0, {0: cfg.get("manufacturer", "LwM2M-sleepy"), 1: cfg.get("model", board.name),
             2: cfg.get("serial", dev.endpoint), 3: FW_VERSION, 4: dev.request_reboot,
             9: board.battery, 10: dev.mem_free_kib, 11: {0: 0}, 13: dev.now, 16: "UQ"})
-    reg.add(Obj(3303, "5700fR,5701sR,5601fR,5602fR,5605eE")).add(
+    b = getattr(board, "bearer", None)
+    if b:
+        reg.add(Obj(4, "0iR,1iRM,2iR,3iR,4sRM")).add(
+            0, {0: b, 1: {0: b()}, 2: board.rssi, 3: 0, 4: lambda: {0: board.ip_address()}})
+    reg.add(Obj(3303, "5700fR,5701sR,5601fR,5602fR,5605eE", multi=True)).add(
         0, {5700: dev.read_temperature, 5701: "Cel", 5601: dev.t_min, 5602: dev.t_max,
             5605: dev.reset_minmax})
+    w = dev.store.flash_get("dmw") if getattr(dev, "store", None) else None
+    if w:
+        from lwm2m.persist import restore
+        restore(reg, w)
     return reg

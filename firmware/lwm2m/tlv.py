@@ -2,8 +2,7 @@
 
 Type byte: bits 7-6 identifier kind (00 object instance, 01 resource instance, 10 multiple
 resource, 11 resource with value), bit 5 id length (0: 8 bits, 1: 16 bits), bits 4-3 length
-kind (00: in bits 2-0, 01: 8-bit, 10: 16-bit, 11: 24-bit), bits 2-0 the short length.
-"""
+kind (00: in bits 2-0, 01: 8-bit, 10: 16-bit, 11: 24-bit), bits 2-0 the short length."""
 import struct
 
 OBJ_INST = 0
@@ -46,8 +45,8 @@ def encode_entry(kind, ident, value, out):
 
 
 def value_bytes(v, typ):
-    """Encode one value of LwM2M type typ: s i f b t o l (string, integer, float, boolean, time,
-    opaque, objlnk)."""
+    # Encode one value of LwM2M type typ: s i f b t o l (string, integer, float, boolean, time,
+    # opaque, objlnk).
     if typ in ("i", "t"):
         v = int(v)
         for fmt, lo in ((">b", -128), (">h", -32768), (">i", -2147483648)):
@@ -97,7 +96,7 @@ def bytes_value(b, typ):
 
 
 def decode(buf, off=0, end=None):
-    """Yield (kind, id, value bytes) for the entries in buf[off:end] (one level)."""
+    # Yield (kind, id, value bytes) for the entries in buf[off:end] (one level).
     if end is None:
         end = len(buf)
     out = []
@@ -129,4 +128,43 @@ def decode(buf, off=0, end=None):
             raise TlvError("value past end")
         out.append((kind, ident, bytes(buf[off:off + n])))
         off += n
+    return out
+
+
+def encode_records(recs, lvl, out):
+    # TLV of records (path, typ, value) sorted by path, that share path[:lvl]: object instances
+    # at level 1, resources at 2, resource instances at 3 (a resource read starts at 2).
+    i = 0
+    n = len(recs)
+    while i < n:
+        p = recs[i][0]
+        ident = p[lvl]
+        j = i + 1
+        while j < n and recs[j][0][lvl] == ident:
+            j += 1
+        if len(p) == lvl + 1:
+            encode_entry(RES if lvl == 2 else RES_INST, ident, value_bytes(recs[i][2], recs[i][1]), out)
+        else:
+            inner = bytearray()
+            encode_records(recs[i:j], lvl + 1, inner)
+            encode_entry(OBJ_INST if lvl == 1 else MULTI_RES, ident, inner, out)
+        i = j
+    return out
+
+
+def decode_records(buf, base, out):
+    # Append (path, value bytes) for each TLV leaf under `base` (a tuple of ids); a multiple
+    # resource also gives (path, None) first (its instances are replaced as a whole).
+    lvl = len(base)
+    for kind, ident, val in decode(buf):
+        p = base + (ident,)
+        if kind == OBJ_INST and lvl == 1:
+            decode_records(val, p, out)
+        elif kind == MULTI_RES and lvl == 2:
+            out.append((p, None))
+            decode_records(val, p, out)
+        elif (kind == RES and lvl == 2) or (kind == RES_INST and lvl == 3):
+            out.append((p, val))
+        else:
+            raise TlvError("TLV kind %d at level %d" % (kind, lvl))
     return out

@@ -29,6 +29,7 @@ class DeviceCtx:
         self.endpoint = endpoint
         self.reboot = False
         self.update_now = False
+        self.sampled = False      # a sample wake already took this wake's sample
         s = store.get("temp")
         self.temp_state = json.loads(s) if s else [None, None]
         self.store = store
@@ -62,6 +63,11 @@ class DeviceCtx:
 
     def trigger_update(self, _arg=b""):
         self.update_now = True
+
+    def dm_changed(self, oid, iid, rid):
+        """The server changed the lifetime (/1/0/1) or created/deleted an instance: Update."""
+        if rid is None or (oid == 1 and rid == 1):
+            self.update_now = True
 
 
 class Heap:
@@ -100,15 +106,27 @@ def _unload(name):
 class LazyDM:
     """Loads the device-management code only when the server actually sends a request."""
 
-    def __init__(self, registry):
+    def __init__(self, registry, dev):
         self.registry = registry
+        self.dev = dev
         self.dm = None
 
     def handle(self, m):
         if self.dm is None:
             from lwm2m.dm import DM
-            self.dm = DM(self.registry)
+            d = self.dev
+            self.dm = DM(self.registry, d.store, d.dm_changed, d.now)
         return self.dm.handle(m)
+
+    def drop(self):
+        """Forget the DM code, the formats and the reporting modules until they are needed
+        again (code objects are heap): out of sys.modules and out of the package."""
+        import sys
+        self.dm = None
+        p = sys.modules.get("lwm2m")
+        for n in ("dm", "fmt", "tlv", "senml", "observe", "persist", "send"):
+            if sys.modules.pop("lwm2m." + n, None) is not None and p is not None and n in p.__dict__:
+                delattr(p, n)
 
 
 def make_channel(mode, net, store, board, cfg, secrets):
@@ -205,8 +223,15 @@ def _wake(board, store, cfg, secrets, info):
             store.flash_put("ep", endpoint.encode())
     dev = DeviceCtx(board, endpoint, store)
     registry = std.build(Registry(), board, cfg, dev)
-    dm = LazyDM(registry)
+    dm = LazyDM(registry, dev)
     reg = Registration(store, board, cfg["server"], registry, endpoint)
+    if cfg["schedule"].get("sample_s") and valid and reg.is_registered(now):
+        # radio-less sample wake unless a deadline needs the radio (lwm2m/send.py)
+        from lwm2m import send
+        w = send.sample_wake(store, cfg, registry, reg, dev, now)
+        if w:
+            return w
+        del send
     planner = Planner(store, cfg)
     asleep = int(now - planner.last_exchange) if planner.last_exchange else 1 << 30
     out = {"ep": endpoint}
@@ -274,19 +299,31 @@ def _wake(board, store, cfg, secrets, info):
     HEAP.mark("registered")
     if result == "ok":
         planner.last_exchange = int(board.now())
-        rep = cfg["schedule"].get("report")
-        if rep == "send":
-            try:
-                _send_report(ex, dev, board)
-                out["sent"] = 1
-            except LwError as e:
-                log("Send failed: %s" % e, "W")
-                out["sent"] = 0
-        # queue mode: answer what the server queued while we slept, stop when it is quiet
+        if label.endswith("+register"):
+            store.drop("obs")     # a new registration ends the server's observations
+        # queue mode: answer what the server queued while we slept, stop when it is quiet;
+        # then free the DM code before the reports (their code and the DM's never share heap)
         served = ex.serve(cfg["schedule"]["listen_ms"], cfg["schedule"]["listen_max_ms"])
         if served:
             out["served"] = served
             planner.last_exchange = int(board.now())
+        dm.drop()
+        if cfg["schedule"].get("report") == "send":
+            try:
+                out["sent"] = _send_report(ex, dev, registry, store, cfg)
+            except LwError as e:
+                log("Send failed: %s" % e, "W")
+                out["sent"] = 0
+            dm.drop()
+        if store.get("obs"):      # notifications due (pmax, or a change after pmin)
+            from lwm2m import observe
+            try:
+                out["notified"] = observe.notify(ex, registry, store,
+                                                 (cfg.get("report") or {}).get("notify", "con") == "con")
+            except LwError as e:
+                log("Notify failed: %s" % e, "W")
+            del observe
+            dm.drop()
         if dev.update_now:
             try:
                 reg.update(ex)
@@ -310,20 +347,22 @@ def _wake(board, store, cfg, secrets, info):
         due = reg.renew_due() - board.now()
         if due > 0:
             out["next_s"] = int(due)
+    nxt = [cfg["schedule"].get("sample_s") or 1 << 30]     # next sample, next notification
+    if store.get("obs"):
+        from lwm2m.observe import next_due
+        nxt.append((next_due(store) or 1 << 31) - board.now())
+    nxt = int(max(1, min(nxt)))
+    if nxt < 1 << 30:
+        out["next_s"] = min(out.get("next_s", nxt), nxt)
     net.close()
     return out
 
 
-def _send_report(ex, dev, board):
-    """LwM2M 1.1 Send (POST /dp) of the temperature as SenML CBOR (content format 112):
-    [{0 (n): "/3303/0/5700", 2 (v): float32, 6 (t): uint32}] = 28 bytes."""
-    import struct
-    t = dev.read_temperature()
-    m = C.Message(C.CON, C.POST)
-    m.add(C.URI_PATH, "dp")
-    m.add(C.CONTENT_FORMAT, 112)
-    m.payload = (b"\x81\xa3\x00\x6c/3303/0/5700\x02\xfa" + struct.pack(">f", t)
-                 + b"\x06\x1a" + struct.pack(">I", int(board.now())))
-    r = ex.request(m)
-    if r.code != C.CHANGED:
-        raise LwError("Send answered %s" % C.code_str(r.code))
+def _send_report(ex, dev, registry, store, cfg):
+    """LwM2M 1.1 Send (POST /dp, SenML CBOR) of the waiting samples (lwm2m/send.py): this
+    wake's sample is taken here unless a sample wake took it; the batch goes out when
+    report.batch samples wait or a threshold was crossed. Returns the number of samples sent."""
+    from lwm2m import send
+    if not dev.sampled:
+        send.take(store, cfg, send.read_values(registry, send.paths(cfg)), dev.now())
+    return send.flush(ex, store, cfg) if send.due(store, cfg) else 0

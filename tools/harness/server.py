@@ -5,7 +5,10 @@ What it does: one UDP socket; each datagram goes to the first security plugin th
 Register / Update / De-register / Send (POST /dp) are handled here; a registration follows the
 address of its latest authentic Register/Update; lifetimes expire on the scenario's virtual
 clock; requests for a queue-mode client wait until its next Register/Update, then go out while
-it listens. Read / Write / Execute / Observe are offered as coroutines (tests, console).
+it listens. Every DM operation (Read, Write, Execute, Discover, Write-Attributes, Create, Delete,
+Observe and its cancellation) is offered as a request returning a future (tests, console), in
+any content format; notifications and Send payloads are decoded (SenML resolved to absolute
+names and times) and kept per registration (`observations`, `sends`, `samples`).
 What it does not do: bootstrap, or any security itself (plugins in tools/harness/*_server.py).
 """
 import asyncio
@@ -75,6 +78,8 @@ class Registration:
         self.last_seen = now
         self.updates = 0
         self.sends = []        # decoded Send payloads
+        self.samples = []      # (name, t, value) of every Send record, in arrival order
+        self.observations = {} # token -> Observation
         self.queued = []       # [(Message, future)] waiting for the client to wake
         self.pending = {}      # token -> (Message, future) sent, awaiting the response
 
@@ -84,7 +89,24 @@ class Registration:
     def summary(self):
         return {"ep": self.ep, "loc": self.loc, "lt": self.lifetime, "b": self.binding,
                 "queue": self.queue, "mode": self.peer.mode, "identity": self.peer.identity,
-                "addr": "%s:%d" % self.peer.addr, "links": self.links, "updates": self.updates}
+                "addr": "%s:%d" % self.peer.addr, "links": self.links, "updates": self.updates,
+                "observations": [o.summary() for o in self.observations.values()],
+                "samples": len(self.samples)}
+
+
+class Observation:
+    """A server observation: the notifications that came for one token."""
+
+    def __init__(self, uri, token, first):
+        self.uri = uri
+        self.token = token
+        self.notifications = [first]   # Response objects, the 2.05 to the Observe first
+        self.mids = set()
+        self.duplicates = 0
+
+    def summary(self):
+        return {"uri": self.uri, "n": len(self.notifications),
+                "seq": [r.observe for r in self.notifications], "dups": self.duplicates}
 
 
 class Response:
@@ -95,6 +117,8 @@ class Response:
         self.code = msg.code
         self.cf = msg.get_uint(C.CONTENT_FORMAT)
         self.payload = msg.payload
+        self.observe = msg.get_uint(C.OBSERVE)
+        self.t = None
 
     @property
     def ok(self):
@@ -108,6 +132,9 @@ class Response:
 
 
 def decode_payload(cf, payload):
+    """A payload as Python data: text as str, TLV as {id: ...}, SenML as resolved records
+    (RFC 8428 4.6: absolute names and times; CBOR keeps the integer labels 0 n, 2 v, 3 vs,
+    4 vb, 8 vd, 6 t), LwM2M CBOR as nested maps, link format as str, opaque as hex."""
     if not payload:
         return None
     try:
@@ -115,14 +142,34 @@ def decode_payload(cf, payload):
             return payload.decode()
         if cf == CF_TLV:
             return _tlv_tree(payload)
-        if cf in (CF_SENML_JSON, CF_LINK) or cf == 50:
-            return json.loads(payload) if cf != CF_LINK else payload.decode()
-        if cf in (CF_SENML_CBOR, CF_CBOR, 11544):
+        if cf == CF_LINK:
+            return payload.decode()
+        if cf == CF_SENML_JSON:
+            return resolve_senml(json.loads(payload), "bn", "bt", "n", "t")
+        if cf == CF_SENML_CBOR:
             import cbor2
-            return cbor2.loads(payload)
+            return resolve_senml(cbor2.loads(payload), -2, -3, 0, 6)
+        if cf in (CF_CBOR, 11544) or cf == 50:
+            import cbor2
+            return cbor2.loads(payload) if cf != 50 else json.loads(payload)
     except Exception as e:  # a report, not a crash
         return "undecodable %s: %s" % (cf, e)
     return payload.hex()
+
+
+def resolve_senml(recs, kbn, kbt, kn, kt):
+    """Resolved SenML records: base name and base time folded into each record's n and t."""
+    out = []
+    bn, bt = "", 0
+    for r in recs:
+        bn = r.get(kbn, bn)
+        bt = r.get(kbt, bt)
+        d = {k: v for k, v in r.items() if k not in (kbn, kbt, kn, kt)}
+        d[kn] = bn + r.get(kn, "")
+        if kt in r or bt:
+            d[kt] = bt + r.get(kt, 0)
+        out.append(dict(sorted(d.items(), key=lambda kv: str(kv[0]))))
+    return out
 
 
 def _tlv_tree(b):
@@ -294,7 +341,13 @@ class LwServer(asyncio.DatagramProtocol):
             if reg is None:
                 return self.reply(peer, m, C.FORBIDDEN if peer.mode != "nosec" else C.NOT_FOUND)
             data = decode_payload(m.get_uint(C.CONTENT_FORMAT), m.payload)
-            reg.sends.append({"t": self.clock.now(), "data": data})
+            reg.sends.append({"t": self.clock.now(), "data": data, "size": len(m.payload)})
+            if isinstance(data, list):
+                for r in data:
+                    if isinstance(r, dict):
+                        n = r.get(0, r.get("n"))
+                        v = next((r[k] for k in (2, 3, 4, 8, "v", "vs", "vb", "vd") if k in r), None)
+                        reg.samples.append((n, r.get(6, r.get("t")), v))
             reg.last_seen = self.clock.now()
             self.log("send", ep=reg.ep, mid=m.mid, data=data)
             return self.reply(peer, m, C.CHANGED)
@@ -330,6 +383,7 @@ class LwServer(asyncio.DatagramProtocol):
         if old:
             reg.queued = old.queued
             reg.sends = old.sends
+            reg.samples = old.samples   # observations end with the old registration
         reg.lifetime = int(q.get("lt", 86400))
         reg.binding = q.get("b", "U")
         reg.queue = "Q" in q or "Q" in reg.binding
@@ -380,9 +434,32 @@ class LwServer(asyncio.DatagramProtocol):
                 if m.mtype == C.CON:
                     peer.plugin.send_message(peer, C.Message(C.ACK, C.EMPTY, m.mid))
                 del reg.pending[m.token]
+                r = Response(m)
+                r.t = self.clock.now()
+                if req.get(C.OBSERVE) == b"" and r.observe is not None and r.ok:
+                    reg.observations[m.token] = Observation(req.path(), m.token, r)
+                    self.log("observing", ep=reg.ep, uri=req.path(), token=m.token.hex())
+                elif req.get(C.OBSERVE) is not None:
+                    reg.observations = {t: o for t, o in reg.observations.items() if o.uri != req.path()}
                 if not fut.done():
-                    fut.set_result(Response(m))
+                    fut.set_result(r)
                 self.log("response", ep=reg.ep, code=C.code_str(m.code), size=len(m.payload))
+                return
+            ob = reg.observations.get(m.token)
+            if ob is not None:
+                if m.mtype == C.CON:
+                    peer.plugin.send_message(peer, C.Message(C.ACK, C.EMPTY, m.mid))
+                if m.mid in ob.mids:          # a retransmission or a duplicated datagram
+                    ob.duplicates += 1
+                    self.log("notify-dup", ep=reg.ep, uri=ob.uri, mid=m.mid)
+                    return
+                ob.mids.add(m.mid)
+                r = Response(m)
+                r.t = self.clock.now()
+                ob.notifications.append(r)
+                reg.last_seen = self.clock.now()
+                self.log("notify", ep=reg.ep, uri=ob.uri, seq=r.observe, mtype=("CON", "NON")[m.mtype],
+                         size=len(C.encode(m)), value=r.decoded())
                 return
         if m.mtype == C.CON:
             peer.plugin.send_message(peer, C.Message(C.RST, C.EMPTY, m.mid))
@@ -423,7 +500,7 @@ class LwServer(asyncio.DatagramProtocol):
             else:
                 fut.set_exception(TimeoutError("no answer from %s" % reg.ep))
 
-    def request(self, ep, code, uri, payload=b"", cf=None, accept=None, observe=None, now=False):
+    def request(self, ep, code, uri, payload=b"", cf=None, accept=None, observe=None, now=False, query=()):
         """Queue or send a request; returns a future resolving to a Response. `now` sends at
         once even to a queue-mode client (what a naive server does: lost if it sleeps)."""
         reg = self.regs.get(ep)
@@ -431,6 +508,8 @@ class LwServer(asyncio.DatagramProtocol):
             raise KeyError("no registration for %s" % ep)
         m = C.Message(C.CON, code)
         m.set_path(uri)
+        for q in query:
+            m.add(C.URI_QUERY, q)
         if observe is not None:
             m.add(C.OBSERVE, observe)
         if cf is not None:
@@ -450,12 +529,134 @@ class LwServer(asyncio.DatagramProtocol):
         return self.request(ep, C.GET, uri, accept=accept, now=now)
 
     def write(self, ep, uri, value, cf=CF_TEXT, replace=True):
+        """Write (PUT: replace; POST: partial update). value: bytes/str in format cf, or Python
+        data encoded here: {rid: v} or [(path, v)] for TLV/SenML/LwM2M CBOR (see encode_values)."""
         if isinstance(value, str):
             value = value.encode()
+        elif not isinstance(value, bytes):
+            value = encode_values(cf, uri, value)
         return self.request(ep, C.PUT if replace else C.POST, uri, payload=value, cf=cf)
 
     def execute(self, ep, uri, args=b""):
         return self.request(ep, C.POST, uri, payload=args if isinstance(args, bytes) else args.encode())
+
+    def discover(self, ep, uri):
+        return self.request(ep, C.GET, uri, accept=CF_LINK)
+
+    def write_attrs(self, ep, uri, **attrs):
+        """Write-Attributes: PUT with pmin/pmax/gt/lt/st (None: remove that attribute)."""
+        q = ["%s=%s" % (k, "" if v is None else v) for k, v in sorted(attrs.items())]
+        return self.request(ep, C.PUT, uri, query=q)
+
+    def create(self, ep, uri, value, cf=CF_TLV):
+        if not isinstance(value, bytes):
+            value = encode_values(cf, uri, value)
+        return self.request(ep, C.POST, uri, payload=value, cf=cf)
+
+    def delete(self, ep, uri):
+        return self.request(ep, C.DELETE, uri)
+
+    def observe(self, ep, uri, accept=None):
+        """Observe (GET, Observe 0); the future gives the first 2.05, later notifications go to
+        regs[ep].observations[token].notifications."""
+        return self.request(ep, C.GET, uri, accept=accept, observe=0)
+
+    def cancel(self, ep, uri):
+        """Cancel an observation actively (GET, Observe 1)."""
+        return self.request(ep, C.GET, uri, observe=1)
+
+    def observation(self, ep, uri):
+        reg = self.regs.get(ep)
+        for o in (reg.observations.values() if reg else ()):
+            if o.uri == uri.strip("/"):
+                return o
+        return None
+
+
+def encode_values(cf, uri, values):
+    """Encode Python values for a Write or Create on uri: `values` is {rid: v} (for an
+    instance; v a dict {riid: v} for a multiple resource) or [("/o/i/r", v), ...]. Types follow
+    Python: bool, int, float, str, bytes (opaque), tuple (objlnk)."""
+    ids = [int(x) for x in uri.strip("/").split("/")]
+    recs = []
+    if isinstance(values, dict):
+        base = ids if len(ids) >= 2 else ids + [0]
+        for rid, v in sorted(values.items()):
+            if isinstance(v, dict):
+                for riid, x in sorted(v.items()):
+                    recs.append((tuple(base[:2]) + (rid, riid), x))
+            else:
+                recs.append((tuple(base[:2]) + (rid,), v))
+    else:
+        recs = [(tuple(int(x) for x in p.strip("/").split("/")), v) for p, v in values]
+    if cf == CF_TLV:
+        return _tlv_encode(recs, max(1, len(ids) - (len(ids) > 2)))
+    if cf in (CF_SENML_JSON, CF_SENML_CBOR):
+        out = []
+        for p, v in recs:
+            r = {"n": "/" + "/".join(map(str, p))}
+            if isinstance(v, bool):
+                r["vb"] = v
+            elif isinstance(v, (int, float)):
+                r["v"] = v
+            elif isinstance(v, bytes):
+                r["vd"] = v
+            elif isinstance(v, tuple):
+                r["vlo"] = "%d:%d" % v
+            else:
+                r["vs"] = v
+            out.append(r)
+        if cf == CF_SENML_JSON:
+            import base64
+            for r in out:
+                if "vd" in r:
+                    r["vd"] = base64.urlsafe_b64encode(r["vd"]).decode().rstrip("=")
+            return json.dumps(out).encode()
+        import cbor2
+        lab = {"n": 0, "v": 2, "vs": 3, "vb": 4, "vd": 8}
+        return cbor2.dumps([{lab.get(k, k): v for k, v in r.items()} for r in out])
+    if cf == 11544:
+        import cbor2
+        root = {}
+        for p, v in recs:
+            d = root
+            for x in p[:-1]:
+                d = d.setdefault(x, {})
+            d[p[-1]] = "%d:%d" % v if isinstance(v, tuple) else v
+        return cbor2.dumps(root)
+    raise ValueError("cannot encode values as content format %s" % cf)
+
+
+def _tlv_value(v):
+    import struct
+    if isinstance(v, bool):
+        return b"\x01" if v else b"\x00"
+    if isinstance(v, int):
+        return tlv.value_bytes(v, "i")
+    if isinstance(v, float):
+        return struct.pack(">d", v)
+    if isinstance(v, bytes):
+        return v
+    if isinstance(v, tuple):
+        return struct.pack(">HH", *v)
+    return str(v).encode()
+
+
+def _tlv_encode(recs, lvl):
+    recs = sorted(recs)
+    out = bytearray()
+    i = 0
+    while i < len(recs):
+        p = recs[i][0]
+        j = i + 1
+        while j < len(recs) and recs[j][0][lvl] == p[lvl]:
+            j += 1
+        if len(p) == lvl + 1:
+            tlv.encode_entry(tlv.RES if lvl == 2 else tlv.RES_INST, p[lvl], _tlv_value(recs[i][1]), out)
+        else:
+            tlv.encode_entry(tlv.OBJ_INST if lvl == 1 else tlv.MULTI_RES, p[lvl], _tlv_encode(recs[i:j], lvl + 1), out)
+        i = j
+    return bytes(out)
 
 
 async def serve_forever(port=5683, host="127.0.0.1", plugins=("nosec",), plugin_cfg=None):

@@ -1,0 +1,177 @@
+"""The DM operations that change the device or describe it: Write (replace, partial update),
+Create, Discover and Write-Attributes, as functions of the DM object (lwm2m/dm.py), in a module
+of their own: most wakes only read, and this code is loaded only when a request needs it.
+Every payload is decoded and checked completely before anything is stored (a rejected request
+changes nothing); what is stored goes to flash too (lwm2m/persist.py)."""
+from micropython import const
+
+from coap import codec as C
+from lwm2m import fmt
+from lwm2m.dm import _resp
+
+_CF_LINK = const(40)
+_CF_TLV = const(11542)
+_ATTRS = ("pmin", "pmax", "gt", "lt", "st", "epmin", "epmax")
+
+
+def discover(dm, o, ids):
+    # LwM2M 1.1 Core 5.4.2: </3>;ver=1.1,</3/0>,</3/0/0>,...,</3/0/11>;dim=1 with the
+    # attributes written at each level.
+    e = dm._find(o, ids, None) if len(ids) < 4 else C.METHOD_NOT_ALLOWED
+    if e:
+        return _resp(e)
+    att = {}
+    if dm.store:
+        from lwm2m.observe import attrs
+        att = attrs(dm.store)
+    out = []
+
+    def link(p, extra=""):
+        k = "/".join([str(x) for x in p])
+        s = "</" + k + ">" + extra
+        for a, v in sorted((att.get(k) or {}).items()):
+            s += ";%s=%s" % (a, v)
+        out.append(s)
+
+    if len(ids) == 1:
+        link(ids, ";ver=" + o.ver if o.ver and o.ver != "1.0" else "")
+    for iid in ids[1:2] or sorted(o.inst):
+        inst = o.inst[iid]
+        if len(ids) < 3:
+            link((o.oid, iid))
+        for rid in ids[2:3] or sorted(inst):
+            multi = o.res(rid)[2]
+            link((o.oid, iid, rid), ";dim=%d" % len(inst[rid]) if multi else "")
+    return _resp(C.CONTENT, ",".join(out).encode(), _CF_LINK)
+
+# -- Write-Attributes -------------------------------------------------------------------
+def write_attrs(dm, o, ids, q):
+    e = dm._find(o, ids, None) if len(ids) < 4 else C.BAD_REQUEST
+    if e:
+        return _resp(e)
+    numeric = len(ids) == 3 and o.res(ids[2])[0] in ("i", "f")
+    new = {}
+    for b in q:
+        k, _, v = bytes(b).decode().partition("=")
+        if k not in _ATTRS:
+            return _resp(C.BAD_REQUEST)
+        if k in ("gt", "lt", "st") and not numeric:
+            return _resp(C.BAD_REQUEST)
+        if not v:
+            new[k] = None
+            continue
+        x = float(v) if k in ("gt", "lt", "st") else int(v)
+        if x < 0 and k not in ("gt", "lt"):
+            return _resp(C.BAD_REQUEST)
+        new[k] = x
+    if dm.store is None:
+        return _resp(C.INTERNAL_ERROR)
+    from lwm2m.observe import set_attrs
+    set_attrs(dm.store, ids, new)
+    return _resp(C.CHANGED)
+
+# -- Write, Create ----------------------------------------------------------------------
+def _stage(dm, o, ids, recs, conv, replace, create):
+    # Decode and check every record; returns {rid: value} or an error code. Nothing is
+    # stored here.
+    iid = ids[1]
+    inst = o.inst.get(iid, {})
+    n = len(ids)
+    upd = {}
+    for p, raw in recs:
+        if len(p) < 3 or tuple(p[:n]) != tuple(ids):
+            raise ValueError("path outside the request")
+        rid = p[2]
+        r = o.res(rid)
+        if r is None:
+            return C.NOT_FOUND
+        typ, ops, multi = r
+        if typ == "e" or (not create and "W" not in ops):
+            return C.METHOD_NOT_ALLOWED
+        if multi:
+            cur = upd.get(rid)
+            if cur is None:
+                old = inst.get(rid)
+                cur = dict(old) if isinstance(old, dict) and not (replace and n < 4) else {}
+                upd[rid] = cur
+            if raw is None:
+                continue
+            if len(p) != 4:
+                raise ValueError("multiple resource without instances")
+            cur[p[3]] = conv(raw, typ)
+        else:
+            if len(p) != 3 or raw is None:
+                raise ValueError("single resource with instances")
+            upd[rid] = conv(raw, typ)
+    return upd
+
+def _apply(dm, o, iid, upd, created=False):
+    inst = o.inst[iid]
+    keep = {}
+    for rid, v in upd.items():
+        if not callable(inst.get(rid)):
+            keep[rid] = v
+        inst[rid] = v
+        if dm.on_change:
+            dm.on_change(o.oid, iid, rid)
+    if dm.store:
+        from lwm2m import persist
+        persist.save(dm.store, o, iid, keep, created)
+
+def write(dm, o, ids, m, replace):
+    if len(ids) < 2:
+        return _resp(C.METHOD_NOT_ALLOWED)
+    e = dm._find(o, ids, "W")
+    if e:
+        return _resp(e)
+    cf = m.get_uint(C.CONTENT_FORMAT)
+    if cf is None:
+        return _resp(C.BAD_REQUEST)
+    if len(ids) == 2 and cf in (0, 42):
+        return _resp(C.UNSUPPORTED_FORMAT)
+    d = fmt.decode(cf, m.payload, ids)
+    if d is None:
+        return _resp(C.UNSUPPORTED_FORMAT)
+    upd = _stage(dm, o, ids, d[0], d[1], replace, False)
+    if isinstance(upd, int):
+        return _resp(upd)
+    _apply(dm, o, ids[1], upd)
+    return _resp(C.CHANGED)
+
+def create(dm, o, m):
+    if not o.multi:
+        return _resp(C.METHOD_NOT_ALLOWED)
+    cf = m.get_uint(C.CONTENT_FORMAT)
+    if cf is None:
+        return _resp(C.BAD_REQUEST)
+    if cf in (0, 42):
+        return _resp(C.UNSUPPORTED_FORMAT)
+    iid = 0
+    while iid in o.inst:
+        iid += 1
+    pl = m.payload
+    # TLV resources without an object-instance wrapper: the client picks the id
+    base = [o.oid, iid] if cf == _CF_TLV and pl and pl[0] >> 6 else [o.oid]
+    d = fmt.decode(cf, pl, base)
+    if d is None:
+        return _resp(C.UNSUPPORTED_FORMAT)
+    recs = d[0]
+    given = set([p[1] for p, _ in recs if len(p) > 1])
+    if len(given) > 1:
+        return _resp(C.BAD_REQUEST)
+    if given:
+        iid = given.pop()
+        if iid in o.inst:
+            return _resp(C.BAD_REQUEST)
+    upd = _stage(dm, o, [o.oid, iid], recs, d[1], True, True)
+    if isinstance(upd, int):
+        return _resp(upd)
+    o.add(iid, {})
+    _apply(dm, o, iid, upd, True)
+    if dm.on_change:
+        dm.on_change(o.oid, iid, None)
+    r = _resp(C.CREATED)
+    r.add(C.LOCATION_PATH, str(o.oid))
+    r.add(C.LOCATION_PATH, str(iid))
+    return r
+

@@ -1,0 +1,148 @@
+"""Content formats for Read, Notify, Write and Create: records out of the registry, payloads in
+and out.
+
+text/plain (0) and opaque (42) carry one value, TLV (11542) anything (lwm2m/tlv.py); SenML JSON
+(110), SenML CBOR (112) and LwM2M CBOR (11544) live in lwm2m/senml.py, imported only when a
+request names them. A record is (path, typ, value) with path a tuple of ids.
+What it does not do: routing, response codes or checks of what may be written (lwm2m/dm.py)."""
+from micropython import const
+
+from lwm2m import tlv
+
+_TEXT = const(0)
+_OPAQUE = const(42)
+_SJSON = const(110)
+_SCBOR = const(112)
+_TLV = const(11542)
+_LCBOR = const(11544)
+
+
+def records(o, ids):
+    # (path, typ, value) of every readable value under ids (object, instance, resource or
+    # resource instance), sorted by path. The caller has checked that ids exist.
+    out = []
+    iids = ids[1:2] or sorted(o.inst)
+    for iid in iids:
+        inst = o.inst[iid]
+        for rid in ids[2:3] or sorted(inst):
+            typ, ops, multi = o.res(rid)
+            if "R" not in ops:
+                continue
+            v = o.value(iid, rid)
+            if multi:
+                for riid in ids[3:4] or sorted(v):
+                    out.append(((o.oid, iid, rid, riid), typ, v[riid]))
+            else:
+                out.append(((o.oid, iid, rid), typ, v))
+    return out
+
+
+def text(v, typ):
+    if typ == "b":
+        return b"1" if v else b"0"
+    if typ == "f":
+        return repr(float(v)).encode()
+    if typ == "l":
+        return ("%d:%d" % (v[0], v[1])).encode()
+    if typ == "o":
+        return bytes(v)
+    return str(v).encode()
+
+
+def untext(b, typ):
+    s = bytes(b).decode()
+    if typ in ("i", "t"):
+        return int(s)
+    if typ == "f":
+        return float(s)
+    if typ == "b":
+        if s not in ("0", "1"):
+            raise ValueError("boolean must be 0 or 1")
+        return s == "1"
+    if typ == "l":
+        return coerce(s, typ)
+    if typ == "o":
+        return bytes(b)
+    return s
+
+
+def coerce(v, typ):
+    # A decoded SenML/CBOR value as a value of LwM2M type typ; ValueError if it is not one.
+    if typ in ("i", "t"):
+        if isinstance(v, float) and v == int(v):
+            v = int(v)
+        ok = isinstance(v, int) and not isinstance(v, bool)
+    elif typ == "f":
+        ok = isinstance(v, (int, float)) and not isinstance(v, bool)
+        v = float(v) if ok else v
+    elif typ == "b":
+        ok = isinstance(v, bool)
+    elif typ == "o":
+        ok = isinstance(v, (bytes, bytearray))
+        v = bytes(v) if ok else v
+    elif typ == "l":
+        ok = isinstance(v, str) and v.count(":") == 1
+        if ok:
+            a, b = v.split(":")
+            v = (int(a), int(b))
+            ok = 0 <= v[0] <= 65535 and 0 <= v[1] <= 65535
+    else:
+        ok = isinstance(v, str)
+    if not ok:
+        raise ValueError("not a value of type " + typ)
+    return v
+
+
+def single(o, ids):
+    # True if ids name one value (a single resource or a resource instance).
+    return len(ids) == 4 or (len(ids) == 3 and not o.res(ids[2])[2])
+
+
+def encode(o, ids, accept):
+    # (content format, payload) of a Read of ids, or None if accept cannot express it.
+    one = single(o, ids)
+    if accept is None:
+        if not one:
+            accept = _TLV
+        else:
+            accept = _OPAQUE if o.res(ids[2])[0] == "o" else _TEXT
+    if accept in (_TEXT, _OPAQUE):
+        if not one:
+            return None
+        recs = records(o, ids)
+        if not recs:
+            return accept, b""
+        typ = recs[0][1]
+        if accept == _OPAQUE and typ != "o":
+            return None
+        return accept, text(recs[0][2], typ)
+    recs = records(o, ids)
+    if accept == _TLV:
+        return accept, bytes(tlv.encode_records(recs, len(ids) - (len(ids) > 2), bytearray()))
+    if accept in (_SJSON, _SCBOR, _LCBOR):
+        from lwm2m import senml
+        f = senml.enc_json if accept == _SJSON else senml.enc_cbor if accept == _SCBOR else senml.enc_lcbor
+        return accept, f(recs, ids)
+    return None
+
+
+def decode(cf, payload, ids):
+    # Decode a Write/Create payload for the request path ids. Returns (records, conv) where
+    # records are (path, raw) and conv(raw, typ) gives the typed value (ValueError if it cannot),
+    # or None if cf is not a format we read. A TLV multiple resource gives (path, None) first.
+    if cf in (_TEXT, _OPAQUE):
+        return [(tuple(ids), payload)], (untext if cf == _TEXT else _opaque)
+    if cf == _TLV:
+        base = tuple(ids[:3]) if len(ids) == 4 else tuple(ids[:2])
+        return tlv.decode_records(payload, base, []), tlv.bytes_value
+    if cf in (_SJSON, _SCBOR, _LCBOR):
+        from lwm2m import senml
+        f = senml.dec_json if cf == _SJSON else senml.dec_cbor if cf == _SCBOR else senml.dec_lcbor
+        return f(payload), coerce
+    return None
+
+
+def _opaque(b, typ):
+    if typ != "o":
+        raise ValueError("opaque payload for a non-opaque resource")
+    return bytes(b)
