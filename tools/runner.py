@@ -239,6 +239,13 @@ async def run_scenario(name, sc, out_dir="reports", quiet=False, workdir=None, k
                     pending_reads.append((i, act[1], server.write(ep, act[1], act[2])))
                 elif act[0] == "exec":
                     pending_reads.append((i, act[1], server.execute(ep, act[1])))
+                elif act[0] in ("observe", "cancel", "discover", "delete"):   # DM and reporting
+                    pending_reads.append((i, act[1], getattr(server, act[0])(ep, act[1])))
+                elif act[0] == "write-attr":   # ("write-attr", uri, {"pmin": 60, ...})
+                    pending_reads.append((i, act[1], server.write_attrs(ep, act[1], **act[2])))
+                elif act[0] in ("create", "write-cf"):   # (op, uri, values, content format)
+                    f = server.create if act[0] == "create" else server.write
+                    pending_reads.append((i, act[1], f(ep, act[1], act[2], act[3])))
         if i in sc.get("server_restart", ()):
             for p in server.plugins:
                 if hasattr(p, "restart"):

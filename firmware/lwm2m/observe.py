@@ -24,6 +24,7 @@ from coap import codec as C
 _MAX = const(8)          # observations kept (RTC memory: about 30 B each)
 _BACKOFF = const(300)    # a CON notification that got no ACK is tried again after this
 _NONE = const(0xFFFF)
+_FRESH = const(60)       # an observation made this wake is not notified in the same wake
 
 
 def _h16(b):
@@ -199,6 +200,9 @@ def notify(ex, reg, store, con=True, now=None):
     sent = 0
     for e in es:
         tok, ids, cf, t, due, last, lh = e
+        if now - t < _FRESH:
+            keep.append(e)                  # registered or notified just now: nothing new
+            continue
         st = _state(reg, ids, cf)
         if st is None:
             continue                        # the object or instance is gone

@@ -116,15 +116,18 @@ class LazyDM:
             from lwm2m.dm import DM
             d = self.dev
             self.dm = DM(self.registry, d.store, d.dm_changed, d.now)
-        return self.dm.handle(m)
+        r = self.dm.handle(m)
+        self.drop()           # code is in flash (ROMFS): importing again costs little heap
+        return r
 
     def drop(self):
         """Forget the DM code, the formats and the reporting modules until they are needed
-        again (code objects are heap): out of sys.modules and out of the package."""
+        again (their code objects are heap; a request can leave holes between long-lived
+        objects otherwise): out of sys.modules and out of the package."""
         import sys
         self.dm = None
         p = sys.modules.get("lwm2m")
-        for n in ("dm", "fmt", "tlv", "senml", "observe", "persist", "send"):
+        for n in ("dmw", "senml", "observe", "persist", "send", "dm", "fmt", "tlv"):
             if sys.modules.pop("lwm2m." + n, None) is not None and p is not None and n in p.__dict__:
                 delattr(p, n)
 
@@ -232,6 +235,7 @@ def _wake(board, store, cfg, secrets, info):
         if w:
             return w
         del send
+        dm.drop()
     planner = Planner(store, cfg)
     asleep = int(now - planner.last_exchange) if planner.last_exchange else 1 << 30
     out = {"ep": endpoint}
@@ -314,6 +318,7 @@ def _wake(board, store, cfg, secrets, info):
             except LwError as e:
                 log("Send failed: %s" % e, "W")
                 out["sent"] = 0
+            HEAP.mark("sent")
             dm.drop()
         if store.get("obs"):      # notifications due (pmax, or a change after pmin)
             from lwm2m import observe
@@ -323,6 +328,7 @@ def _wake(board, store, cfg, secrets, info):
             except LwError as e:
                 log("Notify failed: %s" % e, "W")
             del observe
+            HEAP.mark("notified")
             dm.drop()
         if dev.update_now:
             try:
