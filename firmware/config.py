@@ -15,7 +15,7 @@ DEFAULTS = {
                "short_id": 1, "binding": "U", "omit_ep": False},
     "security": {"mode": "nosec"},
     "coap": {"ack_timeout_ms": 2000, "ack_random_factor": 1.5, "max_retransmit": 4,
-             "token_len": 1, "separate_timeout_ms": 10000},
+             "token_len": 1, "separate_timeout_ms": 10000, "probe_retransmit": 2},
     "schedule": {"sleep_s": 3600, "listen_ms": 1500, "listen_max_ms": 10000,
                  "report": "send", "error_backoff_s": 300},
     "radio": {"profile": "generic", "wake_uJ": 50000, "tx_uJ_per_byte": 2.0,

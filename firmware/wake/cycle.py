@@ -257,8 +257,13 @@ def _wake(board, store, cfg, secrets, info):
     result = "no-path"
     label = "none"
     HEAP.mark("planned")
-    for path in chain:
+    full_budget = ex.max_retransmit
+    probe = int(cfg["coap"].get("probe_retransmit", 2))
+    for i, path in enumerate(chain):
         up0, down0 = net.up, net.down
+        # a path with a fallback behind it gives up sooner: listening through the whole
+        # retransmission budget (62 s at the RFC 7252 defaults) costs more than the fallback
+        ex.max_retransmit = full_budget if i == len(chain) - 1 else min(full_budget, probe)
         try:
             chan.connect(path)
             HEAP.mark("connected")
@@ -300,6 +305,7 @@ def _wake(board, store, cfg, secrets, info):
             out["error"] = str(e)
             log("%s failed: %s (%s); falling back" % (path, e.outcome, e), "W")
             chan.forget_path(path) if hasattr(chan, "forget_path") else None
+    ex.max_retransmit = full_budget
     HEAP.mark("registered")
     if result == "ok":
         planner.last_exchange = int(board.now())
