@@ -13,7 +13,7 @@ DEFAULTS = {
     "endpoint": None,
     "server": {"uri": "coap://127.0.0.1:5683", "lifetime": 86400, "queue_mode": True,
                "short_id": 1, "binding": "U", "omit_ep": False},
-    "security": {"mode": "nosec"},
+    "security": {"mode": "nosec", "cid": "rfc9146"},
     "coap": {"ack_timeout_ms": 2000, "ack_random_factor": 1.5, "max_retransmit": 4,
              "token_len": 1, "separate_timeout_ms": 10000, "probe_retransmit": 2},
     "schedule": {"sleep_s": 3600, "listen_ms": 1500, "listen_max_ms": 10000,
