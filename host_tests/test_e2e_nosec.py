@@ -98,3 +98,21 @@ def test_loss_and_duplication_survived():
     assert any("loss" in f for f in fates) and any("dup" in f for f in fates)
     # the server answered duplicates from its cache instead of executing twice
     assert len(events(rep, "register")) == 1
+
+
+def test_broken_config_is_reported_and_the_device_sleeps(tmp_path):
+    import asyncio
+    from scenario_util import runner
+    board = runner.load_board("unix")
+    board["security"]["mode"] = "tls"            # not a mode
+    dev = runner.Device(str(tmp_path), board)
+    info = asyncio.run(asyncio.wait_for(dev.wake(), 60))
+    assert info["result"] == "config-error"
+    assert "security.mode" in info["error"] and "nosec" in info["error"]
+    assert info["sleep_ms"] >= 60000            # it sleeps (no crash loop)
+    # unparsable JSON: same, with the file named
+    with open(dev.config_path, "w") as f:
+        f.write("{not json")
+    info = asyncio.run(asyncio.wait_for(dev.wake(), 60))
+    assert info["result"] == "config-error" and "not valid JSON" in info["error"]
+    assert info["sleep_ms"] >= 60000

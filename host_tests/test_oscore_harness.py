@@ -6,8 +6,8 @@ import os
 from coap import codec as C
 from errors import SessionUnknown
 from harness.oscore_server import OscorePlugin
-from oscore.context import Context
-from oscore.protect import option_of, protect_request
+from oscore import option_of, protect
+from oscore.kdf import context
 from sec.oscore_channel import OscoreChannel
 from state import Store
 
@@ -221,8 +221,8 @@ def test_server_initiated_request_and_client_response():
 
 def test_unknown_kid_and_lost_context():
     srv, plug, net, ch = _setup()
-    other = Context(bytes(16), b"", b"\x09", b"\x00")
-    prot, _ = protect_request(other, C.Message(C.CON, C.GET, 5, b"\x01").set_path("x"), 0)
+    other = context(bytes(16), b"", b"\x09", b"\x00")
+    prot, _ = protect(other, C.Message(C.CON, C.GET, 5, b"\x01").set_path("x"), 0)
     plug.datagram_received(C.encode(prot), ADDR)
     assert plug.stats["unknown"] == 1 and C.decode(srv.to_client[-1][0]).code == C.UNAUTHORIZED
     # the client keeps a context the server no longer has (server re-provisioned: B.2 state

@@ -10,17 +10,13 @@ from coap import codec
 gc.collect()
 import crypto.ccm  # noqa: F401
 gc.collect()
-import oscore.context  # noqa: F401
-gc.collect()
-import oscore.option  # noqa: F401
-gc.collect()
-import oscore.protect  # noqa: F401
+import oscore  # noqa: F401
 gc.collect()
 from binascii import unhexlify
 
-from oscore.context import Context, _info
-from oscore.option import aad, encode_option, decode_option, piv_bytes
-from oscore.protect import protect_request, protect_response, unprotect_request, unprotect_response
+from oscore import aad, option_of, protect, unprotect
+from oscore import nonce
+from oscore.kdf import context
 
 
 def h(s):
@@ -32,11 +28,15 @@ SALT = h("9e7ca92223786340")
 
 
 def _ctx_c1_client():
-    return Context(SECRET, SALT, b"", h("01"))
+    return context(SECRET, SALT, b"", h("01"))
 
 
 def _ctx_c1_server():
-    return Context(SECRET, SALT, h("01"), b"")
+    return context(SECRET, SALT, h("01"), b"")
+
+
+def _opt(v):
+    return option_of(codec.Message(codec.CON, codec.GET).add(codec.OSCORE, v))
 
 
 def test_aad_examples_section_5_4_and_wire_budget():
@@ -48,51 +48,50 @@ def test_aad_examples_section_5_4_and_wire_budget():
 
 def _req_round_trip(client, server, plain_hex, prot_hex, kid_ctx=None):
     req = codec.decode(h(plain_hex))
-    prot, req_id = protect_request(client, req, 20, kid_ctx)
+    prot, req_id = protect(client, req, 20, None, kid_ctx)
     assert codec.encode(prot) == h(prot_hex)
     # server side
     rx = codec.decode(h(prot_hex))
-    inner, sreq_id, seq = unprotect_request(server, rx)
-    assert seq == 20 and sreq_id == req_id
+    inner, sreq_id, piv = unprotect(server, rx)
+    assert piv == b"\x14" and sreq_id == req_id
     assert codec.encode(inner) == h(plain_hex)
     return req_id
 
 
 def test_c4_request_client_empty_sender_id():
     c = _ctx_c1_client()
-    assert c.nonce(b"", h("14")) == h("4622d4dd6d944168eefb549868")
-    assert encode_option(piv_bytes(20), b"") == h("0914")
-    _req_round_trip(c, _ctx_c1_server(), "44015d1f00003974396c6f63616c686f737483747631",
-                    "44025d1f00003974396c6f63616c686f7374620914ff612f1092f1776f1c1668b3825e")
+    assert nonce(c, b"", h("14")) == h("4622d4dd6d944168eefb549868")
+    req_id = _req_round_trip(c, _ctx_c1_server(), "44015d1f00003974396c6f63616c686f737483747631",
+                             "44025d1f00003974396c6f63616c686f7374620914ff612f1092f1776f1c1668b3825e")
+    assert req_id == (b"", h("14"))
 
 
 def test_c5_request_client_sender_id_00():
-    c = Context(SECRET, b"", h("00"), h("01"))
-    assert c.nonce(h("00"), h("14")) == h("bf35ae297d2dace910c52e99ed")
-    _req_round_trip(c, Context(SECRET, b"", h("01"), h("00")),
+    c = context(SECRET, b"", h("00"), h("01"))
+    assert nonce(c, h("00"), h("14")) == h("bf35ae297d2dace910c52e99ed")
+    _req_round_trip(c, context(SECRET, b"", h("01"), h("00")),
                     "440171c30000b932396c6f63616c686f737483747631",
                     "440271c30000b932396c6f63616c686f737463091400ff4ed339a5a379b0b8bc731fffb0")
 
 
 def test_c6_request_client_with_kid_context():
     idc = h("37cbf3210017a2d3")
-    c = Context(SECRET, SALT, b"", h("01"), idc)
-    assert c.nonce(b"", h("14")) == h("2ca58fb85ff1b81c0b7181b84a")
-    assert encode_option(h("14"), b"", idc) == h("19140837cbf3210017a2d3")
-    _req_round_trip(c, Context(SECRET, SALT, h("01"), b"", idc),
+    c = context(SECRET, SALT, b"", h("01"), idc)
+    assert nonce(c, b"", h("14")) == h("2ca58fb85ff1b81c0b7181b84a")
+    _req_round_trip(c, context(SECRET, SALT, h("01"), b"", idc),
                     "44012f8eef9bbf7a396c6f63616c686f737483747631",
                     "44022f8eef9bbf7a396c6f63616c686f73746b19140837cbf3210017a2d3ff"
                     "72cd7273fd331ac45cffbe55c3", kid_ctx=idc)
-    assert decode_option(h("19140837cbf3210017a2d3")) == (h("14"), idc, b"")
+    assert _opt(h("19140837cbf3210017a2d3")) == (h("14"), idc, b"")
 
 
 def test_c7_response_server_no_partial_iv():
     s = _ctx_c1_server()
     req_id = (b"", h("14"))                      # from the C.4 request
     resp = codec.decode(h("64455d1f00003974ff48656c6c6f20576f726c6421"))
-    prot = protect_response(s, resp, req_id)
+    prot = protect(s, resp, None, req_id)[0]
     assert codec.encode(prot) == h("64445d1f0000397490ffdbaad1e9a7e7b2a813d3c31524378303cdafae119106")
-    inner, piv = unprotect_response(_ctx_c1_client(), prot, req_id)
+    inner, _r, piv = unprotect(_ctx_c1_client(), prot, None, req_id)
     assert piv is None
     assert codec.encode(inner) == h("64455d1f00003974ff48656c6c6f20576f726c6421")
 
@@ -101,25 +100,25 @@ def test_c8_response_server_with_partial_iv():
     s = _ctx_c1_server()
     req_id = (b"", h("14"))
     resp = codec.decode(h("64455d1f00003974ff48656c6c6f20576f726c6421"))
-    prot = protect_response(s, resp, req_id, ssn=0)
+    prot = protect(s, resp, 0, req_id)[0]
     assert codec.encode(prot) == h("64445d1f00003974920100ff4d4c13669384b67354b2b6175ff4b8658c666a6cf88e")
-    inner, piv = unprotect_response(_ctx_c1_client(), codec.decode(codec.encode(prot)), req_id)
+    inner, _r, piv = unprotect(_ctx_c1_client(), codec.decode(codec.encode(prot)), None, req_id)
     assert piv == b"\x00" and inner.payload == b"Hello World!" and inner.code == codec.CONTENT
 
 
 def test_wire_budget_update_sizes():
     # wire-budget 2.4: 1-byte kid, 1-byte token, PIV 05: Update POST /rd/5a3f = 27 B, 2.04 = 16 B
-    c = Context(SECRET, SALT, h("01"), h("02"))
-    s = Context(SECRET, SALT, h("02"), h("01"))
+    c = context(SECRET, SALT, h("01"), h("02"))
+    s = context(SECRET, SALT, h("02"), h("01"))
     req = codec.Message(codec.CON, codec.POST, 0x1234, b"\x7a").set_path("rd/5a3f")
-    prot, req_id = protect_request(c, req, 5)
+    prot, req_id = protect(c, req, 5)
     wire = codec.encode(prot)
     assert len(wire) == 27
     assert wire[:9] == h("4102 1234 7a 93 090501".replace(" ", "")) and wire[9] == 0xFF
-    inner, rid, _ = unprotect_request(s, codec.decode(wire))
+    inner, rid, _ = unprotect(s, codec.decode(wire))
     assert inner.code == codec.POST and inner.path() == "rd/5a3f"
     ack = codec.Message(codec.ACK, codec.CHANGED, 0x1234, b"\x7a")
-    pw = codec.encode(protect_response(s, ack, rid))
+    pw = codec.encode(protect(s, ack, None, rid)[0])
     assert len(pw) == 16 and pw[5] == 0x90
-    back, _ = unprotect_response(c, codec.decode(pw), req_id)
+    back = unprotect(c, codec.decode(pw), None, req_id)[0]
     assert back.code == codec.CHANGED

