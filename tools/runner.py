@@ -239,6 +239,8 @@ async def run_scenario(name, sc, out_dir="reports", quiet=False, workdir=None, k
                     pending_reads.append((i, act[1], server.write(ep, act[1], act[2])))
                 elif act[0] == "exec":
                     pending_reads.append((i, act[1], server.execute(ep, act[1])))
+                elif act[0] == "read-cf":      # ("read-cf", uri, accept)
+                    pending_reads.append((i, act[1], server.read(ep, act[1], accept=act[2])))
                 elif act[0] in ("observe", "cancel", "discover", "delete"):   # DM and reporting
                     pending_reads.append((i, act[1], getattr(server, act[0])(ep, act[1])))
                 elif act[0] == "write-attr":   # ("write-attr", uri, {"pmin": 60, ...})

@@ -2,8 +2,8 @@
 and out.
 
 text/plain (0) and opaque (42) carry one value, TLV (11542) anything (lwm2m/tlv.py); SenML JSON
-(110), SenML CBOR (112) and LwM2M CBOR (11544) live in lwm2m/senml.py, imported only when a
-request names them. A record is (path, typ, value) with path a tuple of ids.
+(110) and SenML CBOR (112) live in lwm2m/senml.py, LwM2M CBOR (11544) in lwm2m/lcbor.py,
+imported only when a request names them. A record is (path, typ, value) with path a tuple of ids.
 What it does not do: routing, response codes or checks of what may be written (lwm2m/dm.py)."""
 from micropython import const
 
@@ -119,10 +119,12 @@ def encode(o, ids, accept):
     recs = records(o, ids)
     if accept == _TLV:
         return accept, bytes(tlv.encode_records(recs, len(ids) - (len(ids) > 2), bytearray()))
-    if accept in (_SJSON, _SCBOR, _LCBOR):
+    if accept == _LCBOR:
+        from lwm2m import lcbor
+        return accept, lcbor.enc_lcbor(recs, ids)
+    if accept in (_SJSON, _SCBOR):
         from lwm2m import senml
-        f = senml.enc_json if accept == _SJSON else senml.enc_cbor if accept == _SCBOR else senml.enc_lcbor
-        return accept, f(recs, ids)
+        return accept, (senml.enc_json if accept == _SJSON else senml.enc_cbor)(recs, ids)
     return None
 
 
@@ -135,10 +137,12 @@ def decode(cf, payload, ids):
     if cf == _TLV:
         base = tuple(ids[:3]) if len(ids) == 4 else tuple(ids[:2])
         return tlv.decode_records(payload, base, []), tlv.bytes_value
-    if cf in (_SJSON, _SCBOR, _LCBOR):
+    if cf == _LCBOR:
+        from lwm2m import lcbor
+        return lcbor.dec_lcbor(payload), coerce
+    if cf in (_SJSON, _SCBOR):
         from lwm2m import senml
-        f = senml.dec_json if cf == _SJSON else senml.dec_cbor if cf == _SCBOR else senml.dec_lcbor
-        return f(payload), coerce
+        return (senml.dec_json if cf == _SJSON else senml.dec_cbor)(payload), coerce
     return None
 
 

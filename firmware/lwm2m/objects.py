@@ -28,14 +28,19 @@ class Obj:
 
     def res(self, rid):
         # (type, ops, multiple) of resource rid, or None if the object has no such resource.
+        # Scans the spec in place (no list of all items: this runs for every value encoded).
+        s = self.spec
         key = str(rid)
         n = len(key)
-        for item in self.spec.split(","):
-            if item[:n] == key and not item[n].isdigit():
-                t = item[n]
-                rest = item[n + 1:]
-                multi = rest.endswith("M")
-                return t, rest[:-1] if multi else rest, multi
+        i = 0
+        while i < len(s):
+            j = s.find(",", i)
+            if j < 0:
+                j = len(s)
+            if s.startswith(key, i) and not s[i + n].isdigit():
+                multi = s[j - 1] == "M"
+                return s[i + n], s[i + n + 1:j - 1 if multi else j], multi
+            i = j + 1
         return None
 
     def rids(self):

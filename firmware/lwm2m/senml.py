@@ -1,5 +1,4 @@
-"""SenML JSON (110), SenML CBOR (112) (RFC 8428) and LwM2M CBOR (11544, LwM2M 1.2 7.4.7) for
-LwM2M records: encode what a Read or a Notify gives, decode what a Write or a Create carries.
+"""SenML JSON (110) and SenML CBOR (112) (RFC 8428) for LwM2M records: encode what a Read or a Notify gives, decode what a Write or a Create carries.
 
 Records are (path, typ, value) to encode and (path, value) once decoded, `path` a tuple of ids
 such as (3303, 0, 5700) and `typ` a resource type letter (lwm2m/objects.py). Encoding puts a base
@@ -8,12 +7,9 @@ relative name on each; decoding resolves bn + n. Numbers go as CBOR float32 when
 float64. Loaded only when a request names one of these formats (lwm2m/fmt.py).
 What it does not do: SenML times and units in Read/Write (the Send batches do that, see
 lwm2m/send.py), base values or sums, or the JSON `vd` base64 variants other than base64url."""
-import json
 import struct
 
 from micropython import const
-
-import cbor
 
 # RFC 8428 Table 4: CBOR labels
 _BN = const(-2)
@@ -44,7 +40,7 @@ def f32(out, v):
         out.extend(struct.pack(">d", v))
 
 
-def _cval(out, typ, v):
+def _cval(out, typ, v, cbor):
     if typ == "f":
         out.append(_V)
         f32(out, float(v))
@@ -66,6 +62,7 @@ def _cval(out, typ, v):
 
 
 def enc_cbor(recs, ids):
+    import cbor
     k, bn = _pre(ids)
     out = bytearray()
     cbor.head(out, 4, len(recs))
@@ -78,7 +75,7 @@ def enc_cbor(recs, ids):
             first = False
         out.append(_N)
         cbor.encode_into(out, _rel(p, k))
-        _cval(out, typ, v)
+        _cval(out, typ, v, cbor)
     return bytes(out)
 
 
@@ -95,6 +92,7 @@ def _unb64(s):
 
 
 def enc_json(recs, ids):
+    import json
     k, bn = _pre(ids)
     out = []
     for p, typ, v in recs:
@@ -153,50 +151,14 @@ def _dec(recs, kbn, kn, keys):
 
 
 def dec_cbor(b):
+    import cbor
     return _dec(cbor.decode(b), _BN, _N, (_V, _VS, _VB, _VD, "vlo"))
 
 
 def dec_json(b):
+    import json
     try:
         recs = json.loads(bytes(b).decode())
     except (ValueError, UnicodeError):
         raise ValueError("SenML JSON malformed")
     return _dec(recs, "bn", "n", ("v", "vs", "vb", "vd", "vlo"))
-
-
-# -- LwM2M CBOR (11544): nested maps keyed by ids, {3: {0: {9: 87}}} (array keys not accepted) --
-def enc_lcbor(recs, _ids):
-    root = {}
-    for p, typ, v in recs:
-        d = root
-        for x in p[:-1]:
-            d = d.setdefault(x, {})
-        if typ == "l":
-            v = "%d:%d" % (v[0], v[1])
-        elif typ == "f":
-            v = float(v)
-        elif typ == "o":
-            v = bytes(v)
-        d[p[-1]] = v
-    return cbor.encode(root)
-
-
-def _walk(d, base, out):
-    if not isinstance(d, dict):
-        raise ValueError("LwM2M CBOR: not a map")
-    for k, v in d.items():
-        p = base + (k,)
-        for x in p:
-            if not isinstance(x, int) or isinstance(x, bool) or not 0 <= x <= 65535:
-                raise ValueError("LwM2M CBOR: bad key")
-        if len(p) > 4:
-            raise ValueError("LwM2M CBOR: path too deep")
-        if isinstance(v, dict):
-            _walk(v, p, out)
-        else:
-            out.append((p, v))
-    return out
-
-
-def dec_lcbor(b):
-    return _walk(cbor.decode(b), (), [])

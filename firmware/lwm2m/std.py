@@ -41,6 +41,10 @@ def build(reg, board, cfg, dev):
             5605: dev.reset_minmax})
     w = dev.store.flash_get("dmw") if getattr(dev, "store", None) else None
     if w:
-        from lwm2m.persist import restore
-        restore(reg, w)
+        import sys
+        from lwm2m import persist
+        persist.restore(reg, w)
+        del persist
+        sys.modules.pop("lwm2m.persist")      # its work is done for this wake (heap)
+        delattr(sys.modules["lwm2m"], "persist")
     return reg

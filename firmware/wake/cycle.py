@@ -110,9 +110,17 @@ class LazyDM:
         self.registry = registry
         self.dev = dev
         self.dm = None
+        self.cbor = 1
 
     def handle(self, m):
+        gc.collect()
+        if gc.mem_free() < 14336:
+            # the heap is short (many requests in one wake): 5.03 Service Unavailable instead of
+            # a MemoryError; the server may ask again at the next wake
+            return C.Message(C.ACK, 163)
         if self.dm is None:
+            import sys
+            self.cbor = sys.modules.get("cbor")
             from lwm2m.dm import DM
             d = self.dev
             self.dm = DM(self.registry, d.store, d.dm_changed, d.now)
@@ -127,9 +135,12 @@ class LazyDM:
         import sys
         self.dm = None
         p = sys.modules.get("lwm2m")
-        for n in ("dmw", "senml", "observe", "persist", "send", "dm", "fmt", "tlv"):
+        for n in ("dmw", "senml", "lcbor", "observe", "persist", "send", "dm", "fmt", "tlv"):
             if sys.modules.pop("lwm2m." + n, None) is not None and p is not None and n in p.__dict__:
                 delattr(p, n)
+        if self.cbor is None:       # the CBOR codec, unless another layer had it before us
+            sys.modules.pop("cbor", None)
+        self.cbor = 1
 
 
 def make_channel(mode, net, store, board, cfg, secrets):
@@ -311,13 +322,13 @@ def _wake(board, store, cfg, secrets, info):
         planner.last_exchange = int(board.now())
         if label.endswith("+register"):
             store.drop("obs")     # a new registration ends the server's observations
-        # queue mode: answer what the server queued while we slept, stop when it is quiet;
-        # then free the DM code before the reports (their code and the DM's never share heap)
+        # queue mode: answer what the server queued while we slept, stop when it is quiet
         served = ex.serve(cfg["schedule"]["listen_ms"], cfg["schedule"]["listen_max_ms"])
         if served:
             out["served"] = served
             planner.last_exchange = int(board.now())
         dm.drop()
+        # then the reports, once the DM code is gone (requests that arrive meanwhile are served)
         if cfg["schedule"].get("report") == "send":
             try:
                 out["sent"] = _send_report(ex, dev, registry, store, cfg)

@@ -216,6 +216,7 @@ class LwServer(asyncio.DatagramProtocol):
         self.mid = random.randrange(65536)
         self.tok = random.randrange(65536)
         self.rng = random.Random()
+        self.retries_503 = {}   # id(future) -> times the client answered 5.03
 
     # -- plumbing -------------------------------------------------------------------------------
     def _make_plugins(self):
@@ -434,6 +435,13 @@ class LwServer(asyncio.DatagramProtocol):
                 if m.mtype == C.CON:
                     peer.plugin.send_message(peer, C.Message(C.ACK, C.EMPTY, m.mid))
                 del reg.pending[m.token]
+                if m.code == 163 and reg.queue and self.retries_503.get(id(fut), 0) < 3:
+                    # 5.03 Service Unavailable (the device is short of heap): ask again at its
+                    # next wake, as queue mode does for a client that went back to sleep
+                    self.retries_503[id(fut)] = self.retries_503.get(id(fut), 0) + 1
+                    reg.queued.append((req, fut))
+                    self.log("requeue", ep=reg.ep, uri=req.path(), why="5.03")
+                    return
                 r = Response(m)
                 r.t = self.clock.now()
                 if req.get(C.OBSERVE) == b"" and r.observe is not None and r.ok:
