@@ -6,7 +6,8 @@ or a power cut drops them, as the server does), so a notification that fell due 
 device slept goes out at its next wake, once. Layout:
     seq(4) | n x [tlen(1) token | k(1) k x id(2) | cf(2) | t_last(4) | due(4) | v(f32) | h(2)]
 `due` is the next time this observation needs the radio (pmax, or pmin after a change that came
-too early), so the wake cycle learns its deadline without reading a sensor (next_due).
+too early); the earliest of them is also kept in section 'obd' (uint32), so the wake cycle
+learns its deadline without this module or a sensor (next_due).
 The attributes persist in flash (key 'att', JSON {"3303/0/5700": {"pmin": 60, ...}}): the
 server writes them rarely and expects them to stay.
 Notification rules, evaluated at each wake with the radio up: due when pmax > 0 and pmax has
@@ -60,6 +61,9 @@ def load(store):
 
 
 def save(store, es, seq):
+    # also 'obd': the earliest deadline (uint32), for the wake cycle without this module
+    d = [e[4] for e in es if e[4]]
+    store.put("obd", int(min(d)).to_bytes(4, "big") if d else None)
     if not es:
         store.drop("obs")
         return
@@ -74,10 +78,9 @@ def save(store, es, seq):
 
 
 def next_due(store):
-    # The earliest time an observation needs the radio, or None.
-    es, _ = load(store)
-    d = [e[4] for e in es if e[4]]
-    return min(d) if d else None
+    # The earliest time an observation needs the radio, or None (section 'obd').
+    d = store.get("obd")
+    return int.from_bytes(d, "big") if d else None
 
 
 def drop(store, ids):

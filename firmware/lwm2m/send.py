@@ -188,11 +188,9 @@ def sample_wake(store, cfg, registry, reg, dev, now):
     cross = take(store, cfg, read_values(registry, paths(cfg)), now)
     sch = cfg["schedule"]
     dl = [reg.renew_due(), reg.last_ok + sch["sleep_s"]]
-    if store.get("obs"):
-        from lwm2m.observe import next_due
-        d = next_due(store)
-        if d:
-            dl.append(d)
+    d = store.get("obd")          # earliest notification deadline (lwm2m/observe.py)
+    if d:
+        dl.append(int.from_bytes(d, "big"))
     if cross or due(store, cfg) or min(dl) <= now:
         return None
     return {"result": "ok", "path": "sample", "samples": count(store, cfg),

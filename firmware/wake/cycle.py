@@ -113,18 +113,24 @@ class LazyDM:
         self.cbor = 1
 
     def handle(self, m):
+        # A request whose code does not fit in the heap left (several in one wake, on a heap the
+        # earlier phases fragmented) is answered 5.03 Service Unavailable, not a MemoryError
+        # that would end the wake: the server may ask again at the next wake.
         gc.collect()
-        if gc.mem_free() < 14336:
-            # the heap is short (many requests in one wake): 5.03 Service Unavailable instead of
-            # a MemoryError; the server may ask again at the next wake
-            return C.Message(C.ACK, 163)
-        if self.dm is None:
-            import sys
-            self.cbor = sys.modules.get("cbor")
-            from lwm2m.dm import DM
-            d = self.dev
-            self.dm = DM(self.registry, d.store, d.dm_changed, d.now)
-        r = self.dm.handle(m)
+        try:
+            if gc.mem_free() < 12288:
+                raise MemoryError
+            b = bytearray(2048)   # the code loads in pieces, but some need a contiguous block
+            del b
+            if self.dm is None:
+                import sys
+                self.cbor = sys.modules.get("cbor")
+                from lwm2m.dm import DM
+                d = self.dev
+                self.dm = DM(self.registry, d.store, d.dm_changed, d.now)
+            r = self.dm.handle(m)
+        except MemoryError:
+            r = C.Message(C.ACK, 163)
         self.drop()           # code is in flash (ROMFS): importing again costs little heap
         return r
 
@@ -322,29 +328,31 @@ def _wake(board, store, cfg, secrets, info):
         planner.last_exchange = int(board.now())
         if label.endswith("+register"):
             store.drop("obs")     # a new registration ends the server's observations
+            store.drop("obd")
         # queue mode: answer what the server queued while we slept, stop when it is quiet
         served = ex.serve(cfg["schedule"]["listen_ms"], cfg["schedule"]["listen_max_ms"])
         if served:
             out["served"] = served
             planner.last_exchange = int(board.now())
         dm.drop()
-        # then the reports, once the DM code is gone (requests that arrive meanwhile are served)
+        # then the reports, once the DM code is gone (requests that arrive meanwhile are
+        # served); short of heap, a report waits for the next wake (nothing is lost)
         if cfg["schedule"].get("report") == "send":
             try:
                 out["sent"] = _send_report(ex, dev, registry, store, cfg)
-            except LwError as e:
-                log("Send failed: %s" % e, "W")
+            except (LwError, MemoryError) as e:
+                log("Send failed: %r" % e, "W")
                 out["sent"] = 0
             HEAP.mark("sent")
             dm.drop()
         if store.get("obs"):      # notifications due (pmax, or a change after pmin)
-            from lwm2m import observe
             try:
+                from lwm2m import observe
                 out["notified"] = observe.notify(ex, registry, store,
                                                  (cfg.get("report") or {}).get("notify", "con") == "con")
-            except LwError as e:
-                log("Notify failed: %s" % e, "W")
-            del observe
+                del observe
+            except (LwError, MemoryError) as e:
+                log("Notify failed: %r" % e, "W")
             HEAP.mark("notified")
             dm.drop()
         if dev.update_now:
@@ -371,9 +379,9 @@ def _wake(board, store, cfg, secrets, info):
         if due > 0:
             out["next_s"] = int(due)
     nxt = [cfg["schedule"].get("sample_s") or 1 << 30]     # next sample, next notification
-    if store.get("obs"):
-        from lwm2m.observe import next_due
-        nxt.append((next_due(store) or 1 << 31) - board.now())
+    d = store.get("obd")       # earliest notification deadline (lwm2m/observe.py)
+    if d:
+        nxt.append(int.from_bytes(d, "big") - board.now())
     nxt = int(max(1, min(nxt)))
     if nxt < 1 << 30:
         out["next_s"] = min(out.get("next_s", nxt), nxt)

@@ -5,11 +5,22 @@
 
 Commands (one per line on stdin):
     list                          registrations (endpoint, location, mode, address, queue)
-    read EP URI [tlv|text]        e.g. read urn:dev:unix-0001 /3/0
+    read EP URI [FORMAT]          e.g. read urn:dev:unix-0001 /3/0 senml-json
     write EP URI VALUE            text/plain write of one resource
-    exec EP URI [ARGS]            execute
+    writef EP URI FORMAT JSON     write in a format: JSON {"rid": v} or [["/o/i/r", v], ...];
+                                  PUT (replace); writep: POST (partial update)
+    exec EP URI [ARGS]            execute, e.g. exec EP /3303/0/5605 0='x'
+    discover EP URI               link format with attributes
+    write-attr EP URI K=V ...     pmin pmax gt lt st (K= removes one)
+    observe EP URI [FORMAT]       notifications print as they arrive
+    cancel EP URI                 cancel an observation (GET with Observe 1)
+    create EP URI FORMAT JSON     e.g. create EP /3303 senml-json [["/3303/1/5701", "K"]]
+    delete EP URI                 delete an object instance
+    observations [EP]             observations and their notifications so far
+    sends [EP] [N]                the last N Send records (resolved SenML: name, time, value)
     events [N]                    the last N server events
     quit
+FORMAT: text, tlv, senml-json, senml-cbor, lwm2m-cbor, opaque.
 Requests to a queue-mode client wait until its next Update; the answer is printed then.
 """
 import argparse
@@ -19,6 +30,8 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from harness import _paths  # noqa: E402,F401
+import json  # noqa: E402
+
 from harness.server import LwServer, CF_TLV, CF_TEXT  # noqa: E402
 from simclock import RealClock  # noqa: E402
 
@@ -29,6 +42,22 @@ async def _await_print(what, fut):
         print("%s -> %r" % (what, r), flush=True)
     except Exception as e:
         print("%s failed: %s" % (what, e), flush=True)
+
+
+FORMATS = {"text": 0, "tlv": CF_TLV, "senml-json": 110, "senml-cbor": 112, "lwm2m-cbor": 11544,
+           "opaque": 42, "link": 40}
+
+
+def _values(text):
+    v = json.loads(text)
+    if isinstance(v, dict):
+        return {int(k): x for k, x in v.items()}
+    return [(p, x) for p, x in v]
+
+
+def _queue(server, out, what, ep, fut):
+    asyncio.get_running_loop().create_task(_await_print(what, fut))
+    out("queued" if server.regs[ep].queue else "sent")
 
 
 def command(server, line, out=print):
@@ -48,25 +77,59 @@ def command(server, line, out=print):
                 out("%s loc=%s mode=%s addr=%s lt=%s queue=%s updates=%s links=%s" % (
                     ep, s["loc"], s["mode"], s["addr"], s["lt"], s["queue"], s["updates"], s["links"]))
         elif cmd == "read" and len(args) >= 2:
-            accept = {"tlv": CF_TLV, "text": CF_TEXT}.get(args[2]) if len(args) > 2 else None
-            fut = server.read(args[0], args[1], accept=accept)
-            asyncio.get_running_loop().create_task(_await_print("read %s %s" % (args[0], args[1]), fut))
-            out("queued" if server.regs[args[0]].queue else "sent")
+            accept = FORMATS[args[2]] if len(args) > 2 else None
+            _queue(server, out, "read %s %s" % (args[0], args[1]), args[0], server.read(args[0], args[1], accept=accept))
         elif cmd == "write" and len(args) >= 3:
-            fut = server.write(args[0], args[1], " ".join(args[2:]))
-            asyncio.get_running_loop().create_task(_await_print("write %s %s" % (args[0], args[1]), fut))
-            out("queued" if server.regs[args[0]].queue else "sent")
+            _queue(server, out, "write %s %s" % (args[0], args[1]), args[0],
+                   server.write(args[0], args[1], " ".join(args[2:])))
+        elif cmd in ("writef", "writep") and len(args) >= 4:
+            fut = server.write(args[0], args[1], _values(" ".join(args[3:])), FORMATS[args[2]], cmd == "writef")
+            _queue(server, out, "%s %s %s" % (cmd, args[0], args[1]), args[0], fut)
         elif cmd == "exec" and len(args) >= 2:
-            fut = server.execute(args[0], args[1], " ".join(args[2:]))
-            asyncio.get_running_loop().create_task(_await_print("exec %s %s" % (args[0], args[1]), fut))
-            out("queued" if server.regs[args[0]].queue else "sent")
+            _queue(server, out, "exec %s %s" % (args[0], args[1]), args[0],
+                   server.execute(args[0], args[1], " ".join(args[2:])))
+        elif cmd in ("discover", "cancel", "delete") and len(args) == 2:
+            _queue(server, out, "%s %s %s" % (cmd, args[0], args[1]), args[0], getattr(server, cmd)(args[0], args[1]))
+        elif cmd == "write-attr" and len(args) >= 3:
+            attrs = {}
+            for kv in args[2:]:
+                k, _, v = kv.partition("=")
+                attrs[k] = v if v else None
+            _queue(server, out, "write-attr %s %s" % (args[0], args[1]), args[0],
+                   server.write_attrs(args[0], args[1], **attrs))
+        elif cmd == "observe" and len(args) >= 2:
+            accept = FORMATS[args[2]] if len(args) > 2 else None
+            _queue(server, out, "observe %s %s" % (args[0], args[1]), args[0],
+                   server.observe(args[0], args[1], accept=accept))
+        elif cmd == "create" and len(args) >= 4:
+            _queue(server, out, "create %s %s" % (args[0], args[1]), args[0],
+                   server.create(args[0], args[1], _values(" ".join(args[3:])), FORMATS[args[2]]))
+        elif cmd == "observations":
+            for ep, reg in server.regs.items():
+                if args and ep != args[0]:
+                    continue
+                for o in reg.observations.values():
+                    last = o.notifications[-1]
+                    out("%s /%s token=%s notifications=%d seq=%s last=%r" % (
+                        ep, o.uri, o.token.hex(), len(o.notifications) - 1, last.observe, last.decoded()))
+        elif cmd == "sends":
+            n = int(args[-1]) if args and args[-1].isdigit() else 20
+            for ep, reg in server.regs.items():
+                if args and not args[0].isdigit() and ep != args[0]:
+                    continue
+                out("%s: %d Sends, %d records" % (ep, len(reg.sends), len(reg.samples)))
+                for name, t, v in reg.samples[-n:]:
+                    out("  %s t=%s v=%r" % (name, t, v))
         elif cmd == "events":
             n = int(args[0]) if args else 20
             for e in server.events[-n:]:
                 out(" ".join("%s=%s" % kv for kv in e.items()))
         else:
-            out("commands: list | read EP URI [tlv|text] | write EP URI VALUE | exec EP URI [ARGS] | events [N] | quit")
-    except KeyError as e:
+            out("commands: list | read EP URI [FORMAT] | write EP URI VALUE | writef/writep EP URI FORMAT JSON | "
+                "exec EP URI [ARGS] | discover EP URI | write-attr EP URI K=V.. | observe EP URI [FORMAT] | "
+                "cancel EP URI | create EP URI FORMAT JSON | delete EP URI | observations [EP] | sends [EP] [N] | "
+                "events [N] | quit")
+    except (KeyError, ValueError) as e:
         out("error: %s" % e)
     return True
 
