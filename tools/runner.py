@@ -282,6 +282,12 @@ async def run_scenario(name, sc, out_dir="reports", quiet=False, workdir=None, k
                 notes.append("server %s failed: %s" % (u, e))
         if info.get("served"):
             notes.append("served %d" % info["served"])
+        if info.get("notified"):
+            notes.append("notified %d" % info["notified"])
+        if info.get("path") == "sample":
+            notes.append("sample (%d waiting)" % info.get("samples", 0))
+        elif info.get("sent", 1) > 1:
+            notes.append("Send of %d samples" % info["sent"])
         if cut:
             notes.append("power cut before wake")
         if info.get("error"):

@@ -21,7 +21,11 @@ SCENARIOS = {
         "board": {"schedule": dict(FAST_SCHED, sleep_s=3600), "coap": FAST_COAP},
         "nat": {"timeout_s": 120, "filtering": "APDF", "port_alloc": "random"},
         "local_port": "fresh",
-        "actions": {3: [("read", "/3/0")], 12: [("read", "/3303/0")], 18: [("read", "/3/0/9")]},
+        # wake 2: the server observes the temperature (notify on a 0.5 C move, at least every
+        # 3 h); the device's Send goes out every wake; reads through queue mode
+        "actions": {2: [("write-attr", "/3303/0/5700", {"pmax": 10800, "st": 0.5}),
+                        ("observe", "/3303/0/5700")],
+                    3: [("read", "/3/0")], 12: [("read", "/3303/0")], 18: [("read", "/3/0/9")]},
     },
     "nosec-fixed-port": {
         "title": "NoSec, fixed local port, sleeping 60 s (< NAT timeout)",
@@ -50,4 +54,18 @@ SCENARIOS = {
         "nat": {"timeout_s": 120}, "local_port": "fresh",
         "server_restart": [4], "actions": {2: [("read", "/3/0/9")]},
     },
+}
+
+# OSCORE: the server reboots before wake 3 and loses the contexts B.2 derived (only the master
+# secret is provisioned): the device's Update gets an unprotected 4.01, the planner falls back
+# to 'oscore-b2' in the same wake and the context heals without operator action.
+SCENARIOS["oscore-heal"] = {
+    "title": "OSCORE: the server loses the B.2 context; the device heals through B.2 in the same wake",
+    "wakes": 5, "mode": "oscore", "plugins": ["oscore", "nosec"],
+    "board": {"schedule": dict(FAST_SCHED, sleep_s=3600), "coap": FAST_COAP},
+    "nat": {"timeout_s": 120}, "local_port": "fresh",
+    "plugin_cfg": {"oscore": {"restart_loses_contexts": True, "secrets": {
+        "master_secret": "0102030405060708090a0b0c0d0e0f10", "master_salt": "9e7ca92223786340",
+        "sender_id": "01", "recipient_id": "00"}}},      # = secrets/example.json's oscore
+    "server_restart": [3], "actions": {2: [("read", "/3/0/9")]},
 }
