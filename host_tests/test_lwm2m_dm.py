@@ -171,3 +171,19 @@ def test_observe_registration_and_cancel():
     assert observe.load(s)[0] == []
     r = dm.handle(req(C.GET, "/0/0", observe=0))
     assert _code(r) == "4.01" and observe.load(s)[0] == []
+
+
+def test_readme_example_object():
+    # README "Adding an object": one definition, then every operation works on it
+    from lwm2m.objects import Obj
+    b, s, reg, dm, dev = setup()
+    b.humidity = lambda: 41.5
+    reg.add(Obj(3304, "5700fR,5701sR,5750sRW", multi=True)).add(
+        0, {5700: b.humidity, 5701: "%RH", 5750: "kitchen"})
+    assert "</3304/0>" in reg.links()
+    assert dm.handle(req(C.GET, "/3304/0/5700")).payload == b"41.5"
+    assert _code(dm.handle(req(C.PUT, "/3304/0/5750", b"hall", cf=0))) == "2.04"
+    assert _code(dm.handle(req(C.GET, "/3304/0", accept=110))) == "2.05"
+    assert _code(dm.handle(req(C.GET, "/3304/0/5700", observe=0))) == "2.05"
+    assert _code(dm.handle(req(C.POST, "/3304", b'[{"n":"/3304/1/5750","vs":"cellar"}]', cf=110))) == "2.01"
+    assert _code(dm.handle(req(C.PUT, "/3304/0/5700", b"1", cf=0))) == "4.05"
