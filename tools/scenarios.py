@@ -55,3 +55,17 @@ SCENARIOS = {
         "server_restart": [4], "actions": {2: [("read", "/3/0/9")]},
     },
 }
+
+# OSCORE: the server reboots before wake 3 and loses the contexts B.2 derived (only the master
+# secret is provisioned): the device's Update gets an unprotected 4.01, the planner falls back
+# to 'oscore-b2' in the same wake and the context heals without operator action.
+SCENARIOS["oscore-heal"] = {
+    "title": "OSCORE: the server loses the B.2 context; the device heals through B.2 in the same wake",
+    "wakes": 5, "mode": "oscore", "plugins": ["oscore", "nosec"],
+    "board": {"schedule": dict(FAST_SCHED, sleep_s=3600), "coap": FAST_COAP},
+    "nat": {"timeout_s": 120}, "local_port": "fresh",
+    "plugin_cfg": {"oscore": {"restart_loses_contexts": True, "secrets": {
+        "master_secret": "0102030405060708090a0b0c0d0e0f10", "master_salt": "9e7ca92223786340",
+        "sender_id": "01", "recipient_id": "00"}}},      # = secrets/example.json's oscore
+    "server_restart": [3], "actions": {2: [("read", "/3/0/9")]},
+}

@@ -19,7 +19,8 @@ What it does not do: LwM2M (server.py does), Block-wise, group OSCORE.
 Config (LwServer plugin_cfg["oscore"]): clients = [ {master_secret, master_salt, sender_id,
 recipient_id, id_context?} ] in the *client's* view (the device secrets' "oscore" section; the
 server's Sender ID is the client's Recipient ID), or secrets = one such dict; wrap = True for a
-CBOR-bstr kid context (Californium style); r2_ttl (s, default 300) for cached R2 values.
+CBOR-bstr kid context (Californium style); r2_ttl (s, default 300) for cached R2 values;
+restart_loses_contexts = True: restart() also drops the contexts B.2 derived.
 Keys are never logged.
 """
 import os
@@ -83,8 +84,10 @@ class Client:
 class OscorePlugin:
     name = "oscore"
 
-    def __init__(self, server, clients=None, secrets=None, wrap=False, r2_ttl=300, **_cfg):
+    def __init__(self, server, clients=None, secrets=None, wrap=False, r2_ttl=300,
+                 restart_loses_contexts=False, **_cfg):
         self.server = server
+        self.restart_loses_contexts = restart_loses_contexts
         self.wrap = bool(wrap)
         self.r2_ttl = r2_ttl
         self.clients = {}
@@ -102,10 +105,17 @@ class OscorePlugin:
         except C.CoapError:
             return False
 
-    def restart(self):
+    def restart(self, lose_contexts=None):
         """Simulated server reboot (App. B.1.2): replay windows and cached R2 are gone; our
-        SSN resumes above what was used (B.1.1 with K + F)."""
+        SSN resumes above what was used (B.1.1 with K + F). lose_contexts (default: the
+        plugin's `restart_loses_contexts` config): the contexts derived by B.2 are gone too,
+        only the provisioned ones (id_context in the secrets) survive; a client then gets an
+        unprotected 4.01 and must run B.2 again."""
+        if lose_contexts is None:
+            lose_contexts = self.restart_loses_contexts
         for c in self.clients.values():
+            if lose_contexts and (c.ctx is None or c.ctx.idc != c.idc0):
+                c.ctx = c.derive(c.idc0) if c.idc0 is not None else None
             if c.ctx is not None:
                 c.ctx.bits = -1             # window lost (oscore: refuse until Echo)
             c.lost = True
