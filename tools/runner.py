@@ -39,6 +39,14 @@ def build_mpy():
     Only files newer than their .mpy are compiled again."""
     import subprocess
     fw = os.path.join(ROOT, "firmware")
+    stamp = os.path.join(MPY_DIR, ".flags")
+    flags = "-s relpath v1"
+    if not os.path.exists(stamp) or open(stamp).read() != flags:
+        import shutil
+        shutil.rmtree(MPY_DIR, ignore_errors=True)
+        os.makedirs(MPY_DIR)
+        with open(stamp, "w") as f:
+            f.write(flags)
     for dp, _dn, fns in os.walk(fw):
         for fn in fns:
             if not fn.endswith(".py"):
@@ -48,7 +56,8 @@ def build_mpy():
             if os.path.exists(dst) and os.path.getmtime(dst) >= os.path.getmtime(src):
                 continue
             os.makedirs(os.path.dirname(dst), exist_ok=True)
-            subprocess.run([MPY_CROSS, "-o", dst, src], check=True)
+            # -s: a short source name in tracebacks (it is an interned string on the device)
+            subprocess.run([MPY_CROSS, "-s", os.path.relpath(src, fw), "-o", dst, src], check=True)
     # drop .mpy files whose source is gone
     for dp, _dn, fns in os.walk(MPY_DIR):
         for fn in fns:
@@ -65,7 +74,7 @@ def build_romfs():
     """Pack build/mpy into a ROMFS image (mpremote romfs build), as deployed to a board's ROMFS
     partition with `mpremote romfs deploy`: bytecode then runs in place from flash."""
     import subprocess
-    newest = max(os.path.getmtime(os.path.join(dp, f)) for dp, _d, fs in os.walk(MPY_DIR) for f in fs)
+    newest = max(os.path.getmtime(os.path.join(dp, f)) for dp, _d, fs in os.walk(MPY_DIR) for f in fs if f.endswith(".mpy"))
     if os.path.exists(ROMFS) and os.path.getmtime(ROMFS) >= newest:
         return os.path.getsize(ROMFS)
     subprocess.run([os.path.join(ROOT, ".venv", "bin", "mpremote"), "romfs", "-o", ROMFS, "build", MPY_DIR],
