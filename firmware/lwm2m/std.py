@@ -23,8 +23,15 @@ def build(reg, board, cfg, dev):
     # there and carried out by the wake cycle; dev.store holds what the server wrote).
     srv = cfg["server"]
     mode = cfg["security"]["mode"]
-    reg.add(Obj(0, "0s,1b,2i,3o,5o,10i,17l", hidden=True)).add(
-        0, {0: srv["uri"], 1: False, 2: 0 if mode == "psk" else 3, 10: srv.get("short_id", 1)})
+    sec = {0: srv["uri"], 1: False, 2: 0 if mode == "psk" else 3, 10: srv.get("short_id", 1)}
+    if mode == "oscore":
+        # LwM2M 1.1: Security /0/0/17 (OSCORE Security Mode) links Object 21 instance 0; the
+        # server URI is coap:// with Security Mode 3. Object 21 (bootstrap-only, never listed or
+        # readable) records the algorithms; the master secret, salt and IDs stay in the secrets
+        # file (read by sec/oscore_channel.py), never in the object tree.
+        sec[17] = (21, 0)
+        reg.add(Obj(21, "0s,1s,2s,3i,4i,5s", hidden=True)).add(0, {3: 10, 4: 5})
+    reg.add(Obj(0, "0s,1b,2i,3o,5o,10i,17l", hidden=True)).add(0, sec)
     reg.add(Obj(1, "0iR,1iRW,2iRW,3iRW,6bRW,7sRW,8eE")).add(
         0, {0: srv.get("short_id", 1), 1: srv.get("lifetime", 86400), 2: srv.get("pmin", 0),
             3: srv.get("pmax", 0), 6: True, 7: "U", 8: dev.trigger_update})
