@@ -1,241 +1,181 @@
-"""DTLS 1.2 record layer: record codec, AES-128-CCM_8 protect/unprotect, CID AADs, replay window.
+"""DTLS 1.2 record layer: header codec, AES-128-CCM_8 protect/unprotect, CID AADs, replay window.
 
-What it does: builds and parses record headers (RFC 6347 4.1, RFC 9146 4), forms the CCM nonce
-and the additional data for the three layouts (RFC 6347 / RFC 9146 5.3 / draft -04..-08 "legacy",
-used with extension code points 53 and 254), strips CID record padding, keeps the 64-record
-anti-replay window (RFC 6347 4.1.2.6) and (de)serialises a connection state for RTC memory.
-What it does not do: choose sequence numbers (the caller owns them: a persisted counter), the
-handshake, sockets.
-
-    DTLSPlaintext / DTLSCiphertext header (13 B), RFC 6347 4.1:
-        type(1) version(2)=fe fd epoch(2) sequence_number(6) length(2)
-    DTLS 1.2 CID record header (13 + L B), RFC 9146 4:
-        type(1)=25 version(2) epoch(2) sequence_number(6) cid(L) length(2)
-    GenericAEADCipher fragment (RFC 5246 6.2.3.3, RFC 6655 3):
-        nonce_explicit(8) = epoch(2) || seq(6)   ||   CCM ciphertext   ||   tag(8)
-    CCM nonce (12 B) = write_IV(4) || nonce_explicit(8)
-    CID inner plaintext (RFC 9146 4): content || real_type(1) || zeros(pad)
+Header (13 B, RFC 6347 4.1): type(1) version(2)=fe fd epoch(2) seq(6) length(2); a tls12_cid
+record (type 25, RFC 9146 4) has cid(L) before the length. Fragment (RFC 6655):
+nonce_explicit(8) = epoch || seq, CCM ciphertext, tag(8); CCM nonce = IV(4) || nonce_explicit.
+CID inner plaintext: content || real_type(1) || zeros(pad).
+AADs: RFC 6347 (13 B) seq_num(8) type(1) version(2) length(2); RFC 9146 5.3 (23 + L B)
+ff*8 25 L 25 version epoch seq cid length; legacy draft -04..-08, code points 53/254 (14 + L B)
+epoch seq 25 version cid L length.
+Sequence numbers are the caller's (a persisted counter). Content types and the CID variants
+are plain numbers here (20 CCS, 21 alert, 22 handshake, 23 application data, 25 tls12_cid;
+variant = extension code point 54, 53 or 254). Heap: few functions, private constants, nonce
+and AAD built in two module buffers (no allocation per record but the record itself).
 """
 import struct
 from micropython import const
 
-from crypto.ccm import CCM
+from crypto import CCM
 from dtls import DtlsError
 
-CT_CCS = const(20)          # change_cipher_spec
-CT_ALERT = const(21)
-CT_HANDSHAKE = const(22)
-CT_APP = const(23)          # application_data
-CT_CID = const(25)          # tls12_cid (RFC 9146 4)
-
-VERSION = b"\xfe\xfd"        # DTLS 1.2
-HDR = const(13)             # record header without CID
-EXPLICIT = const(8)         # nonce_explicit
-TAG = const(8)              # CCM_8
-OVERHEAD = const(16)        # explicit nonce + tag
-
-# CID variants, named by the extension code point that selects them
-CID_RFC9146 = const(54)     # RFC 9146: ext 54, AAD 5.3
-CID_LEGACY53 = const(53)    # draft-ietf-tls-dtls-connection-id-04..08 (IANA early allocation)
-CID_LEGACY254 = const(254)  # Mbed TLS 2.x / 3.x COMPAT private code point, draft AAD
-
-_FF8 = b"\xff" * 8
+_CID = const(25)
+_RFC = const(54)
+_M32 = const(0xFFFFFFFF)
+_N = bytearray(12)      # CCM nonce
+_A = bytearray(64)      # AAD (CIDs up to 41 bytes: handshake.py refuses longer ones)
 
 
-def seq_bytes(epoch, seq):
-    """epoch(2) || sequence_number(6): the 64-bit DTLS seq_num, also the explicit nonce."""
-    return struct.pack(">HHI", epoch, (seq >> 32) & 0xFFFF, seq & 0xFFFFFFFF)
+def hdr(ct, ep, seq, cid, n):
+    """Record header (bytearray); cid is written for tls12_cid records only (pass b'')."""
+    L = len(cid)
+    b = bytearray(13 + L)
+    struct.pack_into(">BHHHI", b, 0, ct, 0xFEFD, ep, seq >> 32, seq & _M32)
+    b[11:11 + L] = cid
+    struct.pack_into(">H", b, 11 + L, n)
+    return b
 
 
-def header(ctype, epoch, seq, cid, length):
-    """Record header; cid (bytes, may be empty) is written only for tls12_cid records."""
-    return (bytes((ctype,)) + VERSION + seq_bytes(epoch, seq) + cid
-            + bytes(((length >> 8) & 0xFF, length & 0xFF)))
-
-
-def aad_plain(epoch, seq, ctype, length):
-    """RFC 5246 6.2.3.3 / RFC 6347 4.1.2.1 (13 B): seq_num(8) type(1) version(2) length(2),
-    length = plaintext length."""
-    return seq_bytes(epoch, seq) + bytes((ctype,)) + VERSION + bytes(((length >> 8) & 0xFF, length & 0xFF))
-
-
-def aad_cid(variant, epoch, seq, cid, inner_len):
-    """AAD for a tls12_cid record, inner_len = len(content || real_type || padding).
-
-    RFC 9146 5.3 (23 + L B): seq_num_placeholder(8 x ff) tls12_cid(1) cid_length(1)
-        tls12_cid(1) version(2) epoch(2) sequence_number(6) cid(L) length(2)
-    legacy draft -04..-08 (14 + L B): epoch(2) seq(6) tls12_cid(1) version(2) cid(L)
-        cid_length(1) length(2)
-    """
-    ln = bytes(((inner_len >> 8) & 0xFF, inner_len & 0xFF))
-    if variant == CID_RFC9146:
-        return (_FF8 + bytes((CT_CID, len(cid), CT_CID)) + VERSION + seq_bytes(epoch, seq)
-                + cid + ln)
-    return seq_bytes(epoch, seq) + bytes((CT_CID,)) + VERSION + cid + bytes((len(cid),)) + ln
+def aad(v, ep, seq, ct, cid, n):
+    """The additional data (a memoryview of a module buffer, valid until the next call):
+    RFC 6347 for ct != 25, else RFC 9146 (v == 54) or legacy; n = (inner) plaintext length."""
+    a = _A
+    L = len(cid)
+    if ct != _CID:
+        struct.pack_into(">HHIBHH", a, 0, ep, seq >> 32, seq & _M32, ct, 0xFEFD, n)
+        return memoryview(a)[:13]
+    if v == _RFC:
+        struct.pack_into(">iiBBBHHHI", a, 0, -1, -1, _CID, L, _CID, 0xFEFD, ep, seq >> 32, seq & _M32)
+        p = 21
+    else:
+        struct.pack_into(">HHIBH", a, 0, ep, seq >> 32, seq & _M32, _CID, 0xFEFD)
+        p = 11
+    a[p:p + L] = cid
+    p += L
+    if v != _RFC:
+        a[p] = L
+        p += 1
+    struct.pack_into(">H", a, p, n)
+    return memoryview(a)[:p + 2]
 
 
 def parse(buf, off, cid_len):
-    """Parse the record at buf[off:]. cid_len: length of the CID we expect in tls12_cid records.
-
-    Returns (ctype, epoch, seq, cid, body_start, body_end) with body_end the next record's
-    offset; raises DtlsError on a truncated or foreign header (the rest of the datagram is then
-    dropped: RFC 6347 4.1.2.7 says invalid records are silently discarded)."""
+    """The record at buf[off:] -> (type, epoch, seq, cid, body_start, body_end); body_end is
+    the next record's offset. DtlsError on a truncated or foreign header (RFC 6347 4.1.2.7:
+    the caller drops the rest of the datagram)."""
     n = len(buf)
-    if off + HDR > n:
-        raise DtlsError("record header truncated")
-    ctype = buf[off]
-    if ctype < CT_CCS or ctype > CT_CID or ctype == 24:
-        raise DtlsError("record type %d" % ctype)
-    if buf[off + 1] != 0xFE:
-        raise DtlsError("record version")
-    epoch = (buf[off + 3] << 8) | buf[off + 4]
-    seq = int.from_bytes(bytes(buf[off + 5:off + 11]), "big")
+    if off + 13 > n:
+        raise DtlsError("record truncated")
+    ct = buf[off]
+    if ct < 20 or ct > _CID or ct == 24 or buf[off + 1] != 0xFE:
+        raise DtlsError("record type/version")
+    ep, hi, lo = struct.unpack_from(">HHI", buf, off + 3)
     p = off + 11
     cid = b""
-    if ctype == CT_CID:
+    if ct == _CID:
         if p + cid_len + 2 > n:
-            raise DtlsError("cid record header truncated")
+            raise DtlsError("record truncated")
         cid = bytes(buf[p:p + cid_len])
         p += cid_len
-    ln = (buf[p] << 8) | buf[p + 1]
-    p += 2
-    if p + ln > n:
-        raise DtlsError("record length past datagram end")
-    return ctype, epoch, seq, cid, p, p + ln
-
-
-class Window:
-    """Anti-replay window of 64 records (RFC 6347 4.1.2.6, RFC 4303 3.4.3).
-
-    `top` is the highest sequence number accepted (-1: none), bit i of `bits` set means
-    top - i was received. check() before decrypting, update() only after authentication."""
-
-
-    def __init__(self, top=-1, bits=0):
-        self.top = top
-        self.bits = bits
-
-    def check(self, seq):
-        if seq > self.top:
-            return True
-        d = self.top - seq
-        if d >= 64:
-            return False
-        return not (self.bits >> d) & 1
-
-    def update(self, seq):
-        if seq > self.top:
-            sh = seq - self.top
-            self.bits = ((self.bits << sh) | 1) & 0xFFFFFFFFFFFFFFFF if sh < 64 else 1
-            self.top = seq
-        else:
-            self.bits |= 1 << (self.top - seq)
-
-    def dump(self):
-        """14 bytes: top+1 (6) || bits (8)."""
-        t = self.top + 1
-        return (struct.pack(">HI", (t >> 32) & 0xFFFF, t & 0xFFFFFFFF)
-                + struct.pack(">II", (self.bits >> 32) & 0xFFFFFFFF, self.bits & 0xFFFFFFFF))
-
-    @staticmethod
-    def load(b):
-        t = int.from_bytes(bytes(b[0:6]), "big") - 1
-        return Window(t, int.from_bytes(bytes(b[6:14]), "big"))
+    e = p + 2 + ((buf[p] << 8) | buf[p + 1])
+    if e > n:
+        raise DtlsError("record past datagram end")
+    return ct, ep, (hi << 32) | lo, cid, p + 2, e
 
 
 class Conn:
-    """The protection state of one epoch in both directions (AES-128-CCM_8).
+    """One epoch's protection state both ways. wkey/wiv protect what we send, rkey/riv what
+    we receive; peer_cid is written into our records (the peer's CID; empty: RFC 6347 form),
+    own_cid is expected in the peer's. top/bits: the 64-record anti-replay window (RFC 6347
+    4.1.2.6): top = highest authentic seq (-1: none), bit i = top - i seen."""
 
-    wkey/wiv protect what we send, rkey/riv what we receive. peer_cid is the CID we write into
-    our records (the one the peer asked for; empty: RFC 6347 format), own_cid the one the peer
-    writes into its records (ours; empty here: the client offers a zero-length CID).
-    Sequence numbers are the caller's: seal() takes one, open() returns the one it saw."""
-
-
-    def __init__(self, epoch, wkey, wiv, rkey, riv, peer_cid=b"", own_cid=b"",
-                 variant=CID_RFC9146, pad=0):
-        self.epoch = epoch
-        self.wkey = bytes(wkey)
+    def __init__(self, ep, wk, wiv, rk, riv, pc=b"", oc=b"", v=_RFC, pad=0, top=-1, bits=0):
+        self.epoch = ep
+        self.wkey = bytes(wk)
         self.wiv = bytes(wiv)
-        self.rkey = bytes(rkey)
+        self.rkey = bytes(rk)
         self.riv = bytes(riv)
-        self.peer_cid = bytes(peer_cid)
-        self.own_cid = bytes(own_cid)
-        self.variant = variant
-        self.pad = pad            # pad CID inner plaintext to a multiple of this (0: none)
-        self.window = Window()
-        self._w = CCM(self.wkey, TAG)
-        self._r = CCM(self.rkey, TAG)
+        self.peer_cid = bytes(pc)
+        self.own_cid = bytes(oc)
+        self.variant = v
+        self.pad = pad
+        self.top = top
+        self.bits = bits
 
-    def seal(self, ctype, pt, seq):
-        """One protected record (bytes) carrying pt as content type ctype, sequence seq."""
+    def seal(self, ct, pt, seq):
+        """One protected record (bytearray) carrying pt as content type ct, sequence seq."""
         e = self.epoch
-        sb = seq_bytes(e, seq)
-        nonce = self.wiv + sb
+        n = _N
+        n[0:4] = self.wiv
+        struct.pack_into(">HHI", n, 4, e, seq >> 32, seq & _M32)
         cid = self.peer_cid
         if cid:
-            # RFC 9146 4: DTLSInnerPlaintext = content || real_type || zeros
-            n = len(pt) + 1
-            pad = 0
-            if self.pad > 1 and n % self.pad:
-                pad = self.pad - n % self.pad
-            inner = bytearray(n + pad)
-            inner[0:len(pt)] = pt
-            inner[len(pt)] = ctype
-            ct = self._w.seal(nonce, aad_cid(self.variant, e, seq, cid, len(inner)), inner)
-            return header(CT_CID, e, seq, cid, EXPLICIT + len(ct)) + sb + ct
-        ct = self._w.seal(nonce, aad_plain(e, seq, ctype, len(pt)), pt)
-        return header(ctype, e, seq, b"", EXPLICIT + len(ct)) + sb + ct
+            k = len(pt)
+            m = k + 1
+            p = self.pad
+            if p > 1 and m % p:
+                m += p - m % p
+            b = bytearray(m)
+            b[0:k] = pt
+            b[k] = ct
+            pt = b
+            ct = _CID
+        c = CCM(self.wkey, 8).seal(n, aad(self.variant, e, seq, ct, cid, len(pt)), pt)
+        h = hdr(ct, e, seq, cid, 8 + len(c))
+        h.extend(memoryview(n)[4:])
+        h.extend(c)
+        return h
 
-    def open(self, ctype, epoch, seq, cid, frag):
-        """Authenticate and decrypt a record body; returns (real content type, plaintext).
-        Raises CryptoError on a bad tag, DtlsError on a malformed body. Does not touch the
-        replay window (the caller checks before and updates after)."""
-        if len(frag) < OVERHEAD:
-            raise DtlsError("record shorter than nonce + tag")
-        nonce = self.riv + bytes(frag[0:EXPLICIT])
-        body = frag[EXPLICIT:]
-        if ctype == CT_CID:
-            if cid != self.own_cid or not cid:
-                raise DtlsError("unexpected cid")
-            inner = self._r.open(nonce, aad_cid(self.variant, epoch, seq, cid, len(body) - TAG), body)
-            # strip zero padding; the last non-zero byte is the real content type
-            i = len(inner) - 1
-            while i >= 0 and inner[i] == 0:
+    def open(self, ct, ep, seq, cid, frag):
+        """Authenticate and decrypt a record body -> (real content type, plaintext), or None
+        if seq was seen or is left of the window (checked before decryption, the window moves
+        only after authentication). CryptoError on a bad tag, DtlsError if malformed."""
+        t = self.top
+        d = t - seq
+        if d >= 0 and (d >= 64 or (self.bits >> d) & 1):
+            return None
+        k = len(frag) - 16
+        if k < 0:
+            raise DtlsError("record too short")
+        if ct == _CID and (cid != self.own_cid or not cid):
+            raise DtlsError("unexpected cid")
+        n = _N
+        n[0:4] = self.riv
+        n[4:12] = frag[0:8]
+        p = CCM(self.rkey, 8).open(n, aad(self.variant, ep, seq, ct, cid, k), memoryview(frag)[8:])
+        if ct == _CID:
+            i = len(p) - 1
+            while i >= 0 and p[i] == 0:    # strip zero padding: the real type is the last non-zero
                 i -= 1
             if i < 0:
-                raise DtlsError("cid record without content type")
-            return inner[i], inner[:i]
-        return ctype, self._r.open(nonce, aad_plain(epoch, seq, ctype, len(body) - TAG), body)
+                raise DtlsError("cid record without type")
+            ct = p[i]
+            p = p[:i]
+        if d < 0:
+            self.bits = ((self.bits << -d) | 1) & 0xFFFFFFFFFFFFFFFF if d > -64 else 1
+            self.top = seq
+        else:
+            self.bits |= 1 << d
+        return ct, p
 
-    # -- persistence: variant(1) pad(1) epoch(2) wkey(16) wiv(4) rkey(16) riv(4)
-    #                 peer_cid(1+L) own_cid(1+L) window(14)
-    def dump(self, window=True):
-        out = (bytes((self.variant, self.pad)) + struct.pack(">H", self.epoch) + self.wkey
-               + self.wiv + self.rkey + self.riv + bytes((len(self.peer_cid),)) + self.peer_cid
-               + bytes((len(self.own_cid),)) + self.own_cid)
-        return out + self.window.dump() if window else out
+    def dump(self, w=True):
+        """variant(1) pad(1) epoch(2) wkey(16) wiv(4) rkey(16) riv(4) peer_cid(1+L)
+        own_cid(1+L) [window: top+1 (8) bits (8)]."""
+        pc = self.peer_cid
+        oc = self.own_cid
+        b = (struct.pack(">BBH", self.variant, self.pad, self.epoch) + self.wkey + self.wiv
+             + self.rkey + self.riv + bytes((len(pc),)) + pc + bytes((len(oc),)) + oc)
+        return b + struct.pack(">QQ", self.top + 1, self.bits) if w else b
 
-    @staticmethod
-    def load(b, window=True):
-        """Inverse of dump(); returns (Conn, bytes consumed). Raises DtlsError if short."""
-        try:
-            ep = (b[2] << 8) | b[3]
-            p = 44
-            lp = b[p]
-            pc = bytes(b[p + 1:p + 1 + lp])
-            p += 1 + lp
-            lo = b[p]
-            oc = bytes(b[p + 1:p + 1 + lo])
-            p += 1 + lo
-            if len(pc) != lp or len(oc) != lo:
-                raise IndexError
-            c = Conn(ep, b[4:20], b[20:24], b[24:40], b[40:44], pc, oc, b[0], b[1])
-            if window:
-                if len(b) < p + 14:
-                    raise IndexError
-                c.window = Window.load(b[p:p + 14])
-                p += 14
-            return c, p
-        except IndexError:
-            raise DtlsError("connection state truncated")
+
+def load(b, w=True):
+    """Inverse of Conn.dump -> (Conn, bytes consumed). DtlsError if truncated."""
+    try:
+        p = 45 + b[44]
+        q = p + 1 + b[p]
+        if q + (16 if w else 0) > len(b):
+            raise IndexError
+        t, bits = struct.unpack_from(">QQ", b, q) if w else (0, 0)
+        return Conn((b[2] << 8) | b[3], b[4:20], b[20:24], b[24:40], b[40:44], b[45:p], b[p + 1:q],
+                    b[0], b[1], t - 1, bits), q + (16 if w else 0)
+    except IndexError:
+        raise DtlsError("connection state truncated")

@@ -1,62 +1,63 @@
 """UDP transport to one server: send a datagram, wait for one with a timeout, count bytes.
 
+The socket is connect()ed to the server, so the kernel drops datagrams from anyone else and a
+receive allocates no source address. It is read with recv(1280), not readinto() on a buffer
+allocated once: MicroPython's stream readinto() keeps reading until the buffer is full, so it
+blocks (or, non-blocking, concatenates every queued datagram into one). recv() allocates the
+1280 bytes in C and frees them at once (m_del), keeping only a bytes copy of what was read.
+A connected UDP socket reports an ICMP port-unreachable as ECONNREFUSED on the next call
+(Linux): recv() treats it as silence (None), send() tries once more. Timeouts: EAGAIN 11 or ETIMEDOUT
+110 (unix port), ETIMEDOUT 110/116 (ESP32).
 What it does not do: retransmit or interpret payloads (the security channel and CoAP do).
-The same interface is offered by net/modem.py (nRF9160 SLM over UART AT commands) and by
-test doubles: send(data), recv(timeout_ms) -> bytes or None, close(), and the counters.
+The same interface is offered by test doubles: send(data), recv(timeout_ms) -> bytes or None,
+close(), local(), and the counters up, down, dg_up, dg_down.
 """
 import socket
-import errno
 
 from errors import NetworkDown
 
-_MAX_DGRAM = 1280  # cap every input: nothing we speak needs more (IPv6 minimum MTU)
+_QUIET = (11, 110, 111, 116)   # EAGAIN, ETIMEDOUT, ECONNREFUSED; ETIMEDOUT in newlib (ESP32)
 
 
 class Udp:
     def __init__(self, host, port, local_port=0):
-        self.host = host
-        self.port = port
-        self.up = 0
-        self.down = 0
-        self.dg_up = 0
-        self.dg_down = 0
+        self.up = self.down = self.dg_up = self.dg_down = 0
         try:
-            self.addr = socket.getaddrinfo(host, port)[0][-1]
-            self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            s = self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
             if local_port:
                 try:
-                    self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
                 except (OSError, AttributeError):
                     pass
-            self.sock.bind(socket.getaddrinfo("0.0.0.0", local_port)[0][-1])
+            s.bind(socket.getaddrinfo("0.0.0.0", local_port)[0][-1])
+            s.connect(socket.getaddrinfo(host, port)[0][-1])
         except OSError as e:
             raise NetworkDown("udp: %s" % e)
 
     def send(self, data):
-        try:
-            self.sock.sendto(data, self.addr)
-        except OSError as e:
-            raise NetworkDown("udp send: %s" % e)
+        for i in (0, 1):
+            try:
+                self.sock.send(data)
+                break
+            except OSError as e:
+                if i or e.args[0] != 111:    # a pending ICMP error is reported once
+                    raise NetworkDown("udp send: %s" % e)
         self.up += len(data)
         self.dg_up += 1
 
     def recv(self, timeout_ms):
-        """One datagram from the server, or None after timeout_ms. Others are dropped."""
-        if timeout_ms <= 0:
-            timeout_ms = 1
-        self.sock.settimeout(timeout_ms / 1000)
-        while True:
-            try:
-                data, src = self.sock.recvfrom(_MAX_DGRAM)
-            except OSError as e:
-                if e.args and e.args[0] in (errno.EAGAIN, errno.ETIMEDOUT, 110, 11):
-                    return None
-                raise NetworkDown("udp recv: %s" % e)
-            if src != self.addr and not _same(src, self.addr):
-                continue  # not from our server: ignore
-            self.down += len(data)
-            self.dg_down += 1
-            return data
+        """One datagram from the server, or None after timeout_ms."""
+        s = self.sock
+        s.settimeout(max(timeout_ms, 1) / 1000)
+        try:
+            d = s.recv(1280)    # cap every input: IPv6 minimum MTU
+        except OSError as e:
+            if e.args[0] in _QUIET:
+                return None
+            raise NetworkDown("udp recv: %s" % e)
+        self.down += len(d)
+        self.dg_down += 1
+        return d
 
     def local(self):
         try:
@@ -69,11 +70,3 @@ class Udp:
             self.sock.close()
         except OSError:
             pass
-
-
-def _same(a, b):
-    # MicroPython returns raw sockaddr bytes; compare the port/address part.
-    try:
-        return bytes(a) == bytes(b)
-    except TypeError:
-        return a == b

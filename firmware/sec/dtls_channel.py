@@ -1,4 +1,5 @@
-"""DTLS 1.2 PSK security channel (sec/base.Channel) over dtls/client.py.
+"""DTLS 1.2 PSK security channel (the sec/base.Channel interface, duck-typed: no base class
+code in the heap) over dtls/client.py.
 
 What it does: offers the wake paths its persisted state allows ('cid', 'dtls-reuse', 'resume',
 'full-handshake', cheapest first), runs what a path needs, moves CoAP messages as one DTLS record
@@ -8,8 +9,8 @@ sure a (key, epoch, sequence) nonce is never used twice, power cuts included.
 What it does not do: CoAP retransmission (coap/exchange.py), choosing the path (wake/planner.py).
 
 Persistence:
-- RTC section SECTION ('sec'): ver(1) flags(1) cookie_resume(1) cookie_full(1)
-  [session: flags suite sid ms] [connection: keys IVs CIDs variant replay window].
+- RTC section 'sec': ver(1)=2 flags(1: 1 session, 2 connection) cookie_resume(1) cookie_full(1)
+  [session: flags suite sid_len sid ms] [connection: record.Conn.dump()].
 - Write sequence numbers: state.SeqReserve 'dw' (RTC section 'qdw', flash 'seq_dw'): each
   number is below a bound persisted before it is used. New keys: their RTC section is put
   into the store before the counter restarts (one RTC commit writes both).
@@ -24,173 +25,148 @@ Config (board security dict): mode 'psk' (or 'dtls'), cid: null | 'rfc9146' | 'l
 flash_conn (true), seq_rtc_block (16), seq_flash_block (256), cid_len_hint (4).
 Secrets: psk_identity (str), psk_key (hex). The key is never logged or printed.
 """
-import struct
+from micropython import const
 
 from coap import codec as C
 from errors import ConfigError, SessionUnknown
-from sec.base import Channel
 from state import SeqReserve
 from dtls import DtlsError
 from dtls import record as R
-from dtls.client import DtlsClient, Session, ticks_ms, ticks_diff
+from dtls.client import DtlsClient, ticks_ms, ticks_diff
 
-SECTION = "sec"
-_VER = 1
-_FK_SESSION = "dtls_s"
-_FK_CONN = "dtls_c"
-_F_SESSION = 1
-_F_CONN = 2
-_CIDS = {"rfc9146": R.CID_RFC9146, "legacy53": R.CID_LEGACY53, "legacy254": R.CID_LEGACY254,
-         54: R.CID_RFC9146, 53: R.CID_LEGACY53, 254: R.CID_LEGACY254}
+_VER = const(2)
 
 
-class _WriteSeq(SeqReserve):
-    """SeqReserve whose flash bound is kept only while the keys it counts for are in flash."""
-    use_flash = True
-
-    def _persist_flash(self, bound):
-        if self.use_flash:
-            super()._persist_flash(bound)
-        else:
-            self.flash_bound = bound
-
-
-class DtlsChannel(Channel):
+class DtlsChannel:
     kind = "dtls"
-    est_coap_up = 13     # estimate(): a 13-byte Update (POST /rd/5a3f, 1-byte token)
-    est_coap_down = 5    # and its 5-byte ACK 2.04
 
     def __init__(self, net, store, board, cfg, secrets):
-        super().__init__(net, store, board, cfg, secrets)
         cfg = cfg or {}
         secrets = secrets or {}
+        self.store = store
         ident = secrets.get("psk_identity") or ""
-        key = secrets.get("psk_key")
-        psk = None
-        if key:
-            try:
-                psk = bytes.fromhex(key)
-            except ValueError:
-                raise ConfigError("secrets psk_key is not hex")
+        try:
+            psk = bytes.fromhex(secrets.get("psk_key") or "")
+        except ValueError:
+            raise ConfigError("secrets psk_key is not hex")
         self.has_psk = bool(psk) and bool(ident)
         cid = cfg.get("cid")
-        if cid in (None, "none", False, 0):
+        if cid in (None, "none", False):
             cid = None
-        elif cid in _CIDS:
-            cid = _CIDS[cid]
         else:
-            raise ConfigError("security.cid %r: null, rfc9146, legacy53 or legacy254" % (cid,))
-        self.client = DtlsClient(net, board.urandom, ident, psk or b"", cid,
-                                 cfg.get("ems", True), cfg.get("retransmit_ms", 1000),
-                                 cfg.get("max_tries", 4), cfg.get("pad", 0),
-                                 cfg.get("resume_fallback", "inline") != "raise")
-        self.client.on_keys = self._on_keys
-        self.seq = _WriteSeq(store, "dw", cfg.get("seq_rtc_block", 16), cfg.get("seq_flash_block", 256))
-        self.client.seq = self.seq
-        self.flash_conn = cfg.get("flash_conn", True)
-        self.cid_hint = cfg.get("cid_len_hint", 4)
+            cid = {"rfc9146": 54, "legacy53": 53, "legacy254": 254}.get(cid, cid)
+            if cid not in (54, 53, 254):
+                raise ConfigError("security.cid: null, rfc9146, legacy53 or legacy254")
+        g = cfg.get
+        c = self.client = DtlsClient(net, board.urandom, ident, psk, cid, g("ems", True),
+                                     g("retransmit_ms", 1000), g("max_tries", 4), g("pad", 0),
+                                     g("resume_fallback", "inline") != "raise")
+        c.on_keys = self._on_keys
+        s = self.seq = c.seq = SeqReserve(store, "dw", g("seq_rtc_block", 16), g("seq_flash_block", 256))
+        s._persist_flash = self._pf     # flash bound only while the keys it counts for are in flash
+        self.fl = True
+        self.flash_conn = g("flash_conn", True)
+        self.cid_hint = g("cid_len_hint", 4)
         self.ck_resume = 255     # cookie length seen on the last resumption (255: unknown)
         self.ck_full = 255       # ... on the last full handshake
         self._restored = False
         self._coap_drop = 0
+        self.dropped = 0
+        self.last_error = None
         self.path_taken = None
 
-    def __repr__(self):
-        return "<DtlsChannel>"
+    def _pf(self, b):
+        if self.fl:
+            SeqReserve._persist_flash(self.seq, b)
+        else:
+            self.seq.flash_bound = b
 
     # -- persistence -----------------------------------------------------------------------
-    def _blob(self, conn):
+    def save(self, conn=False):
+        """The RTC section (with `conn` instead of the current connection if given)."""
         c = self.client
-        f = (_F_SESSION if c.session else 0) | (_F_CONN if conn else 0)
-        out = bytes((_VER, f, self.ck_resume, self.ck_full))
-        if c.session:
-            out += c.session.dump()
-        if conn:
-            out += conn.dump()
-        return out
-
-    def save(self):
-        return self._blob(self.client.conn)
+        if conn is False:
+            conn = c.conn
+        s = c.session
+        return (bytes((_VER, (1 if s else 0) | (2 if conn else 0), self.ck_resume, self.ck_full))
+                + (s or b"") + (conn.dump() if conn else b""))
 
     def restore(self, b):
         """Load what save() gave (RTC memory); without it, what flash kept. True if usable."""
         self._restored = True
         c = self.client
-        c.session = None
-        c.conn = None
+        st = self.store
+        c.session = c.conn = None
         try:
             if b and len(b) >= 4 and b[0] == _VER:
                 self.ck_resume, self.ck_full = b[2], b[3]
                 p = 4
-                if b[1] & _F_SESSION:
-                    c.session, n = Session.load(b[p:])
-                    p += n
-                if b[1] & _F_CONN:
-                    c.conn = R.Conn.load(b[p:])[0]
-                    self.seq.use_flash = bool(c.conn.peer_cid) and self.flash_conn
-                    if not self.seq.use_flash and self.store.get("qdw") is None:
+                if b[1] & 1:
+                    n = p + 52 + b[p + 3]
+                    if n > len(b):
+                        raise IndexError
+                    c.session = bytes(b[p:n])
+                    p = n
+                if b[1] & 2:
+                    c.conn = R.load(b[p:])[0]
+                    self.fl = bool(c.conn.peer_cid) and self.flash_conn
+                    if not self.fl and st.get("qdw") is None:
                         c.conn = None     # no persisted counter for these keys: unusable
             else:
-                s = self.store.flash_get(_FK_SESSION)
-                if s:
-                    c.session = Session.load(s)[0]
-                k = self.store.flash_get(_FK_CONN)
+                s = st.flash_get("dtls_s")
+                if s and len(s) >= 52 + s[3]:
+                    c.session = bytes(s)
+                k = st.flash_get("dtls_c")
                 if k:
-                    c.conn = R.Conn.load(k, False)[0]
-                    self.seq.use_flash = True
-        except DtlsError:
-            c.session = None
-            c.conn = None
+                    c.conn = R.load(k, False)[0]
+                    self.fl = True
+        except (DtlsError, IndexError):
+            c.session = c.conn = None
         if c.conn is not None and not self.seq.restore():
             c.conn = None
         return c.session is not None or c.conn is not None
 
-    def _ensure(self):
-        if not self._restored:
-            self.restore(self.store.get(SECTION))
-
     def _on_keys(self, conn):
         """New write keys, before their first record: put them where they must be and only
         then let the client restart the counter (SeqReserve.start commits RTC memory)."""
+        st = self.store
         fl = bool(conn.peer_cid) and self.flash_conn
         if fl:
-            self.store.flash_put(_FK_CONN, conn.dump(False))
-        elif self.store.flash_get(_FK_CONN):
-            self.store.flash_put(_FK_CONN, b"")
-        self.seq.use_flash = fl
-        self.store.put(SECTION, self._blob(conn))
+            st.flash_put("dtls_c", conn.dump(False))
+        elif st.flash_get("dtls_c"):
+            st.flash_put("dtls_c", b"")
+        self.fl = fl
+        st.put("sec", self.save(conn))
 
-    def _drop_conn(self):
-        if self.client.conn is not None:
-            self.client.conn = None
-            if self.store.flash_get(_FK_CONN):
-                self.store.flash_put(_FK_CONN, b"")
-            self.store.put(SECTION, self._blob(None))
+    def _drop(self, conn, sess):
+        c = self.client
+        st = self.store
+        if conn and c.conn is not None:
+            c.conn = None
+            if st.flash_get("dtls_c"):
+                st.flash_put("dtls_c", b"")
+        if sess and c.session is not None:
+            c.session = None
+            st.flash_put("dtls_s", b"")
+        st.put("sec", self.save())
 
     def forget(self):
-        self._drop_conn()
-        if self.client.session is not None:
-            self.client.session = None
-            self.store.flash_put(_FK_SESSION, b"")
-        self.store.put(SECTION, self._blob(None))
+        self._drop(1, 1)
 
     def forget_path(self, path):
         """The wake cycle calls this when `path` failed: drop what proved unusable."""
-        if path in ("cid", "dtls-reuse"):
-            self._drop_conn()
-        elif path == "resume" and isinstance(self.last_error, SessionUnknown):
-            self.client.session = None
-            self.store.flash_put(_FK_SESSION, b"")
-            self.store.put(SECTION, self._blob(self.client.conn))
+        self._drop(path in ("cid", "dtls-reuse"),
+                   path == "resume" and isinstance(self.last_error, SessionUnknown))
 
     def settle(self):
         if self.client.conn is not None:
-            self.client.flush()
+            self.client.send_app()
             self.seq.settle()
 
     # -- paths -----------------------------------------------------------------------------
     def paths(self):
-        self._ensure()
+        if not self._restored:
+            self.restore(self.store.get("sec"))
         c = self.client
         out = []
         if c.conn is not None:
@@ -202,38 +178,36 @@ class DtlsChannel(Channel):
         return out
 
     def connect(self, path):
-        self._ensure()
+        if not self._restored:
+            self.restore(self.store.get("sec"))
         c = self.client
         self.last_error = None
         self.path_taken = None
         if path in ("cid", "dtls-reuse"):
             if c.conn is None:
-                raise SessionUnknown("no DTLS connection state to reuse")
+                raise SessionUnknown("no DTLS connection")
             self.path_taken = path
             return
         if path == "resume":
             if c.session is None:
-                raise SessionUnknown("no DTLS session to resume")
-        elif path == "full-handshake":
-            if not self.has_psk:
-                raise ConfigError("no PSK identity/key in the secrets")
-        else:
-            raise ConfigError("DTLS channel has no path " + path)
+                raise SessionUnknown("no DTLS session")
+        elif path != "full-handshake" or not self.has_psk:
+            raise ConfigError("DTLS: no path " + path)
         old = c.conn
         try:
             c.handshake(path == "resume")
         except Exception as e:
             self.last_error = e
             if c.conn is not old:
-                self._drop_conn()    # keys the server never confirmed
+                self._drop(1, 0)    # keys the server never confirmed
             raise
         self.path_taken = c.path_taken
         if c.path_taken == "full-handshake":
-            self.ck_full = c.cookie_len if c.cookie_len >= 0 else 0
-            self.store.flash_put(_FK_SESSION, c.session.dump())
+            self.ck_full = max(c.cookie_len, 0)
+            self.store.flash_put("dtls_s", c.session)
         else:
-            self.ck_resume = c.cookie_len if c.cookie_len >= 0 else 0
-        self.store.put(SECTION, self._blob(c.conn))
+            self.ck_resume = max(c.cookie_len, 0)
+        self.store.put("sec", self.save())
 
     # -- messages --------------------------------------------------------------------------
     def send(self, msg):
@@ -247,54 +221,51 @@ class DtlsChannel(Channel):
         try:
             while True:
                 left = timeout_ms - ticks_diff(ticks_ms(), t0)
-                if left <= 0:
-                    return None
-                d = c.recv_app(left)
+                d = c.recv_app(left) if left > 0 else None
                 if d is None:
                     return None
                 try:
                     return C.decode(d)
                 except C.CoapError as e:
                     self._coap_drop += 1
-                    self.last_error = "coap: %s" % e
+                    self.last_error = e
         except SessionUnknown as e:
             self.last_error = e
-            self._drop_conn()
+            self._drop(1, 0)
             raise
         finally:
             self.dropped = c.dropped + self._coap_drop
             if c.dropped and self.last_error is None:
-                self.last_error = "dtls: %d records dropped (%d failed authentication, %d replayed)" % (
+                self.last_error = "dtls: %d dropped, %d bad auth, %d replayed" % (
                     c.dropped, c.bad_auth, c.replayed)
 
     # -- cost ------------------------------------------------------------------------------
     def estimate(self, path):
-        """(bytes_up, bytes_down, datagrams, round_trips) of the path with a 13-byte Update
-        and a 5-byte ACK (UDP payload bytes, as measured by the byte meter)."""
-        self._ensure()
+        """(bytes_up, bytes_down, datagrams, round_trips) of the path with a 13-byte Update and
+        a 5-byte ACK (UDP payload bytes, as the byte meter counts them)."""
+        if not self._restored:
+            self.restore(self.store.get("sec"))
         c = self.client
-        cu, cd = self.est_coap_up, self.est_coap_down
         L = len(c.conn.peer_cid) if c.conn is not None else (self.cid_hint if c.cid is not None else 0)
-        rec_up = 13 + L + 8 + 1 + 8 if L else 29      # record overhead client -> server
+        rec = 30 + L if L else 29            # record overhead client -> server
         if path in ("cid", "dtls-reuse"):
-            return (rec_up + cu, 29 + cd, 2, 1)
+            return (rec + 13, 34, 2, 1)
         ems = 4 if c.ems else 0
-        cid_ext = 5 if c.cid is not None else 0
-        ch_ext = (2 + ems + cid_ext) if (ems or cid_ext) else 0
-        sh_ext = 2 + 5 + ems + ((5 + L) if c.cid is not None else 0)   # RI + EMS + CID echoed
-        fin_up = rec_up + 24
+        cx = 5 if c.cid is not None else 0
+        chx = (2 + ems + cx) if (ems or cx) else 0
+        down = 95 + 7 + ems + ((5 + L) if cx else 0) + 14 + 53 + 29 + 5    # SH .. Fin, ACK
+        up = 2 * rec + 24 + 13 + 14
         if path == "resume":
             ck = 0 if self.ck_resume == 255 else self.ck_resume
-            ch = 25 + 2 + 32 + 1 + 32 + 1 + 6 + 2 + ch_ext
-            up = ch + 14 + fin_up + rec_up + cu
-            down = 25 + 2 + 32 + 1 + 32 + 3 + sh_ext + 14 + 53 + 29 + cd
+            ch = 101 + chx
+            up += ch
             if ck:
                 return (up + ch + ck, down + 28 + ck, 6, 3)
             return (up, down, 4, 2)
         ck = 16 if self.ck_full == 255 else self.ck_full
-        ch = 25 + 2 + 32 + 1 + 1 + 6 + 2 + ch_ext
-        up = ch + 27 + len(c.identity) + 14 + fin_up + rec_up + cu
-        down = 25 + 2 + 32 + 1 + 32 + 3 + sh_ext + 25 + 14 + 53 + 29 + cd
+        ch = 69 + chx
+        up += ch + 27 + len(c.identity)
+        down += 25
         if ck:
             return (up + ch + ck, down + 28 + ck, 8, 4)
         return (up, down, 6, 3)

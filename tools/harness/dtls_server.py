@@ -10,7 +10,7 @@ and the legacy code points 53/254 with the draft AAD) with sessions found by CID
 address updated only after an authentic record newer than any seen (RFC 9146 6), padded CID
 records accepted, retransmission of its last flight when the client repeats its own (and on a
 timer when an asyncio loop runs), `restart()` to forget everything (fallback tests).
-Reuses firmware/dtls/record.py and handshake.py. What it does not do: certificates, tickets,
+Reuses firmware/dtls/record.py and handshake.py (codecs, key schedule). What it does not do: certificates, tickets,
 renegotiation, close_notify handling beyond dropping the association.
 
 Constructor: DtlsPlugin(server, psk=None, cookie=True, cookie_on_resume=False, cookie_len=16,
@@ -29,9 +29,96 @@ from crypto import CryptoError
 from dtls import DtlsError
 from dtls import record as R
 from dtls import handshake as H
-from dtls import keys as K
+from crypto.hmac import tls12_prf
 
-_CID_EXTS = (R.CID_RFC9146, R.CID_LEGACY53, R.CID_LEGACY254)
+
+
+class K:
+    """Key schedule: dtls/handshake.py's (the firmware's) plus what only the server needs."""
+    master_secret = staticmethod(lambda pms, cr, sr, sh=None: H.master_secret(pms, cr, sr, sh))
+    sha256 = staticmethod(lambda b: hashlib.sha256(b).digest())
+
+    @staticmethod
+    def premaster(psk):
+        return psk          # dtls/handshake.py builds the RFC 4279 premaster from the PSK
+
+    @staticmethod
+    def key_block(ms, cr, sr):
+        kb = tls12_prf(ms, b"key expansion", sr + cr, 40)
+        return kb[0:16], kb[16:32], kb[32:36], kb[36:40]
+
+    @staticmethod
+    def verify_data(ms, client, thash):
+        return tls12_prf(ms, b"client finished" if client else b"server finished", thash, 12)
+
+
+def ext(t, data):
+    return t.to_bytes(2, "big") + len(data).to_bytes(2, "big") + data
+
+
+def parse_psk_identity(b):
+    if len(b) < 2 or int.from_bytes(b[:2], "big") + 2 != len(b):
+        raise DtlsError("psk identity malformed")
+    return bytes(b[2:])
+
+# numbers the firmware keeps private (const): content types, handshake types, code points
+CT_CCS, CT_ALERT, CT_HANDSHAKE, CT_APP, CT_CID = 20, 21, 22, 23, 25
+HT_CLIENT_HELLO, HT_SERVER_HELLO, HT_HELLO_VERIFY_REQUEST = 1, 2, 3
+HT_SERVER_HELLO_DONE, HT_CLIENT_KEY_EXCHANGE, HT_FINISHED = 14, 16, 20
+HS_HDR = 12
+SUITE_PSK_AES128_CCM8, SCSV, EXT_EMS, EXT_RI = 0xC0A8, 0x00FF, 23, 0xFF01
+AL_HANDSHAKE_FAILURE, AL_DECRYPT_ERROR, AL_BAD_RECORD_MAC, AL_UNKNOWN_PSK_IDENTITY = 40, 51, 20, 115
+CID_RFC9146, CID_LEGACY53, CID_LEGACY254 = 54, 53, 254
+_CID_EXTS = (CID_RFC9146, CID_LEGACY53, CID_LEGACY254)
+
+
+class Hello:
+    """A parsed ClientHello."""
+
+
+def parse_client_hello(b):
+    """ClientHello body (RFC 5246 7.4.1.2 + RFC 6347 4.2.1 cookie) -> Hello with version,
+    random, sid, cookie, suites (list), comps, exts."""
+    try:
+        h = Hello()
+        h.version = bytes(b[0:2])
+        h.random = bytes(b[2:34])
+        p = 34
+        n = b[p]
+        if n > 32:
+            raise DtlsError("session_id too long")
+        h.sid = bytes(b[p + 1:p + 1 + n])
+        p += 1 + n
+        n = b[p]
+        h.cookie = bytes(b[p + 1:p + 1 + n])
+        p += 1 + n
+        n = (b[p] << 8) | b[p + 1]
+        if n & 1:
+            raise DtlsError("odd cipher_suites length")
+        h.suites = [(b[p + 2 + i] << 8) | b[p + 3 + i] for i in range(0, n, 2)]
+        p += 2 + n
+        n = b[p]
+        h.comps = bytes(b[p + 1:p + 1 + n])
+        p += 1 + n
+        if p > len(b) or len(h.random) != 32:
+            raise DtlsError("client hello truncated")
+        h.exts = H.parse_exts(b, p, len(b))
+        return h
+    except IndexError:
+        raise DtlsError("client hello truncated")
+
+
+def server_hello(random, sid, suite, exts):
+    """ServerHello body: version random(32) session_id suite(2) compression(1) [extensions]."""
+    out = b"\xfe\xfd" + random + bytes((len(sid),)) + sid + suite.to_bytes(2, "big") + b"\x00"
+    if exts:
+        out += len(exts).to_bytes(2, "big") + exts
+    return out
+
+
+def hello_verify_request(cookie):
+    """HelloVerifyRequest body; RFC 6347 4.2.1: version 1.0 (fe ff) whatever comes later."""
+    return b"\xfe\xff" + bytes((len(cookie),)) + cookie
 _W_CKE, _W_CCS, _W_FIN = 1, 2, 3
 
 
@@ -69,7 +156,7 @@ class _Hs:
         self.ms = None
         self.identity = None
         self.conn = None
-        self.variant = R.CID_RFC9146
+        self.variant = CID_RFC9146
         self.client_cid = b""
         self.server_cid = b""
         self.e0seq = 0
@@ -119,7 +206,7 @@ class DtlsPlugin:
 
     # -- plumbing --------------------------------------------------------------------------
     def claims(self, data):
-        return len(data) >= R.HDR and 20 <= data[0] <= 25
+        return len(data) >= 13 and 20 <= data[0] <= 25
 
     def _log(self, kind, **f):
         self.server.log("dtls-" + kind, **f)
@@ -132,7 +219,7 @@ class DtlsPlugin:
         for ct, ep, payload in recs:
             if ep == 0:
                 st = hs if hs is not None else peer
-                out += R.header(ct, 0, st.e0seq, b"", len(payload)) + payload
+                out += R.hdr(ct, 0, st.e0seq, b"", len(payload)) + payload
                 st.e0seq += 1
             else:
                 conn = hs.conn if hs is not None else peer.conn
@@ -147,7 +234,7 @@ class DtlsPlugin:
 
     def _alert(self, addr, desc, hs=None):
         self.stats["alerts_sent"] += 1
-        self.server.sendto(R.header(R.CT_ALERT, 0, hs.e0seq if hs else 0, b"", 2) + bytes((2, desc)), addr)
+        self.server.sendto(R.hdr(CT_ALERT, 0, hs.e0seq if hs else 0, b"", 2) + bytes((2, desc)), addr)
 
     # retransmission timer (only when an asyncio loop runs; RFC 6347 4.2.4)
     def _arm(self, hs):
@@ -185,7 +272,7 @@ class DtlsPlugin:
                 return
             off = b1
             frag = bytes(data[b0:b1])
-            if ct == R.CT_CID:
+            if ct == CT_CID:
                 self._rx_cid(addr, ep, seq, cid, frag)
             elif ep == 0:
                 self._rx_plain(addr, ct, seq, frag)
@@ -203,31 +290,33 @@ class DtlsPlugin:
     def _rx_cid(self, addr, ep, seq, cid, frag):
         hs = self.hs_cid.get(cid)
         if hs is not None and hs.state == _W_FIN:
-            self._rx_hs_e1(hs, R.CT_CID, ep, seq, cid, frag)
+            self._rx_hs_e1(hs, CT_CID, ep, seq, cid, frag)
             return
         peer = self.by_cid.get(cid)
         if peer is None:
             self.stats["unknown_cid"] += 1
             self._log("drop", why="unknown cid " + cid.hex(), src=addr)
             return
-        self._rx_peer(peer, addr, R.CT_CID, ep, seq, cid, frag)
+        self._rx_peer(peer, addr, CT_CID, ep, seq, cid, frag)
 
     def _rx_peer(self, peer, addr, ct, ep, seq, cid, frag):
         conn = peer.conn
-        if ep != conn.epoch or not conn.window.check(seq):
+        newer = seq > conn.top
+        r = None
+        if ep == conn.epoch:
+            try:
+                r = conn.open(ct, ep, seq, cid, frag)     # checks and moves the replay window
+            except (CryptoError, DtlsError) as e:
+                self.stats["bad_auth"] += 1
+                self._log("drop", why="record failed authentication: %s" % e, src=addr)
+                return
+        if r is None:
             self.stats["replayed"] += 1
             self._log("drop", why="replayed or old record seq %d" % seq, src=addr)
             return
-        try:
-            rt, pt = conn.open(ct, ep, seq, cid, frag)
-        except (CryptoError, DtlsError) as e:
-            self.stats["bad_auth"] += 1
-            self._log("drop", why="record failed authentication: %s" % e, src=addr)
-            return
-        newer = seq > conn.window.top
-        conn.window.update(seq)
+        rt, pt = r
         peer.rx_records += 1
-        if newer and addr != peer.addr and ct == R.CT_CID:
+        if newer and addr != peer.addr and ct == CT_CID:
             # RFC 9146 6: authentic and newer than anything received: follow the new address
             self.stats["rebind"] += 1
             self._log("rebind", ident=peer.identity, old="%s:%d" % peer.addr, new="%s:%d" % addr)
@@ -235,7 +324,7 @@ class DtlsPlugin:
                 del self.by_addr[peer.addr]
             peer.addr = addr
             self.by_addr[addr] = peer
-        if rt == R.CT_APP:
+        if rt == CT_APP:
             try:
                 m = C.decode(pt)
             except C.CoapError as e:
@@ -243,11 +332,11 @@ class DtlsPlugin:
                 return
             self.stats["delivered"] += 1
             self.server.deliver(peer, m)
-        elif rt == R.CT_ALERT:
+        elif rt == CT_ALERT:
             self._log("alert", level=pt[0] if pt else -1, desc=pt[1] if len(pt) > 1 else -1, src=addr)
             if len(pt) == 2 and (pt[0] == 2 or pt[1] == 0):
                 self._forget_peer(peer)
-        elif rt == R.CT_HANDSHAKE and peer.last_flight:
+        elif rt == CT_HANDSHAKE and peer.last_flight:
             # the client repeats its Finished: our CCS + Finished were lost
             self._send(peer.addr, peer.last_flight, peer=peer)
 
@@ -259,17 +348,17 @@ class DtlsPlugin:
 
     def _rx_plain(self, addr, ct, seq, frag):
         hs = self.hs.get(addr)
-        if ct == R.CT_ALERT:
+        if ct == CT_ALERT:
             self._log("alert", level=frag[0] if frag else -1, desc=frag[1] if len(frag) > 1 else -1, src=addr)
             if hs is not None:
                 self._cancel(hs)
                 del self.hs[addr]
             return
-        if ct == R.CT_CCS:
+        if ct == CT_CCS:
             if hs is not None and hs.state == _W_CCS and frag == b"\x01":
                 hs.state = _W_FIN
             return
-        if ct != R.CT_HANDSHAKE:
+        if ct != CT_HANDSHAKE:
             return
         off = 0
         while off < len(frag):
@@ -278,21 +367,21 @@ class DtlsPlugin:
             except DtlsError as e:
                 self._log("drop", why=str(e), src=addr)
                 return
-            body = frag[off + H.HS_HDR:off + H.HS_HDR + fl]
-            off += H.HS_HDR + fl
+            body = frag[off + HS_HDR:off + HS_HDR + fl]
+            off += HS_HDR + fl
             if fo != 0 or fl != ln or len(body) != ln:
                 self._log("drop", why="fragmented handshake message (not supported here)", src=addr)
                 return
-            if mt == H.HT_CLIENT_HELLO:
+            if mt == HT_CLIENT_HELLO:
                 self._client_hello(addr, seq, ms, body)
-            elif hs is not None and mt == H.HT_CLIENT_KEY_EXCHANGE and hs.state == _W_CKE and ms == hs.rx_next:
+            elif hs is not None and mt == HT_CLIENT_KEY_EXCHANGE and hs.state == _W_CKE and ms == hs.rx_next:
                 self._cke(hs, ms, body)
             elif hs is not None and ms < hs.rx_next and hs.flight:
                 self._send(addr, hs.flight, hs)        # client repeated a message: resend
                 return
             else:
                 peer = self.by_addr.get(addr)
-                if peer is not None and peer.last_flight and mt == H.HT_CLIENT_KEY_EXCHANGE:
+                if peer is not None and peer.last_flight and mt == HT_CLIENT_KEY_EXCHANGE:
                     self._send(addr, peer.last_flight, peer=peer)
                     return
                 self._log("drop", why="unexpected handshake message %d" % mt, src=addr)
@@ -319,7 +408,7 @@ class DtlsPlugin:
 
     def _client_hello(self, addr, rseq, ms, body):
         try:
-            ch = H.parse_client_hello(body)
+            ch = parse_client_hello(body)
         except DtlsError as e:
             self._log("drop", why=str(e), src=addr)
             return
@@ -328,20 +417,20 @@ class DtlsPlugin:
             if hs.flight:
                 self._send(addr, hs.flight, hs)   # our flight was lost: resend
             return
-        if H.SUITE_PSK_AES128_CCM8 not in ch.suites or 0 not in ch.comps:
-            self._alert(addr, H.AL_HANDSHAKE_FAILURE)
+        if SUITE_PSK_AES128_CCM8 not in ch.suites or 0 not in ch.comps:
+            self._alert(addr, AL_HANDSHAKE_FAILURE)
             self._log("fail", why="no common cipher suite", src=addr)
             return
         sess = self._session(ch.sid)
-        offered_ems = H.ext_get(ch.exts, H.EXT_EMS) is not None
+        offered_ems = EXT_EMS in ch.exts
         if sess is not None and sess["ems"] != (offered_ems and self.ems):
             sess = None          # RFC 7627 5.3: no abbreviated handshake across EMS states
         need_cookie = self.cookie and (sess is None or self.cookie_on_resume)
         if need_cookie and not _hmac.compare_digest(ch.cookie, self._cookie(addr, ch)):
             # stateless: HVR with the ClientHello's record sequence number (RFC 6347 4.2.1)
             self.stats["hvr"] += 1
-            hvr = H.msg(H.HT_HELLO_VERIFY_REQUEST, ms, H.hello_verify_request(self._cookie(addr, ch)))
-            self.server.sendto(R.header(R.CT_HANDSHAKE, 0, rseq, b"", len(hvr)) + hvr, addr)
+            hvr = H.msg(HT_HELLO_VERIFY_REQUEST, ms, hello_verify_request(self._cookie(addr, ch)))
+            self.server.sendto(R.hdr(CT_HANDSHAKE, 0, rseq, b"", len(hvr)) + hvr, addr)
             return
         old = self.hs.pop(addr, None)
         if old is not None:
@@ -354,16 +443,16 @@ class DtlsPlugin:
         hs.mseq = ms
         hs.rx_next = ms + 1
         hs.e0seq = rseq
-        hs.tr = bytearray(H.msg(H.HT_CLIENT_HELLO, ms, body))
+        hs.tr = bytearray(H.msg(HT_CLIENT_HELLO, ms, body))
         exts = b""
-        if H.SCSV in ch.suites or H.ext_get(ch.exts, H.EXT_RI) is not None:
-            exts += H.ext(H.EXT_RI, b"\x00")
+        if SCSV in ch.suites or EXT_RI in ch.exts:
+            exts += ext(EXT_RI, b"\x00")
         if offered_ems and self.ems:
-            exts += H.ext(H.EXT_EMS, b"")
+            exts += ext(EXT_EMS, b"")
             hs.ems = True
         if self.cid:
             for t in _CID_EXTS:
-                v = H.ext_get(ch.exts, t)
+                v = ch.exts.get(t)
                 if v is not None and len(v) >= 1 and v[0] + 1 == len(v):
                     hs.variant = t
                     hs.client_cid = bytes(v[1:])
@@ -371,7 +460,7 @@ class DtlsPlugin:
                         hs.server_cid = os.urandom(self.cid_len) if self.cid_len else b""
                         if not hs.server_cid or (hs.server_cid not in self.by_cid and hs.server_cid not in self.hs_cid):
                             break
-                    exts += H.ext(t, bytes((len(hs.server_cid),)) + hs.server_cid)
+                    exts += ext(t, bytes((len(hs.server_cid),)) + hs.server_cid)
                     break
         self.hs[addr] = hs
         if hs.server_cid:
@@ -381,21 +470,21 @@ class DtlsPlugin:
             hs.sid = ch.sid
             hs.identity = sess["identity"]
             hs.ms = sess["ms"]
-            sh = H.msg(H.HT_SERVER_HELLO, hs.mseq, H.server_hello(hs.sr, hs.sid, H.SUITE_PSK_AES128_CCM8, exts))
+            sh = H.msg(HT_SERVER_HELLO, hs.mseq, server_hello(hs.sr, hs.sid, SUITE_PSK_AES128_CCM8, exts))
             hs.tr.extend(sh)
             self._keys(hs)
-            fin = H.msg(H.HT_FINISHED, hs.mseq + 1, K.verify_data(hs.ms, False, K.sha256(hs.tr)))
+            fin = H.msg(HT_FINISHED, hs.mseq + 1, K.verify_data(hs.ms, False, K.sha256(hs.tr)))
             hs.tr.extend(fin)
             hs.state = _W_CCS
-            hs.flight = [(R.CT_HANDSHAKE, 0, sh), (R.CT_CCS, 0, b"\x01"), (R.CT_HANDSHAKE, 1, fin)]
+            hs.flight = [(CT_HANDSHAKE, 0, sh), (CT_CCS, 0, b"\x01"), (CT_HANDSHAKE, 1, fin)]
         else:
             hs.sid = os.urandom(self.sid_len)
-            sh = H.msg(H.HT_SERVER_HELLO, hs.mseq, H.server_hello(hs.sr, hs.sid, H.SUITE_PSK_AES128_CCM8, exts))
-            shd = H.msg(H.HT_SERVER_HELLO_DONE, hs.mseq + 1, b"")
+            sh = H.msg(HT_SERVER_HELLO, hs.mseq, server_hello(hs.sr, hs.sid, SUITE_PSK_AES128_CCM8, exts))
+            shd = H.msg(HT_SERVER_HELLO_DONE, hs.mseq + 1, b"")
             hs.tr.extend(sh)
             hs.tr.extend(shd)
             hs.state = _W_CKE
-            hs.flight = [(R.CT_HANDSHAKE, 0, sh), (R.CT_HANDSHAKE, 0, shd)]
+            hs.flight = [(CT_HANDSHAKE, 0, sh), (CT_HANDSHAKE, 0, shd)]
         self._send(addr, hs.flight, hs)
         self._arm(hs)
 
@@ -405,7 +494,7 @@ class DtlsPlugin:
 
     def _cke(self, hs, ms, body):
         try:
-            ident = H.parse_psk_identity(body)
+            ident = parse_psk_identity(body)
         except DtlsError as e:
             self._log("drop", why=str(e), src=hs.addr)
             return
@@ -416,12 +505,12 @@ class DtlsPlugin:
         psk = self.psk.get(identity)
         if psk is None:
             self._log("fail", why="unknown PSK identity", src=hs.addr)
-            self._alert(hs.addr, H.AL_UNKNOWN_PSK_IDENTITY, hs)
+            self._alert(hs.addr, AL_UNKNOWN_PSK_IDENTITY, hs)
             self._cancel(hs)
             self.hs.pop(hs.addr, None)
             return
         hs.identity = identity
-        hs.tr.extend(H.msg(H.HT_CLIENT_KEY_EXCHANGE, ms, body))
+        hs.tr.extend(H.msg(HT_CLIENT_KEY_EXCHANGE, ms, body))
         hs.rx_next = ms + 1
         pms = K.premaster(psk)
         hs.ms = K.master_secret(pms, hs.cr, hs.sr, K.sha256(hs.tr) if hs.ems else None)
@@ -432,30 +521,29 @@ class DtlsPlugin:
     def _rx_hs_e1(self, hs, ct, ep, seq, cid, frag):
         """The client's Finished (epoch 1), maybe a CID record."""
         try:
-            rt, pt = hs.conn.open(ct, ep, seq, cid, frag)
+            rt, pt = hs.conn.open(ct, ep, seq, cid, frag) or (None, None)
         except (CryptoError, DtlsError) as e:
             self.stats["bad_auth"] += 1
             self._log("fail", why="client Finished failed authentication (wrong PSK?): %s" % e, src=hs.addr)
             if self.alert_on_bad_finished:
-                self._alert(hs.addr, H.AL_BAD_RECORD_MAC, hs)
+                self._alert(hs.addr, AL_BAD_RECORD_MAC, hs)
             self._end_hs(hs)
             return
-        hs.conn.window.update(seq)
-        if rt != R.CT_HANDSHAKE or len(pt) < H.HS_HDR:
+        if rt != CT_HANDSHAKE or len(pt) < HS_HDR:
             self._log("drop", why="expected Finished", src=hs.addr)
             return
         mt, ln, ms, fo, fl = H.parse_header(pt, 0)
         want = K.verify_data(hs.ms, True, K.sha256(hs.tr))
-        if mt != H.HT_FINISHED or not _hmac.compare_digest(bytes(pt[H.HS_HDR:]), want):
+        if mt != HT_FINISHED or not _hmac.compare_digest(bytes(pt[HS_HDR:]), want):
             self._log("fail", why="client Finished does not verify", src=hs.addr)
-            self._alert(hs.addr, H.AL_DECRYPT_ERROR, hs)
+            self._alert(hs.addr, AL_DECRYPT_ERROR, hs)
             self._end_hs(hs)
             return
         hs.tr.extend(pt)
         peer = DtlsPeer(self, hs.addr, hs.identity, hs.conn, hs.sid, hs.server_cid)
         if hs.resume is None:
-            fin = H.msg(H.HT_FINISHED, hs.mseq + 2, K.verify_data(hs.ms, False, K.sha256(hs.tr)))
-            hs.flight = [(R.CT_CCS, 0, b"\x01"), (R.CT_HANDSHAKE, 1, fin)]
+            fin = H.msg(HT_FINISHED, hs.mseq + 2, K.verify_data(hs.ms, False, K.sha256(hs.tr)))
+            hs.flight = [(CT_CCS, 0, b"\x01"), (CT_HANDSHAKE, 1, fin)]
             self._send(hs.addr, hs.flight, hs)
             peer.last_flight = hs.flight
             self.stats["handshakes"] += 1
@@ -488,4 +576,4 @@ class DtlsPlugin:
     # -- output ----------------------------------------------------------------------------
     def send_message(self, peer, msg):
         """Protect one CoAP message as one record for the peer and send it to peer.addr."""
-        self._send(peer.addr, [(R.CT_APP, 1, C.encode(msg))], peer=peer)
+        self._send(peer.addr, [(CT_APP, 1, C.encode(msg))], peer=peer)
