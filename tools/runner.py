@@ -82,10 +82,12 @@ def build_romfs():
     return os.path.getsize(ROMFS)
 
 
-def device_argv(heap_budget=HEAP_BUDGET):
+def device_argv(heap_budget=None):
     """The micropython command line for one wake: the ROMFS image is read into one block first
     (it stands for the memory-mapped flash partition of a board), so the heap is the budget plus
     the image, and what the wake itself may use is exactly `heap_budget`."""
+    if heap_budget is None:
+        heap_budget = HEAP_BUDGET
     build_mpy()
     size = build_romfs()
     heap = heap_budget + (size + 15) // 16 * 16
@@ -142,7 +144,7 @@ class Device:
                 pass
         self.wakes = 0
 
-    async def wake(self, extra_env=None):
+    async def wake(self, extra_env=None, heap_budget=None):
         env = dict(os.environ)
         env.update({"LWM2M_STATE": self.dir, "LWM2M_CONFIG": self.config_path,
                     "LWM2M_RESET": "deepsleep" if self.wakes and os.path.exists(os.path.join(self.dir, "rtc.bin")) else "poweron"})
@@ -164,7 +166,7 @@ class Device:
         except FileNotFoundError:
             pass
         t = time.monotonic()
-        p = await asyncio.create_subprocess_exec(*device_argv(),
+        p = await asyncio.create_subprocess_exec(*device_argv(heap_budget),
                                                  env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
         try:
             out, _ = await asyncio.wait_for(p.communicate(), WAKE_TIMEOUT_S)
@@ -270,7 +272,7 @@ async def run_scenario(name, sc, out_dir="reports", quiet=False, workdir=None, k
             if nat and hasattr(nat, "expire_check"):
                 nat.expire_check()
             meter.mark(label)
-        info = await dev.wake()
+        info = await dev.wake(heap_budget=sc.get("heap_budget", {}).get(i))
         await asyncio.sleep(0.05)   # let late datagrams through the NAT into the meter
         info["wake"] = i
         info["vt"] = clock.now() - T0

@@ -8,7 +8,8 @@ RTC memory is lost before a wake), server_restart (wake indices before which the
 all security state), sleep_override ({wake index: seconds} the device stays off after that wake,
 whatever it asked), settle_s (real seconds the server keeps running after each wake), seed.
 Action ops: read, write, exec (queued for a queue-mode client), read-now (sent at once),
-forget (the server drops every registration).
+forget (the server drops every registration). heap_budget ({wake index: bytes}) gives one
+wake a different heap budget than the device's 64 KiB (to study what fits).
 """
 
 FAST_COAP = {"ack_timeout_ms": 300, "ack_random_factor": 1.5, "max_retransmit": 3}
