@@ -24,7 +24,7 @@ _argv = scenario_util.runner.device_argv
 
 
 def setup_module(_m):
-    scenario_util.runner.device_argv = lambda heap_budget=96 * 1024: _argv(heap_budget)
+    scenario_util.runner.device_argv = lambda heap_budget=None: _argv(heap_budget or 96 * 1024)
 
 
 def teardown_module(_m):
