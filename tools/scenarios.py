@@ -70,3 +70,37 @@ SCENARIOS["oscore-heal"] = {
         "sender_id": "01", "recipient_id": "00"}}},      # = secrets/example.json's oscore
     "server_restart": [3], "actions": {2: [("read", "/3/0/9")]},
 }
+
+# DTLS keep-alive scenarios (host_tests/test_e2e_dtls.py). No Send (schedule.report "none"), so
+# each wake's bytes are its path's own cost (make bench's rows). DTLS wakes do not fit the
+# 64 KiB heap budget yet: run them with LWM2M_HEAP_BUDGET=131072 (docs/dtls.md, "Heap").
+_DTLS_KA = {"schedule": dict(FAST_SCHED, sleep_s=3600, report="none"), "coap": FAST_COAP}
+
+# No CID: the NAT forgets the device every hour, so every wake resumes the session with the
+# Update piggy-backed on the client's CCS + Finished. Before wake 3 the server restarts and loses
+# its sessions (full handshake + Update); before wake 5 it loses sessions and registrations
+# (full handshake + Register).
+SCENARIOS["dtls-resume"] = {
+    "title": "DTLS without CID: resume+update each hour; server restarts (sessions lost, then registrations too)",
+    "wakes": 7, "mode": "psk", "plugins": ["dtls", "nosec"], "security": {"cid": None},
+    "board": _DTLS_KA, "nat": {"timeout_s": 120}, "local_port": "fresh",
+    "server_restart": [3, 5], "actions": {5: [("forget",)]},
+}
+# RFC 9146 CID: one record each way per wake from a new NAT port; the server follows the new
+# address. Before wake 4 it restarts and forgets sessions, CIDs and registrations: in that wake
+# the CID record goes unanswered, the resumption is refused (the server starts a full
+# handshake, which the client finishes inline) and the device registers again.
+SCENARIOS["dtls-cid-fallback"] = {
+    "title": "DTLS CID (RFC 9146): cid+update each hour; server loses everything: cid -> resume -> full handshake + Register",
+    "wakes": 6, "mode": "psk", "plugins": ["dtls", "nosec"], "security": {"cid": "rfc9146"},
+    "board": _DTLS_KA, "nat": {"timeout_s": 120}, "local_port": "fresh",
+    "server_restart": [4], "actions": {4: [("forget",)]},
+}
+# No CID, fixed local port, sleeping 60 s under a 120 s NAT timeout: the mapping and the DTLS
+# connection are both still alive, so wakes after the first reuse the connection (one record each way).
+SCENARIOS["dtls-reuse"] = {
+    "title": "DTLS without CID, fixed port, 60 s sleeps < 120 s NAT timeout: dtls-reuse+update, one record each way",
+    "wakes": 5, "mode": "psk", "plugins": ["dtls", "nosec"], "security": {"cid": None},
+    "board": dict(_DTLS_KA, schedule=dict(_DTLS_KA["schedule"], sleep_s=60)),
+    "nat": {"timeout_s": 120}, "local_port": "fixed",
+}
