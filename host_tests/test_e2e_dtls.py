@@ -24,7 +24,6 @@ from scenario_util import run, runner
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tools"))
 from scenarios import SCENARIOS  # noqa: E402
 
-DTLS_HEAP = 128 * 1024  # until DTLS fits 64 KiB: see docs/dtls.md
 
 DEVICE_KEY = "000102030405060708090a0b0c0d0e0f"      # secrets/example.json (the runner's default)
 SERVER_KEY = "f0e1d2c3b4a5968778695a4b3c2d1e0f"      # the server's key in the wrong-PSK tests
@@ -32,15 +31,14 @@ TIMEOUT = 120                                        # seconds of real time per 
 
 
 def _sc(name, **kw):
-    """A copy of scenario `name` (overrides replace whole keys, `board`/`security` are merged),
-    with DTLS_HEAP as the heap budget of every wake."""
+    """A copy of scenario `name` (overrides replace whole keys, `board`/`security` are merged).
+    Every wake runs at the runner's 64 KiB heap budget."""
     sc = copy.deepcopy(SCENARIOS[name])
     for k, v in kw.items():
         if k in ("board", "security", "nat", "plugin_cfg") and isinstance(sc.get(k), dict):
             sc[k] = runner.merge(sc[k], v)
         else:
             sc[k] = copy.deepcopy(v)
-    sc["heap_budget"] = {i: DTLS_HEAP for i in range(sc["wakes"])}
     return sc
 
 

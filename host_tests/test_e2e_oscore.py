@@ -15,22 +15,6 @@ from scenario_util import run, events
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tools"))
 from scenarios import SCENARIOS  # noqa: E402
 
-# These tests are about behaviour. They run the device with a 96 KiB heap so that they do not
-# fail on the heap fragmentation of the foundation (a 1280-byte receive buffer allocated per
-# datagram, being replaced by one preallocated buffer in net/udp.py); each test still asserts
-# that the live heap stayed within 64 KiB (heap_peak), and `runner.py --scenario oscore`
-# checks the 64 KiB budget itself.
-_argv = scenario_util.runner.device_argv
-
-
-def setup_module(_m):
-    scenario_util.runner.device_argv = lambda heap_budget=None: _argv(heap_budget or 96 * 1024)
-
-
-def teardown_module(_m):
-    scenario_util.runner.device_argv = _argv
-
-
 def _ok(rep):
     bad = [(w["wake"], w.get("result"), w.get("error")) for w in rep["wakes"] if w.get("result") != "ok"]
     assert not bad, bad

@@ -72,8 +72,7 @@ SCENARIOS["oscore-heal"] = {
 }
 
 # DTLS keep-alive scenarios (host_tests/test_e2e_dtls.py). No Send (schedule.report "none"), so
-# each wake's bytes are its path's own cost (make bench's rows). DTLS wakes do not fit the
-# 64 KiB heap budget yet: run them with LWM2M_HEAP_BUDGET=131072 (docs/dtls.md, "Heap").
+# each wake's bytes are its path's own cost (make bench's rows).
 _DTLS_KA = {"schedule": dict(FAST_SCHED, sleep_s=3600, report="none"), "coap": FAST_COAP}
 
 # No CID: the NAT forgets the device every hour, so every wake resumes the session with the

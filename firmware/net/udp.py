@@ -6,10 +6,8 @@ allocated once: MicroPython's stream readinto() keeps reading until the buffer i
 blocks (or, non-blocking, concatenates every queued datagram into one). recv() allocates the
 1280 bytes in C and frees them at once (m_del), keeping only a bytes copy of what was read.
 That one allocation needs 1280 contiguous bytes, which a fragmented heap late in a wake may not
-have although several KiB are free: the channel keeps a 1280-byte reserve, taken when the
-socket opens (the heap is still orderly then), and a receive that fails with MemoryError drops
-the reserve and tries again. Nothing is lost: the allocation fails before the datagram is read.
-The reserve is taken again after the receive if there is room.
+have although several KiB are free: main.py's gc.threshold() keeps the heap in few pieces (a
+1280-byte reserve dropped on MemoryError was tried as well: it cost more than it saved).
 A connected UDP socket reports an ICMP port-unreachable as ECONNREFUSED on the next call
 (Linux): recv() treats it as silence (None), send() tries once more. Timeouts: EAGAIN 11 or ETIMEDOUT
 110 (unix port), ETIMEDOUT 110/116 (ESP32).
@@ -28,7 +26,6 @@ _MAX = 1280                     # every input is capped at the IPv6 minimum MTU
 class Udp:
     def __init__(self, host, port, local_port=0):
         self.up = self.down = self.dg_up = self.dg_down = 0
-        self._rsv = bytearray(_MAX)
         try:
             s = self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
             if local_port:
@@ -57,17 +54,7 @@ class Udp:
         s = self.sock
         s.settimeout(max(timeout_ms, 1) / 1000)
         try:
-            try:
-                d = s.recv(_MAX)
-            except MemoryError:
-                if self._rsv is None:
-                    raise
-                self._rsv = None     # the next failed allocation collects it
-                d = s.recv(_MAX)
-                try:
-                    self._rsv = bytearray(_MAX)
-                except MemoryError:
-                    pass
+            d = s.recv(_MAX)
         except OSError as e:
             if e.args[0] in _QUIET:
                 return None
