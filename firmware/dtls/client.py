@@ -54,6 +54,7 @@ class DtlsClient:
         self.seq = None          # start(v) / take(): write sequence numbers (persisted)
         self.on_keys = None      # hook(conn): persist new keys before their first use
         self.tap = None          # hook(datagram): every datagram sent (tests, meters)
+        self.on_mark = None      # hook(label): a heap checkpoint at the handshake's high water
         self.e0seq = 0
         self.hs = None
         self.pending = None      # abbreviated handshake: our final flight, not yet sent

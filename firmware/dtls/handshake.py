@@ -163,6 +163,8 @@ class Hs:
             self.keys()
             c.pending = c.last_flight = [(20, 0, b"\x01"), (22, 1, fin)]
             c.path_taken = "resume"
+        if c.on_mark:     # the handshake code, its state and the new keys are all alive here
+            c.on_mark("handshake")
 
     def keys(self):
         """The connection from the key block (RFC 5246 6.3: client/server write keys, IVs) on

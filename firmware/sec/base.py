@@ -34,6 +34,7 @@ class Channel:
         self.secrets = secrets
         self.dropped = 0
         self.last_error = None
+        self.mark = None         # hook(label): heap checkpoints inside connect() (wake/cycle.py)
 
     def paths(self):
         return []

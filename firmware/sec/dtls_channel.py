@@ -44,6 +44,7 @@ class DtlsChannel:
         cfg = cfg or {}
         secrets = secrets or {}
         self.store = store
+        self.mark = None         # hook(label): heap checkpoints (wake/cycle.py sets it)
         ident = secrets.get("psk_identity") or ""
         try:
             psk = bytes.fromhex(secrets.get("psk_key") or "")
@@ -194,6 +195,7 @@ class DtlsChannel:
         elif path != "full-handshake" or not self.has_psk:
             raise ConfigError("DTLS: no path " + path)
         old = c.conn
+        c.on_mark = self.mark
         try:
             c.handshake(path == "resume")
         except Exception as e:

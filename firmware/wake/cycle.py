@@ -266,6 +266,7 @@ def _wake(board, store, cfg, secrets, info):
     net = Udp(cfg["_host"], cfg["_port"], board.local_port())
     mode = cfg["security"]["mode"]
     chan = make_channel(mode, net, store, board, cfg, secrets)
+    chan.mark = HEAP.mark
     sec = store.get("sec")
     if sec:
         chan.restore(sec)
