@@ -17,7 +17,7 @@ DEFAULTS = {
     "coap": {"ack_timeout_ms": 2000, "ack_random_factor": 1.5, "max_retransmit": 4,
              "token_len": 1, "separate_timeout_ms": 10000, "probe_retransmit": 2},
     "schedule": {"sleep_s": 3600, "listen_ms": 1500, "listen_max_ms": 10000,
-                 "report": "send", "error_backoff_s": 300},
+                 "report": "send", "error_backoff_s": 300, "max_backoff_s": 86400},
     "radio": {"profile": "generic", "wake_uJ": 50000, "tx_uJ_per_byte": 2.0,
               "rx_uJ_per_byte": 1.0, "datagram_uJ": 500, "rtt_ms": 200, "rx_mW": 150,
               "nat_timeout_prior_s": [30, 120]},

@@ -204,7 +204,9 @@ class Hs:
                 if self.done:
                     return
             if tries >= c.max_tries:
-                if retx and recs[-1][1] == 1:
+                if recs[-1][1] == 1:
+                    # the server answered our hellos, then repeated its flight (retx) or went
+                    # silent through every try of our Finished: it could not verify it
                     raise DtlsAuthFailed("server never accepted our Finished (wrong PSK?)")
                 raise DtlsNoAnswer("no answer after %d tries" % tries)
             if not again:

@@ -162,6 +162,18 @@ def make_channel(mode, net, store, board, cfg, secrets):
     raise ConfigError("security.mode " + mode)
 
 
+def _backoff(sch, result, fails):
+    """Sleep after a failed wake, doubling with each failed wake in a row. A transient failure
+    (no answer, network down) retries sooner than the schedule: error_backoff_s, 2x, 4x ... up to
+    sleep_s. Wrong credentials (auth-failed) will not fix themselves: at least sleep_s, then 2x,
+    4x ... up to max_backoff_s (a day by default), so a misprovisioned fleet stays quiet."""
+    base = sch.get("error_backoff_s", 300)
+    k = min(max(int(fails), 1) - 1, 10)
+    if result == "auth-failed":
+        return min(max(sch["sleep_s"], base) * (1 << k), max(sch.get("max_backoff_s", 86400), sch["sleep_s"]))
+    return min(sch["sleep_s"], base * (1 << k))
+
+
 def _endpoint(cfg, board):
     ep = cfg.get("endpoint")
     if ep:
@@ -190,8 +202,7 @@ def run(board):
         sleep_s = cfg["schedule"]["sleep_s"]
         info.update(_wake(board, store, cfg, secrets, info))
         if info.get("result") != "ok":
-            sleep_s = min(sleep_s, cfg["schedule"].get("error_backoff_s", 300)) if info.get("result") != "auth-failed" \
-                else max(sleep_s, cfg["schedule"].get("error_backoff_s", 300))
+            sleep_s = _backoff(cfg["schedule"], info.get("result"), info.get("fails", 1))
         if info.get("next_s"):
             sleep_s = min(sleep_s, info.pop("next_s"))
     except ConfigError as e:
@@ -261,8 +272,9 @@ def _wake(board, store, cfg, secrets, info):
     out = {"ep": endpoint}
     if not board.net_up():
         planner.last_wake = int(now)
+        planner.fails += 1
         planner.save()
-        return {"result": "network-down", "path": "none"}
+        return {"result": "network-down", "path": "none", "fails": planner.fails}
     net = Udp(cfg["_host"], cfg["_port"], board.local_port())
     mode = cfg["security"]["mode"]
     chan = make_channel(mode, net, store, board, cfg, secrets)
@@ -366,6 +378,8 @@ def _wake(board, store, cfg, secrets, info):
                 log("triggered Update failed: %s" % e, "W")
     HEAP.mark("served")
     planner.last_wake = int(board.now())
+    planner.fails = 0 if result == "ok" else planner.fails + 1
+    out["fails"] = planner.fails
     planner.save()
     chan.settle()
     s = chan.save()

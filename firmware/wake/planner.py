@@ -14,14 +14,15 @@ Failure detection (µJ) = the listen time before giving up * rx_mW.
 
 Learned and persisted (section 'plan', a few dozen bytes): NAT bounds, per-path success and
 failure counts (halved when large: recent behaviour weighs more), measured bytes per path,
-the time of the last exchange with the server.
+the time of the last exchange with the server, and how many wakes in a row failed (the
+sleep back-off in wake/cycle.py doubles with it).
 """
 import struct
 
 PATHS = ("nosec", "oscore", "oscore-b2", "cid", "dtls-reuse", "resume", "full-handshake")
 OPTIMISTIC = ("dtls-reuse",)      # paths that depend on the NAT mapping still being alive
-_HDR = ">BIIII"                   # ver, last_exchange, last_wake, nat_lo, nat_hi
-_HDR_LEN = 17
+_HDR = ">BIIIIB"                  # ver, last_exchange, last_wake, nat_lo, nat_hi, fails
+_HDR_LEN = 18
 _PER = ">BBH"                     # ok, fail, measured bytes (0: unknown)
 
 
@@ -35,16 +36,18 @@ class Planner:
         self.last_exchange = 0
         self.last_wake = 0
         self.stats = [[0, 0, 0] for _ in PATHS]
+        self.fails = 0           # wakes in a row that ended without an exchange
         self.tried = []          # [(path, outcome)] this wake
         s = store.get("plan")
-        if s and len(s) == _HDR_LEN + 4 * len(PATHS) and s[0] == 1:
-            _v, self.last_exchange, self.last_wake, self.nat_lo, self.nat_hi = struct.unpack(_HDR, s[:_HDR_LEN])
+        if s and len(s) == _HDR_LEN + 4 * len(PATHS) and s[0] == 2:
+            (_v, self.last_exchange, self.last_wake, self.nat_lo, self.nat_hi,
+             self.fails) = struct.unpack(_HDR, s[:_HDR_LEN])
             for i in range(len(PATHS)):
                 self.stats[i] = list(struct.unpack(_PER, s[_HDR_LEN + 4 * i:_HDR_LEN + 4 * i + 4]))
 
     def save(self):
-        b = bytearray(struct.pack(_HDR, 1, int(self.last_exchange), int(self.last_wake),
-                                  int(self.nat_lo), int(self.nat_hi)))
+        b = bytearray(struct.pack(_HDR, 2, int(self.last_exchange), int(self.last_wake),
+                                  int(self.nat_lo), int(self.nat_hi), min(self.fails, 255)))
         for st in self.stats:
             b.extend(struct.pack(_PER, st[0], st[1], st[2]))
         self.store.put("plan", b)

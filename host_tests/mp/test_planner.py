@@ -93,3 +93,23 @@ def test_success_rate_from_counts():
         p.record("cid", "ok")
     ok, fail, _b = p.stats[3]
     assert ok + fail <= 200 and p.p_ok("cid", 3600) > 0.9   # counts halve: recent weighs more
+
+
+def test_failed_wakes_in_a_row_persist_and_double_the_backoff():
+    b = FakeBoard()
+    s = Store(b)
+    p = Planner(s, {"radio": RADIO, "coap": COAP})
+    p.fails = 3
+    p.save()
+    s.commit()
+    s2 = Store(b)
+    assert s2.load()
+    assert Planner(s2, {"radio": RADIO, "coap": COAP}).fails == 3
+    from wake.cycle import _backoff
+    sch = {"sleep_s": 3600, "error_backoff_s": 300}
+    # transient failures: sooner than the schedule, doubling back up to it
+    assert [_backoff(sch, "no-answer", k) for k in (1, 2, 3, 4, 5, 6)] == [300, 600, 1200, 2400, 3600, 3600]
+    # wrong credentials: never sooner than the schedule, doubling up to a day
+    assert [_backoff(sch, "auth-failed", k) for k in (1, 2, 3, 5, 9)] == [3600, 7200, 14400, 57600, 86400]
+    assert _backoff(dict(sch, sleep_s=60), "auth-failed", 1) == 300
+    assert _backoff(dict(sch, max_backoff_s=7200), "auth-failed", 4) == 7200
