@@ -316,6 +316,8 @@ async def run_scenario(name, sc, out_dir="reports", quiet=False, workdir=None, k
             notes.append("Send of %d samples" % info["sent"])
         if cut:
             notes.append("power cut before wake")
+        if info.get("tried"):
+            notes.append("tried " + " > ".join("%s:%s" % tuple(t) for t in info["tried"]))
         if info.get("error"):
             notes.append(info["error"][:60])
         up = info.get("meter", {}).get("bytes_up", info.get("up", 0))

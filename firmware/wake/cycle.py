@@ -315,6 +315,7 @@ def _wake(board, store, cfg, secrets, info):
                 reg.register(ex)
                 label = took + "+register"
             if took != path:
+                log("%s refused by the server: %s instead" % (path, took), "W")
                 planner.record(path, "session-unknown", asleep)
             planner.record(took, "ok", asleep, net.up - up0 + net.down - down0)
             result = "ok"
@@ -384,6 +385,8 @@ def _wake(board, store, cfg, secrets, info):
     chan.settle()
     s = chan.save()
     store.put("sec", s)
+    if len(planner.tried) > 1:      # the fallbacks this wake went through, with their outcomes
+        out["tried"] = planner.tried
     out.update({"path": label, "result": result, "up": net.up, "down": net.down,
                 "dg_up": net.dg_up, "dg_down": net.dg_down, "retx": ex.retransmissions,
                 "dropped": chan.dropped})
