@@ -121,7 +121,8 @@ def b2(c):
     r1 = bytes(b.urandom(8))
     c1 = load(Context(c.sid, c.rid), c.secrets, r1)
     tok = bytes(b.urandom(1))
-    m, r = protect(c1, C.Message(0, 2, int.from_bytes(b.urandom(2), "big"), tok), 0, None, r1,
+    mid = int.from_bytes(b.urandom(2), "big")
+    m, r = protect(c1, C.Message(0, 2, mid, tok), 0, None, r1,
                    c.wrap)
     data = C.encode(m)
     t = int(cfg.get("b2_timeout_ms", 2000))
@@ -135,7 +136,9 @@ def b2(c):
                 break
             try:
                 m = C.decode(d)
-                if m.token != tok or m.code < 64:
+                # a piggybacked answer (ACK) must carry our MID: a stale answer queued from an
+                # earlier exchange may share the 1-byte token
+                if m.token != tok or m.code < 64 or (m.mtype == 2 and m.mid != mid):
                     continue
                 if m.mtype == 0:
                     net.send(C.encode(C.Message(2, 0, m.mid)))
