@@ -14,22 +14,15 @@
 // Prints one JSON line: {"ok", "error", "wake": <the WAKE line>, "shim_aes_bytes", "log"}.
 import fs from "fs";
 import path from "path";
-import crypto from "crypto";
-import { fileURLToPath } from "url";
+import { loadPort, copyIn } from "./port.mjs";
 
-const [recdir, romfs, shimdir, mpjsArg] = process.argv.slice(2);
-const here = path.dirname(fileURLToPath(import.meta.url));
-const mpjs = mpjsArg || path.join(here, "..", "..", ".node", "node_modules", "@micropython",
-  "micropython-webassembly-pyscript", "micropython.mjs");
-const { loadMicroPython } = await import(mpjs);
+const [recdir, romfs, shimdir, mpjs] = process.argv.slice(2);
 
 const lines = fs.readFileSync(path.join(recdir, "rec.txt"), "utf8").split("\n").filter((l) => l);
 const header = JSON.parse(lines[0].slice(2));
 const events = lines.slice(1).map((l) => l.split(" "));
 let ev = 0, up = 0, down = 0;
 let mismatch = null;
-let depthAddr = null, collections = 0;
-const log = [];
 
 function fail(msg) {
   mismatch = msg;
@@ -57,38 +50,21 @@ const host = {
     if (e[0] === "D") { down++; return `D ${e[1]} ${e[2]}`; }
     return `E ${e[1]} ${e[2]}`;
   },
-  collect(cb) {
-    // a real collection now (shims/vgc.py): the port collects when its count of calls from JS
-    // drops back to 0; make it 0 for one call into a no-op Python function
-    const h = new Int32Array(mp._module.HEAPU8.buffer);
-    const d = h[depthAddr];
-    h[depthAddr] = 0;
-    try { cb(); } finally { h[depthAddr] = d; }
-    collections++;
-  },
-  ecb(keyhex, blockhex) {
-    const k = Buffer.from(keyhex, "hex");
-    const c = crypto.createCipheriv(`aes-${k.length * 8}-ecb`, k, null);
-    c.setAutoPadding(false);
-    return Buffer.concat([c.update(Buffer.from(blockhex, "hex")), c.final()]).toString("hex");
-  },
 };
 
 const out = [];
-const mp = await loadMicroPython({ stdout: (l) => out.push(l), stderr: (l) => out.push(l) });
-const FS = mp.FS;
-function copyIn(src, dst) {
-  FS.mkdir(dst);
-  for (const n of fs.readdirSync(src)) {
-    const p = path.join(src, n);
-    if (fs.statSync(p).isDirectory()) copyIn(p, dst + "/" + n);
-    else FS.writeFile(dst + "/" + n, fs.readFileSync(p));
-  }
+let mp, stats;
+try {
+  ({ mp, stats } = await loadPort(mpjs, host, out));
+} catch (e) {
+  console.log(JSON.stringify({ ok: false, error: String(e).slice(0, 500) }));
+  process.exit(2);
 }
+const FS = mp.FS;
 FS.mkdir("/w");
 FS.writeFile("/w/fw.romfs", fs.readFileSync(romfs));
-copyIn(shimdir, "/shims");
-copyIn(path.join(recdir, "state"), "/s");
+copyIn(FS, shimdir, "/shims");
+copyIn(FS, path.join(recdir, "state"), "/s");
 const env = {};
 for (const [k, v] of Object.entries(header.env)) {
   if (v === null) continue;
@@ -97,30 +73,6 @@ for (const [k, v] of Object.entries(header.env)) {
   else if (f) { FS.writeFile("/w/" + f, fs.readFileSync(path.join(recdir, f))); env[k] = "/w/" + f; }
   else env[k] = v;
 }
-// Where the port keeps its count of nested calls from JS (external_call_depth, a static):
-// the one word that reads 1 inside a call from Python to JS, 2 one level deeper and 0 at the
-// top level.
-{
-  let s1 = null, cand = null;
-  const LIM = Math.min(mp._module.HEAPU8.length, 8 << 20);
-  mp.registerJsModule("probe", {
-    one(cb) { s1 = new Int32Array(mp._module.HEAPU8.buffer.slice(0, LIM)); cb(); },
-    two() {
-      const s2 = new Int32Array(mp._module.HEAPU8.buffer.slice(0, LIM));
-      cand = [];
-      for (let i = 0; i < s1.length; i++) if (s1[i] === 1 && s2[i] === 2) cand.push(i);
-    },
-  });
-  mp.runPython("import probe\nprobe.one(lambda: probe.two())\ndel probe");
-  const top = new Int32Array(mp._module.HEAPU8.buffer);
-  cand = (cand || []).filter((i) => top[i] === 0);
-  if (cand.length !== 1) {
-    console.log(JSON.stringify({ ok: false, error: `cannot force a collection on this build (${cand.length} candidates for the call depth)` }));
-    process.exit(2);
-  }
-  depthAddr = cand[0];
-}
-mp.registerJsModule("host", host);
 const romsize = fs.statSync(romfs).size;
 const boot = `
 import sys, vfs, gc
@@ -175,5 +127,5 @@ for (const l of out) {
 }
 if (!error && !wake) error = "no WAKE line";
 console.log(JSON.stringify({ ok: !error, error, wake, shim_aes_bytes: shim, maxsize, up, down,
-  events: events.length, consumed: ev, collections, log: out.filter((l) => !l.startsWith("WAKE ")).slice(-30) }));
+  events: events.length, consumed: ev, collections: stats.collections, log: out.filter((l) => !l.startsWith("WAKE ")).slice(-30) }));
 process.exit(error ? 1 : 0);
