@@ -237,9 +237,13 @@ async def measure(groups, keep=None, quiet=False):
                             "at32": ww.get("heap_at"), "marks32": ww.get("heap_marks"),
                             "shim_aes_bytes": r.get("shim_aes_bytes"), "maxsize32": r.get("maxsize"),
                             "datagrams": "%d up, %d down" % (r.get("up", 0), r.get("down", 0))})
+                labels = lambda m: [x.split(":")[0] for x in (m or "").split()]  # noqa: E731
                 if r.get("ok") and ww.get("path") != w.get("path"):
                     row["replay_ok"] = False
                     row["replay_error"] = "path %s replayed as %s" % (w.get("path"), ww.get("path"))
+                elif r.get("ok") and labels(ww.get("heap_marks")) != labels(w.get("heap_marks")):
+                    row["replay_ok"] = False
+                    row["replay_error"] = "other heap checkpoints: %s vs %s" % (w.get("heap_marks"), ww.get("heap_marks"))
                 if row["replay_ok"] and row["peak32"]:
                     row["ratio"] = round(row["peak64"] / row["peak32"], 3)
             rows.append(row)
