@@ -21,7 +21,7 @@ measurement of the same wake on two word sizes. Recording runs with a large heap
 that no path is cut short by the 64 KiB budget (the webassembly heap grows on demand): both
 ports do the wake's whole work.
 
-    measure.py [--paths a,b] [--json FILE] [--keep DIR]
+    measure.py [--groups nosec,dtls,...] [--json FILE] [--keep DIR]
 """
 import argparse
 import asyncio
