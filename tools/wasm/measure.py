@@ -48,6 +48,9 @@ MPJS = os.path.join(NODE_DIR, "node_modules", WASM_PKG, "micropython.mjs")
 REC_HEAP = 512 * 1024
 TARGET_HEAP = 64 * 1024          # what an ESP32 with Wi-Fi up leaves (README "Memory")
 MARGIN = 0.8
+# WAKE line fields that must be the same on both ports (what the wake did and sent)
+SAME = ("path", "result", "up", "down", "dg_up", "dg_down", "retx", "sent", "served", "notified", "tried",
+        "awake_ms", "sleep_s", "rtc_bytes")
 ENV_KEYS = ("LWM2M_STATE", "LWM2M_CONFIG", "LWM2M_SECRETS", "LWM2M_RESET", "LWM2M_CLOCK",
             "LWM2M_TEMP", "LWM2M_LOCAL_PORT")
 
@@ -241,6 +244,10 @@ async def measure(groups, keep=None, quiet=False):
                 if r.get("ok") and ww.get("path") != w.get("path"):
                     row["replay_ok"] = False
                     row["replay_error"] = "path %s replayed as %s" % (w.get("path"), ww.get("path"))
+                elif r.get("ok") and [w.get(k) for k in SAME] != [ww.get(k) for k in SAME]:
+                    row["replay_ok"] = False
+                    row["replay_error"] = "the replayed wake reports otherwise: %s" % [
+                        (k, w.get(k), ww.get(k)) for k in SAME if w.get(k) != ww.get(k)]
                 elif r.get("ok") and labels(ww.get("heap_marks")) != labels(w.get("heap_marks")):
                     row["replay_ok"] = False
                     row["replay_error"] = "other heap checkpoints: %s vs %s" % (w.get("heap_marks"), ww.get("heap_marks"))
