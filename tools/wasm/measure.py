@@ -108,14 +108,20 @@ _S = {"schedule": dict(FAST_SCHED, sleep_s=3600), "coap": dict(FAST_COAP)}
 REQUESTS = [("read", "/3303/0"), ("read-cf", "/3/0/9", 11542), ("discover", "/3"),
             ("write-attr", "/3303/0/5700", {"pmax": 7200, "st": 0.5}), ("observe", "/3303/0/5700"),
             ("write", "/1/0/3", "10"), ("exec", "/3303/0/5605"), ("read-cf", "/4/0", 112)]
+OSCORE_SECRETS = {"master_secret": "0102030405060708090a0b0c0d0e0f10", "master_salt": "9e7ca92223786340",
+                  "sender_id": "01", "recipient_id": "00"}      # = secrets/example.json's oscore
 GROUPS = {
     "nosec": {"wakes": 2, "mode": "nosec", "plugins": ["nosec"]},
     "nosec-dm": {"wakes": 2, "mode": "nosec", "plugins": ["nosec"], "actions": {1: REQUESTS}, "show": [1]},
     "oscore": {"wakes": 2, "mode": "oscore", "plugins": ["oscore", "nosec"]},
+    "oscore-heal": {"wakes": 3, "mode": "oscore", "plugins": ["oscore", "nosec"], "server_restart": [2],
+                    "plugin_cfg": {"oscore": {"restart_loses_contexts": True, "secrets": OSCORE_SECRETS}}, "show": [2]},
     "dtls": {"wakes": 2, "mode": "psk", "plugins": ["dtls", "nosec"], "security": {"cid": None}},
     "dtls-cid": {"wakes": 2, "mode": "psk", "plugins": ["dtls", "nosec"], "security": {"cid": "rfc9146"}},
     "dtls-dm": {"wakes": 2, "mode": "psk", "plugins": ["dtls", "nosec"], "security": {"cid": None},
                 "actions": {1: REQUESTS}, "show": [1]},
+    "dtls-reuse": {"wakes": 2, "mode": "psk", "plugins": ["dtls", "nosec"], "security": {"cid": None},
+                   "local_port": "fixed", "board": {"schedule": {"sleep_s": 60}}, "show": [1]},
     "dtls-cid-fallback": {"wakes": 3, "mode": "psk", "plugins": ["dtls", "nosec"], "security": {"cid": "rfc9146"},
                           "server_restart": [2], "actions": {2: [("forget",)]}, "show": [2]},
 }
