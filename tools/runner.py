@@ -302,8 +302,9 @@ async def run_scenario(name, sc, out_dir="reports", quiet=False, workdir=None, k
             pending_reads.remove((w, u, f))
             try:
                 r = f.result()
-                notes.append("server %s %s -> %s" % ("read", u, repr(r)[:60]))
-                info.setdefault("server_reads", []).append({"uri": u, "code": r.code, "value": r.decoded()})
+                op = getattr(r, "op", "read")      # read, write-attributes, observe, ...
+                notes.append("server %s %s -> %s" % (op, u, repr(r)[:60]))
+                info.setdefault("server_reads", []).append({"op": op, "uri": u, "code": r.code, "value": r.decoded()})
             except Exception as e:
                 notes.append("server %s failed: %s" % (u, e))
         if info.get("served"):

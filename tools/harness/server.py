@@ -17,9 +17,9 @@ import os
 import random
 import time
 
-from harness import _paths  # noqa: F401  (firmware/ on sys.path)
-from coap import codec as C
-from lwm2m import tlv
+from harness import coap as C      # the harness's own CoAP codec, not the firmware's
+from harness import tlv            # and its own TLV codec
+from harness.objects import path_type
 
 CF_TEXT, CF_LINK, CF_OPAQUE, CF_CBOR, CF_SENML_JSON, CF_SENML_CBOR, CF_TLV = 0, 40, 42, 60, 110, 112, 11542
 
@@ -109,11 +109,42 @@ class Observation:
                 "seq": [r.observe for r in self.notifications], "dups": self.duplicates}
 
 
-class Response:
-    """A client's answer to a server request, decoded where the format is known."""
+def op_name(req):
+    """The LwM2M operation a server request is (for logs and reports): read, observe, cancel,
+    discover, write, write-attributes, execute, create, delete, read-composite, write-composite,
+    observe-composite, cancel-composite."""
+    obs = req.get_uint(C.OBSERVE)
+    q = req.get_all(C.URI_QUERY)
+    n = len(req.get_all(C.URI_PATH))
+    if req.code == C.GET:
+        if obs is not None:
+            return "observe" if obs == 0 else "cancel"
+        return "discover" if req.get_uint(C.ACCEPT) == CF_LINK else "read"
+    if req.code == C.FETCH:
+        if obs is not None:
+            return "observe-composite" if obs == 0 else "cancel-composite"
+        return "read-composite"
+    if req.code == C.IPATCH:
+        return "write-composite"
+    if req.code == C.PUT:
+        return "write-attributes" if q and not req.payload and req.get(C.CONTENT_FORMAT) is None else "write"
+    if req.code == C.POST:
+        if n == 1:
+            return "create"
+        return "write" if req.get(C.CONTENT_FORMAT) is not None else "execute"
+    if req.code == C.DELETE:
+        return "delete"
+    return C.code_str(req.code)
 
-    def __init__(self, msg):
+
+class Response:
+    """A client's answer to a server request, decoded where the format is known; `op` names the
+    operation of the request it answers."""
+    op = "notify"
+
+    def __init__(self, msg, uri=None):
         self.msg = msg
+        self.uri = uri          # the request's path (types TLV values by the object model)
         self.code = msg.code
         self.cf = msg.get_uint(C.CONTENT_FORMAT)
         self.payload = msg.payload
@@ -125,23 +156,25 @@ class Response:
         return 64 <= self.code < 96
 
     def decoded(self):
-        return decode_payload(self.cf, self.payload)
+        return decode_payload(self.cf, self.payload, self.uri)
 
     def __repr__(self):
         return "<%s cf=%s %r>" % (C.code_str(self.code), self.cf, self.decoded())
 
 
-def decode_payload(cf, payload):
+def decode_payload(cf, payload, uri=None):
     """A payload as Python data: text as str, TLV as {id: ...}, SenML as resolved records
     (RFC 8428 4.6: absolute names and times; CBOR keeps the integer labels 0 n, 2 v, 3 vs,
-    4 vb, 8 vd, 6 t), LwM2M CBOR as nested maps, link format as str, opaque as hex."""
+    4 vb, 8 vd, 6 t), LwM2M CBOR as nested maps, link format as str, opaque as hex. `uri`: the
+    request's path; TLV values are then typed by the object model (harness/objects.py)."""
     if not payload:
         return None
     try:
         if cf in (CF_TEXT, None):
             return payload.decode()
         if cf == CF_TLV:
-            return _tlv_tree(payload)
+            ids = tuple(int(x) for x in uri.strip("/").split("/") if x) if uri else ()
+            return tlv.tree(payload, path_type if ids else None, ids)
         if cf == CF_LINK:
             return payload.decode()
         if cf == CF_SENML_JSON:
@@ -170,28 +203,6 @@ def resolve_senml(recs, kbn, kbt, kn, kt):
             d[kt] = bt + r.get(kt, 0)
         out.append(dict(sorted(d.items(), key=lambda kv: str(kv[0]))))
     return out
-
-
-def _tlv_tree(b):
-    out = {}
-    for kind, ident, val in tlv.decode(b):
-        if kind in (tlv.OBJ_INST, tlv.MULTI_RES):
-            out[ident] = _tlv_tree(val)
-        else:
-            out[ident] = _guess(val)
-    return out
-
-
-def _guess(v):
-    try:
-        s = v.decode()
-        if s.isprintable() and s:
-            return s
-    except UnicodeError:
-        pass
-    if len(v) in (1, 2, 4, 8):
-        return int.from_bytes(v, "big", signed=True)
-    return v.hex()
 
 
 class LwServer(asyncio.DatagramProtocol):
@@ -442,8 +453,9 @@ class LwServer(asyncio.DatagramProtocol):
                     reg.queued.append((req, fut))
                     self.log("requeue", ep=reg.ep, uri=req.path(), why="5.03")
                     return
-                r = Response(m)
+                r = Response(m, req.path())
                 r.t = self.clock.now()
+                r.op = op_name(req)
                 if req.get(C.OBSERVE) == b"" and r.observe is not None and r.ok:
                     reg.observations[m.token] = Observation(req.path(), m.token, r)
                     self.log("observing", ep=reg.ep, uri=req.path(), token=m.token.hex())
@@ -451,7 +463,7 @@ class LwServer(asyncio.DatagramProtocol):
                     reg.observations = {t: o for t, o in reg.observations.items() if o.uri != req.path()}
                 if not fut.done():
                     fut.set_result(r)
-                self.log("response", ep=reg.ep, code=C.code_str(m.code), size=len(m.payload))
+                self.log("response", ep=reg.ep, op=r.op, code=C.code_str(m.code), size=len(m.payload))
                 return
             ob = reg.observations.get(m.token)
             if ob is not None:
@@ -462,7 +474,7 @@ class LwServer(asyncio.DatagramProtocol):
                     self.log("notify-dup", ep=reg.ep, uri=ob.uri, mid=m.mid)
                     return
                 ob.mids.add(m.mid)
-                r = Response(m)
+                r = Response(m, ob.uri)
                 r.t = self.clock.now()
                 ob.notifications.append(r)
                 reg.last_seen = self.clock.now()
@@ -598,7 +610,7 @@ def encode_values(cf, uri, values):
     else:
         recs = [(tuple(int(x) for x in p.strip("/").split("/")), v) for p, v in values]
     if cf == CF_TLV:
-        return _tlv_encode(recs, max(1, len(ids) - (len(ids) > 2)))
+        return tlv.encode(recs, max(1, len(ids) - (len(ids) > 2)))
     if cf in (CF_SENML_JSON, CF_SENML_CBOR):
         out = []
         for p, v in recs:
@@ -633,38 +645,6 @@ def encode_values(cf, uri, values):
             d[p[-1]] = "%d:%d" % v if isinstance(v, tuple) else v
         return cbor2.dumps(root)
     raise ValueError("cannot encode values as content format %s" % cf)
-
-
-def _tlv_value(v):
-    import struct
-    if isinstance(v, bool):
-        return b"\x01" if v else b"\x00"
-    if isinstance(v, int):
-        return tlv.value_bytes(v, "i")
-    if isinstance(v, float):
-        return struct.pack(">d", v)
-    if isinstance(v, bytes):
-        return v
-    if isinstance(v, tuple):
-        return struct.pack(">HH", *v)
-    return str(v).encode()
-
-
-def _tlv_encode(recs, lvl):
-    recs = sorted(recs)
-    out = bytearray()
-    i = 0
-    while i < len(recs):
-        p = recs[i][0]
-        j = i + 1
-        while j < len(recs) and recs[j][0][lvl] == p[lvl]:
-            j += 1
-        if len(p) == lvl + 1:
-            tlv.encode_entry(tlv.RES if lvl == 2 else tlv.RES_INST, p[lvl], _tlv_value(recs[i][1]), out)
-        else:
-            tlv.encode_entry(tlv.OBJ_INST if lvl == 1 else tlv.MULTI_RES, p[lvl], _tlv_encode(recs[i:j], lvl + 1), out)
-        i = j
-    return bytes(out)
 
 
 async def serve_forever(port=5683, host="127.0.0.1", plugins=("nosec",), plugin_cfg=None):
