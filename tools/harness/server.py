@@ -109,6 +109,15 @@ class Observation:
                 "seq": [r.observe for r in self.notifications], "dups": self.duplicates}
 
 
+def req_uri(req):
+    """What a request is about: its path, or for a composite operation (FETCH/iPATCH at the
+    root) "composite:" and the names it lists."""
+    names = getattr(req, "composite", None)
+    if names is not None:
+        return "composite:" + ",".join(names)
+    return req.path()
+
+
 def op_name(req):
     """The LwM2M operation a server request is (for logs and reports): read, observe, cancel,
     discover, write, write-attributes, execute, create, delete, read-composite, write-composite,
@@ -173,7 +182,10 @@ def decode_payload(cf, payload, uri=None):
         if cf in (CF_TEXT, None):
             return payload.decode()
         if cf == CF_TLV:
-            ids = tuple(int(x) for x in uri.strip("/").split("/") if x) if uri else ()
+            try:
+                ids = tuple(int(x) for x in uri.strip("/").split("/") if x) if uri else ()
+            except ValueError:      # a composite ("composite:/3/0/9,...") carries no TLV
+                ids = ()
             return tlv.tree(payload, path_type if ids else None, ids)
         if cf == CF_LINK:
             return payload.decode()
@@ -453,14 +465,15 @@ class LwServer(asyncio.DatagramProtocol):
                     reg.queued.append((req, fut))
                     self.log("requeue", ep=reg.ep, uri=req.path(), why="5.03")
                     return
-                r = Response(m, req.path())
+                uri = req_uri(req)
+                r = Response(m, uri)
                 r.t = self.clock.now()
                 r.op = op_name(req)
                 if req.get(C.OBSERVE) == b"" and r.observe is not None and r.ok:
-                    reg.observations[m.token] = Observation(req.path(), m.token, r)
-                    self.log("observing", ep=reg.ep, uri=req.path(), token=m.token.hex())
+                    reg.observations[m.token] = Observation(uri, m.token, r)
+                    self.log("observing", ep=reg.ep, uri=uri, token=m.token.hex())
                 elif req.get(C.OBSERVE) is not None:
-                    reg.observations = {t: o for t, o in reg.observations.items() if o.uri != req.path()}
+                    reg.observations = {t: o for t, o in reg.observations.items() if o.uri != uri}
                 if not fut.done():
                     fut.set_result(r)
                 self.log("response", ep=reg.ep, op=r.op, code=C.code_str(m.code), size=len(m.payload))
@@ -520,7 +533,8 @@ class LwServer(asyncio.DatagramProtocol):
             else:
                 fut.set_exception(TimeoutError("no answer from %s" % reg.ep))
 
-    def request(self, ep, code, uri, payload=b"", cf=None, accept=None, observe=None, now=False, query=()):
+    def request(self, ep, code, uri, payload=b"", cf=None, accept=None, observe=None, now=False, query=(),
+                composite=None):
         """Queue or send a request; returns a future resolving to a Response. `now` sends at
         once even to a queue-mode client (what a naive server does: lost if it sleeps)."""
         reg = self.regs.get(ep)
@@ -528,6 +542,8 @@ class LwServer(asyncio.DatagramProtocol):
             raise KeyError("no registration for %s" % ep)
         m = C.Message(C.CON, code)
         m.set_path(uri)
+        if composite is not None:
+            m.composite = list(composite)     # the names of a composite operation (req_uri)
         for q in query:
             m.add(C.URI_QUERY, q)
         if observe is not None:
@@ -586,18 +602,63 @@ class LwServer(asyncio.DatagramProtocol):
         return self.request(ep, C.GET, uri, observe=1)
 
     def observation(self, ep, uri):
+        """The observation of uri (a path, or a list of paths for an Observe-Composite)."""
+        if isinstance(uri, (list, tuple)):
+            uri = "composite:" + ",".join(_names(uri))
         reg = self.regs.get(ep)
         for o in (reg.observations.values() if reg else ()):
             if o.uri == uri.strip("/"):
                 return o
         return None
 
+    # -- composite operations (LwM2M 1.1 Core 6.3.8/6.3.9/6.4.5): FETCH / iPATCH at the root --
+    def read_composite(self, ep, paths, cf=CF_SENML_CBOR, accept=None, now=False):
+        """Read-Composite: FETCH with the names of `paths` (["/3/0/9", "/3303/0"]) as SenML
+        (cf 110 or 112); the answer in `accept` (default cf), decoded to resolved records."""
+        return self.request(ep, C.FETCH, "", payload=composite_names(cf, paths), cf=cf,
+                            accept=accept, now=now, composite=_names(paths))
+
+    def observe_composite(self, ep, paths, cf=CF_SENML_CBOR, accept=None):
+        """Observe-Composite: FETCH with Observe 0; notifications go to
+        observation(ep, paths).notifications, each the whole composite."""
+        return self.request(ep, C.FETCH, "", payload=composite_names(cf, paths), cf=cf,
+                            accept=accept, observe=0, composite=_names(paths))
+
+    def cancel_composite(self, ep, paths, cf=CF_SENML_CBOR):
+        """Cancel Observation-Composite: FETCH with Observe 1 and the same names."""
+        return self.request(ep, C.FETCH, "", payload=composite_names(cf, paths), cf=cf,
+                            observe=1, composite=_names(paths))
+
+    def write_composite(self, ep, values, cf=CF_SENML_CBOR):
+        """Write-Composite: iPATCH with SenML records {"/1/0/1": 7200, "/1/0/7": "UQ"} (or a
+        list of (path, value)); the device changes all of them or none."""
+        if isinstance(values, bytes):           # a payload as given (malformed-input tests)
+            return self.request(ep, C.IPATCH, "", payload=values, cf=cf, composite=[])
+        items = sorted(values.items()) if isinstance(values, dict) else list(values)
+        return self.request(ep, C.IPATCH, "", payload=encode_values(cf, "/", items), cf=cf,
+                            composite=_names([p for p, _ in items]))
+
+
+def _names(paths):
+    return ["/" + p.strip("/") for p in paths]
+
+
+def composite_names(cf, paths):
+    """The payload of a Read-/Observe-Composite: SenML records with a name only (RFC 8790)."""
+    recs = [{"n": n} for n in _names(paths)]
+    if cf == CF_SENML_JSON:
+        return json.dumps(recs).encode()
+    if cf == CF_SENML_CBOR:
+        import cbor2
+        return cbor2.dumps([{0: r["n"]} for r in recs])
+    raise ValueError("composite operations use SenML JSON (110) or SenML CBOR (112)")
+
 
 def encode_values(cf, uri, values):
     """Encode Python values for a Write or Create on uri: `values` is {rid: v} (for an
     instance; v a dict {riid: v} for a multiple resource) or [("/o/i/r", v), ...]. Types follow
     Python: bool, int, float, str, bytes (opaque), tuple (objlnk)."""
-    ids = [int(x) for x in uri.strip("/").split("/")]
+    ids = [int(x) for x in uri.strip("/").split("/") if x]
     recs = []
     if isinstance(values, dict):
         base = ids if len(ids) >= 2 else ids + [0]
