@@ -6,9 +6,13 @@ Register / Update / De-register / Send (POST /dp) are handled here; a registrati
 address of its latest authentic Register/Update; lifetimes expire on the scenario's virtual
 clock; requests for a queue-mode client wait until its next Register/Update, then go out while
 it listens. Every DM operation (Read, Write, Execute, Discover, Write-Attributes, Create, Delete,
-Observe and its cancellation) is offered as a request returning a future (tests, console), in
-any content format; notifications and Send payloads are decoded (SenML resolved to absolute
-names and times) and kept per registration (`observations`, `sends`, `samples`).
+Observe and its cancellation) and the composite ones (read_composite, write_composite,
+observe_composite, cancel_composite: FETCH / iPATCH with SenML) is offered as a request returning
+a future (tests, console), in any content format; notifications and Send payloads are decoded
+(SenML resolved to absolute names and times) and kept per registration (`observations`,
+`sends`, `samples`). An independent oracle: CoAP with harness/coap.py, TLV with harness/tlv.py
+(values typed by harness/objects.py), SenML and CBOR with json and cbor2; no firmware code
+decodes what the device sends (the DTLS and OSCORE plugins reuse the firmware's record layers).
 What it does not do: bootstrap, or any security itself (plugins in tools/harness/*_server.py).
 """
 import asyncio
