@@ -33,7 +33,15 @@ _MAXP = const(8)         # paths per composite observation (RTC memory)
 
 
 def handle(dm, m):
-    # FETCH (code 5) or iPATCH (code 7) from the server: the response Message.
+    # FETCH (code 5) or iPATCH (code 7) from the server: the response Message. Nothing the
+    # server sends may end the wake: whatever a hostile payload raises is a 4.00.
+    try:
+        return _handle(dm, m)
+    except (ValueError, TypeError, KeyError, IndexError, UnicodeError, OverflowError, AttributeError):
+        return _resp(C.BAD_REQUEST)
+
+
+def _handle(dm, m):
     if m.get(C.URI_PATH) is not None:
         return _resp(C.BAD_REQUEST)      # composite requests go to the root path
     cf = m.get_uint(C.CONTENT_FORMAT)

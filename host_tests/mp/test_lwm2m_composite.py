@@ -113,3 +113,28 @@ def test_observe_composite_persists_and_notifies():
     # cancel (FETCH, Observe 1, same names): the observation is gone
     r = _fetch(dm2, b'[{"n":"/3303/0/5700"},{"n":"/3/0/9"}]', observe=1, token=b"\x43")
     assert _code(r) == "2.05" and observe.load(s2)[0] == []
+
+
+def test_hostile_composite_payloads_never_raise():
+    # random and mutated SenML (JSON and CBOR) in FETCH and iPATCH: always an answer, and a
+    # rejected iPATCH changes nothing
+    b, s, reg, dm, dev = setup()
+    seeds = (b'[{"n":"/1/0/1","v":60},{"n":"/3/0/9"}]', b'\x82\xa2\x00\x66/1/0/1\x02\x18\x3c\xa1\x00\x66/3/0/9',
+             b'[{"bn":"/1/0/","n":"7","vs":"UQ"}]', b'\x81\xa2\x21\x61/\x00\x653/0/9')
+    x = 12345
+    before = dict(reg.get(1).inst[0])
+    flash = dict(b.flash)
+    for i in range(300):
+        x = (x * 1103515245 + 12345) & 0x7FFFFFFF
+        pl = bytearray(seeds[x % 4])
+        for _ in range(1 + x % 3):
+            x = (x * 1103515245 + 12345) & 0x7FFFFFFF
+            pl[x % len(pl)] = (x >> 8) & 0xFF
+        code = (FETCH, IPATCH)[i % 2]
+        r = dm.handle(req(code, "", bytes(pl), cf=(110, 112)[(i >> 1) % 2], observe=0 if i % 7 == 0 else None))
+        assert 64 <= r.code < 160, (pl, r.code)
+        if code == IPATCH and r.code != C.CHANGED:
+            assert reg.get(1).inst[0] == before and b.flash == flash, pl
+        elif code == IPATCH:
+            before = dict(reg.get(1).inst[0])
+            flash = dict(b.flash)
