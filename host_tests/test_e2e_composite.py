@@ -34,14 +34,15 @@ def _run(cf):
         # one bad record (/3/0/9 is read-only): 4.05 and /1/0/3 keeps 1800
         5: [("write-composite", {"/1/0/3": 60, "/3/0/9": 5}, cf)],
         6: [("read-composite", ["/1/0/3"], cf)],
+        8: [("cancel-composite", ["/3303/0/5700", "/3/0/9"], cf)],
     }
-    rep = run(base(wakes=8, actions=acts), timeout=400)
+    rep = run(base(wakes=10, actions=acts), timeout=400)
     _ok(rep)
     a = _answers(rep)
     ops = [(w, op, _code(c)) for w, op, c, v in a]
     assert ops == [(1, "write-composite", "2.04"), (2, "read-composite", "2.05"),
                    (3, "observe-composite", "2.05"), (5, "write-composite", "4.05"),
-                   (6, "read-composite", "2.05")], ops
+                   (6, "read-composite", "2.05"), (8, "cancel-composite", "2.05")], ops
     got = _names(a[1][3], kn, kv)
     assert got["/3/0/9"] == 87 and 19.0 < got["/3303/0/5700"] < 24.0
     assert got["/1/0/3"] == 1800 and got["/1/0/7"] == "UQ" and "/1/0/1" in got   # written at wake 1
@@ -54,12 +55,15 @@ def _run(cf):
     assert len(n) >= 3, n
     wakes_notified = [w["wake"] for w in rep["wakes"] if w.get("notified")]
     assert wakes_notified and min(wakes_notified) >= 4
+    # cancelled at wake 8 (FETCH, Observe 1): no notification after it, back to hourly sleeps
+    assert max(wakes_notified) <= 7
+    assert rep["wakes"][9]["sleep_s"] >= 3500
     seq = [e["seq"] for e in n]
     assert seq == sorted(seq) and len(set(seq)) == len(seq)
     for e in n:
         v = _names(e["value"], kn, kv)
         assert set(v) == {"/3303/0/5700", "/3/0/9"} and v["/3/0/9"] == 87, e
-    assert all(w["sleep_s"] <= 1800 for w in rep["wakes"][4:-1])
+    assert all(w["sleep_s"] <= 1800 for w in rep["wakes"][4:8])
     assert not events(rep, "notify-dup")
     return rep
 
