@@ -8,8 +8,9 @@ SenML names only (`bn` + `n`: objects, instances, resources or resource instance
 (Accept, default the request's format) holds every readable value under those names as SenML
 records with absolute names. A name that does not exist is left out (4.04 if none exists);
 Object 0 is never read (4.01).
-Observe-Composite persists like a single observation (lwm2m/observe.py, RTC section 'obs'): the
-entry's path is the marker 0xFFFF followed by each requested path as (length, ids...), so it
+Observe-Composite is registered and cancelled by lwm2m/observe.py's on_request, as a single
+observation is (RTC section 'obs'): the entry's path is the marker 0xFFFF followed by each
+requested path as (length, ids...) and observe._state hands it back to state() here, so it
 survives deep sleep, is notified at a wake with the radio up when pmax elapsed or the composite
 payload changed after pmin (pmin/pmax: the server's defaults /1/0/2, /1/0/3), and the
 notification carries the whole composite in the observation's format.
@@ -69,16 +70,13 @@ def _handle(dm, m):
         if p not in paths:
             paths.append(p)
     obs = m.get_uint(C.OBSERVE)
-    if obs == 1:
-        r = read(dm, paths, acc)
-        if dm.store:
-            _forget(dm.store, bytes(m.token), _ids(paths))
-        return r
     r = read(dm, paths, acc)
-    if obs == 0 and r.code == C.CONTENT and dm.store:
-        if len(paths) > _MAXP:
+    if obs is not None and dm.store and (obs == 1 or r.code == C.CONTENT):
+        if obs == 0 and len(paths) > _MAXP:
             return _resp(141)            # 4.13 Request Entity Too Large
-        _observe(dm, m, paths, r, acc)
+        # register (0) or cancel (1) exactly as a single observation, under the marker path
+        from lwm2m import observe
+        observe.on_request(dm.store, m, _ids(paths), r, dm.reg, dm.now())
     return r
 
 
@@ -209,30 +207,6 @@ def state(reg, ids, cf):
     if isinstance(recs, int) or not recs:
         return None
     return encode(recs, cf), None
-
-
-def _observe(dm, m, paths, r, acc):
-    from lwm2m import observe
-    store = dm.store
-    ids = _ids(paths)
-    tok = bytes(m.token)
-    es, seq = observe.load(store)
-    es = [e for e in es if e[0] != tok and e[1] != ids]
-    seq += 1
-    r.add(C.OBSERVE, seq & 0xFFFFFF)
-    now = dm.now()
-    a = observe.effective(observe.attrs(store), (MARK,), dm.reg)
-    due = int(now) + a["pmax"] if a["pmax"] and a["pmax"] >= a["pmin"] else 0     # next pmax
-    es.append([tok, ids, acc, int(now), due, 0.0, observe._h16(r.payload)])
-    if len(es) > 8:                      # observe.py keeps at most 8
-        es.pop(0)
-    observe.save(store, es, seq)
-
-
-def _forget(store, tok, ids):
-    from lwm2m import observe
-    es, seq = observe.load(store)
-    observe.save(store, [e for e in es if e[0] != tok and e[1] != ids], seq)
 
 
 # -- Write-Composite -----------------------------------------------------------------------
