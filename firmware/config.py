@@ -93,8 +93,15 @@ def load(path=None, secrets_path=None):
     if not isinstance(sl, (int, float)) or sl < 1:
         raise ConfigError("schedule.sleep_s must be a number >= 1, got %r" % (sl,))
     secrets = {}
-    if mode != "nosec":
-        sp = secrets_path or os.getenv("LWM2M_SECRETS") or cfg.get("secrets") or "/secrets.json"
+    sp = secrets_path or os.getenv("LWM2M_SECRETS") or cfg.get("secrets") or "/secrets.json"
+    if mode == "nosec":
+        # no keys needed, but the file may hold the board's Wi-Fi credentials ("wifi")
+        try:
+            os.stat(sp)
+            secrets = _read_json(sp, "secrets")
+        except OSError:
+            pass
+    else:
         secrets = _read_json(sp, "secrets")
         need = {"psk": ("psk_identity", "psk_key"), "oscore": ("oscore",)}[mode]
         for k in need:

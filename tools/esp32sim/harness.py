@@ -1,0 +1,144 @@
+"""CPython side of the ESP32 model: runs the real firmware/board/esp32.py under the micropython
+unix port with tools/esp32sim/ (machine, esp32, network, time models) on sys.path, booted the way
+a board boots: the ROMFS image mounted at /rom and the filesystem's main.py (tools/device/main.py,
+what `make deploy` puts on the board) run as the boot script.
+
+Scenario key `esp32sim` (tools/runner.py passes it here for boards/esp32-sim.json):
+  ap        the access point: {"ssid", "key", "assoc_ms", "scan_ms", "down", "rssi"}
+  ap_at     {wake index: {...}} overrides of `ap` for one wake (e.g. {"down": true})
+  wifi      the credentials the device is given (default: the AP's own)
+  nvs_cut   {wake index: N}: the power fails at the N-th NVS commit of that wake, before it lands
+  wake_by   {wake index: "pin"}: a pin armed with esp32.wake_on_ext0 ends that sleep
+Each wake's info gains wifi_ms / wifi_uJ (from the board's own "wifi up in ..." log line),
+nvs_commits, and notes for the runner's table; a power cut gives result "power-cut".
+"""
+import json
+import os
+import re
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+TOOLS = os.path.dirname(HERE)
+if TOOLS not in sys.path:
+    sys.path.insert(0, TOOLS)
+import runner  # noqa: E402
+
+DEVICE_MAIN = os.path.join(TOOLS, "device", "main.py")
+AP = {"ssid": "lwm2m-lab", "key": "sleepy-device", "assoc_ms": 1200, "scan_ms": 2500, "rssi": -61}
+_WIFI = re.compile(r"wifi (up|failed) in (\d+) ms \((\d+) uJ\)")
+
+
+SIM_MODULES = ("_sim", "time", "machine", "esp32", "network")
+SIM_DIR = os.path.join(runner.ROOT, "build", "esp32sim")
+SIM_ROMFS = os.path.join(runner.ROOT, "build", "esp32sim.romfs")
+SIM_ALLOW = 24 * 1024     # heap set aside for the models themselves (built-in C modules on a board)
+
+
+def build_sim():
+    """The models and the boot file compiled to .mpy and packed in their own ROMFS image (their
+    bytecode then costs no heap, as the port's C modules cost none). Returns the image size."""
+    import subprocess
+    srcs = [(os.path.join(HERE, m + ".py"), m + ".mpy") for m in SIM_MODULES]
+    srcs.append((DEVICE_MAIN, "devmain.mpy"))
+    os.makedirs(SIM_DIR, exist_ok=True)
+    newest = 0
+    for src, name in srcs:
+        dst = os.path.join(SIM_DIR, name)
+        if not os.path.exists(dst) or os.path.getmtime(dst) < os.path.getmtime(src):
+            tmp = "%s.%d.tmp" % (dst, os.getpid())
+            subprocess.run([runner.MPY_CROSS, "-o", tmp, src], check=True)
+            os.replace(tmp, dst)
+        newest = max(newest, os.path.getmtime(dst))
+    if not os.path.exists(SIM_ROMFS) or os.path.getmtime(SIM_ROMFS) < newest:
+        tmp = "%s.%d.tmp" % (SIM_ROMFS, os.getpid())
+        subprocess.run([os.path.join(runner.ROOT, ".venv", "bin", "mpremote"), "romfs", "-o", tmp, "build", SIM_DIR],
+                       check=True, stdout=subprocess.DEVNULL)
+        os.replace(tmp, SIM_ROMFS)
+    return os.path.getsize(SIM_ROMFS)
+
+
+def device_argv(heap_budget=None):
+    """micropython command line for one ESP32-model wake. Same heap rule as runner.device_argv
+    (the budget plus the ROMFS image, which stands for the memory-mapped flash partition), plus
+    SIM_ALLOW for the models: what the models keep after import is taken out of SIM_ALLOW and
+    the rest is locked in a pad, so the wake itself gets exactly the budget. Then the boot file
+    (tools/device/main.py) runs as on a board."""
+    if heap_budget is None:
+        heap_budget = runner.HEAP_BUDGET
+    runner.build_mpy()
+    size = runner.build_romfs()
+    ssize = build_sim()
+    heap = heap_budget + (size + 15) // 16 * 16 + (ssize + 15) // 16 * 16 + SIM_ALLOW
+    boot = ("import sys, vfs, gc\n"
+            "def _mount(p, n, at):\n img = bytearray(n)\n f = open(p, 'rb')\n f.readinto(img)\n f.close()\n"
+            " vfs.mount(vfs.VfsRom(img), at)\n"
+            "_mount(%r, %d, '/rom')\n_mount(%r, %d, '/sim')\ndel _mount\n"
+            "sys.path[0:0] = ['/sim']\ngc.collect()\n_a = gc.mem_alloc()\n"
+            "import _sim, time, machine, esp32, network\ngc.collect()\n"
+            "_sim.PAD = bytearray(max(16, %d - (gc.mem_alloc() - _a)))\ndel _a\n"
+            "import devmain\n") % (runner.ROMFS, size, SIM_ROMFS, ssize, SIM_ALLOW)
+    return [runner.MP, "-X", "heapsize=%d" % heap, "-c", boot]
+
+
+class SimDevice(runner.Device):
+    def __init__(self, workdir, config, secrets=None, clock_file=None, local_port="fresh", heap="64K", sim=None):
+        self.sim = dict(sim or {})
+        ap = dict(AP, **(self.sim.get("ap") or {}))
+        self.sim["ap"] = ap
+        secrets = dict(secrets or {})
+        secrets.setdefault("wifi", self.sim.get("wifi") or {"ssid": ap["ssid"], "key": ap["key"]})
+        super().__init__(workdir, config, secrets, clock_file, local_port, heap)
+        self.n = 0
+
+    def argv(self, heap_budget=None):
+        return device_argv(heap_budget)
+
+    def power_cut(self):
+        super().power_cut()
+        for f in ("wake_cfg",):
+            try:
+                os.remove(os.path.join(self.dir, f))
+            except FileNotFoundError:
+                pass
+
+    def nvs(self, namespace="lwm2m"):
+        """What the model's flash holds (committed NVS writes), key -> bytes or int."""
+        p = os.path.join(self.dir, "nvs", namespace + ".json")
+        if not os.path.exists(p):
+            return {}
+        with open(p) as f:
+            d = json.load(f)
+        return {k: (bytes.fromhex(v[1]) if v[0] == "b" else v[1]) for k, v in d.items()}
+
+    async def wake(self, extra_env=None, heap_budget=None):
+        i = self.n
+        self.n += 1
+        knobs = {"ap": dict(self.sim["ap"], **(self.sim.get("ap_at", {}).get(i) or {}))}
+        if self.sim.get("nvs_cut", {}).get(i):
+            knobs["nvs_cut"] = self.sim["nvs_cut"][i]
+        if self.sim.get("wake_by", {}).get(i):
+            knobs["wake_by"] = self.sim["wake_by"][i]
+        for f in ("powercut", "nvs_commits", "wifi"):
+            try:
+                os.remove(os.path.join(self.dir, f))
+            except FileNotFoundError:
+                pass
+        env = {"LWM2M_ESP32SIM": json.dumps(knobs)}
+        env.update(extra_env or {})
+        info = await super().wake(env, heap_budget)
+        notes = info.setdefault("notes", [])
+        for ln in info.get("log", ()):
+            m = _WIFI.search(ln)
+            if m:
+                info["wifi"] = m.group(1)
+                info["wifi_ms"] = int(m.group(2))
+                info["wifi_uJ"] = int(m.group(3))
+                notes.append("wifi %s %d ms" % (m.group(1), info["wifi_ms"]))
+        p = os.path.join(self.dir, "nvs_commits")
+        info["nvs_commits"] = len(open(p).read().split()) if os.path.exists(p) else 0
+        if os.path.exists(os.path.join(self.dir, "powercut")):
+            info["result"] = "power-cut"
+            info["path"] = info.get("path", "none")
+            notes.append("power cut at an NVS commit")
+            self.power_cut()
+        return info
