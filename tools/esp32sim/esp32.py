@@ -15,8 +15,6 @@ esp32_nvs.c) and of ESP-IDF NVS behaviour (ESP-IDF "Non-volatile storage library
 - wake_on_ext0(pin, level): only RTC pins can wake the chip from deep sleep.
 - raw_temperature(): the die sensor in Fahrenheit (original ESP32 only).
 """
-import json
-
 import _sim
 import machine
 
@@ -49,52 +47,55 @@ def _name(s):
     return s
 
 
-def nvs_committed(namespace):
-    """The harness's view: what flash holds for `namespace` (committed writes only)."""
-    b = _sim.read(_DIR + "/" + namespace + ".json")
-    return json.loads(b) if b else {}
+def _path(ns, key):
+    return _DIR + "/" + ns + "." + key
 
 
 class NVS:
+    """Committed entries are files <state>/nvs/<namespace>.<key> (type byte + value), read on
+    demand: on the chip NVS lives in flash, so the model keeps no copy in the heap either."""
+
     def __init__(self, namespace):
         self.ns = _name(namespace)
-        self._data = nvs_committed(self.ns)
-        self._pending = {}        # key -> ["i", int] | ["b", hex] | None (erase)
+        self._pending = {}        # key -> b"i<int>" | b"b<bytes>" | None (erase)
 
     def _get(self, key, typ):
         _name(key)
-        v = self._pending[key] if key in self._pending else self._data.get(key)
+        v = self._pending[key] if key in self._pending else _sim.read(_path(self.ns, key))
         if v is None:
             raise _err(ESP_ERR_NVS_NOT_FOUND)
         if v[0] != typ:
             raise _err(ESP_ERR_NVS_TYPE_MISMATCH)
-        return v[1]
+        return v
 
     def set_i32(self, key, value):
         _name(key)
         if not -(1 << 31) <= value < (1 << 31):
             raise OverflowError("overflow converting long int to machine word")
-        self._pending[key] = ["i", int(value)]
+        self._pending[key] = b"i%d" % value
 
     def get_i32(self, key):
-        return self._get(key, "i")
+        return int(self._get(key, 0x69)[1:])
 
     def set_blob(self, key, value):
         _name(key)
-        value = bytes(value)
         if len(value) > BLOB_MAX:
             raise _err(ESP_ERR_NVS_VALUE_TOO_LONG)
-        self._pending[key] = ["b", value.hex()]
+        self._pending[key] = b"b" + bytes(value)
 
     def get_blob(self, key, buf):
-        data = bytes.fromhex(self._get(key, "b"))
-        if len(data) > len(buf):
+        v = self._get(key, 0x62)
+        n = len(v) - 1
+        if n > len(buf):
             raise _err(ESP_ERR_NVS_INVALID_LENGTH)
-        buf[:len(data)] = data
-        return len(data)
+        buf[:n] = memoryview(v)[1:]
+        return n
 
     def erase_key(self, key):
-        self._get(key, (self._pending.get(key) or self._data.get(key) or ["?"])[0])  # NOT_FOUND
+        _name(key)
+        if key in self._pending and self._pending[key] is None or \
+                key not in self._pending and not _sim.exists(_path(self.ns, key)):
+            raise _err(ESP_ERR_NVS_NOT_FOUND)
         self._pending[key] = None
 
     def commit(self):
@@ -104,11 +105,14 @@ class NVS:
             _sim.power_off("NVS commit #%d of this wake (%s) never landed" % (_commits[0], ",".join(self._pending)))
         for k, v in self._pending.items():
             if v is None:
-                self._data.pop(k, None)
+                try:
+                    import os
+                    os.remove(_path(self.ns, k))
+                except OSError:
+                    pass
             else:
-                self._data[k] = v
+                _sim.write_atomic(_path(self.ns, k), v)
         self._pending = {}
-        _sim.write_atomic(_DIR + "/" + self.ns + ".json", json.dumps(self._data).encode())
         _sim.note("nvs_commits", "1")
 
 
