@@ -65,23 +65,34 @@ def device_argv(heap_budget=None):
     """micropython command line for one ESP32-model wake. Same heap rule as runner.device_argv
     (the budget plus the ROMFS image, which stands for the memory-mapped flash partition), plus
     SIM_ALLOW for the models: what the models keep after import is taken out of SIM_ALLOW and
-    the rest is locked in a pad, so the wake itself gets exactly the budget. Then the boot file
+    the rest is locked in a pad, so the wake itself gets the budget. Then the boot file
     (tools/device/main.py) runs as on a board."""
     if heap_budget is None:
         heap_budget = runner.HEAP_BUDGET + SIM_NAME_SLACK
     runner.build_mpy()
-    size = runner.build_romfs()
+    runner.build_romfs()
+    return boot_argv(runner.ROMFS, None, heap_budget)
+
+
+def boot_argv(romfs_image, main_py=None, heap_budget=None):
+    """Boot a model board whose ROMFS partition holds `romfs_image`: mount it at /rom, the models
+    at /sim, then run the filesystem's main.py (`main_py`; default tools/device/main.py, from the
+    models' image)."""
+    if heap_budget is None:
+        heap_budget = runner.HEAP_BUDGET + SIM_NAME_SLACK
+    size = os.path.getsize(romfs_image)
     ssize = build_sim()
     heap = heap_budget + (size + 15) // 16 * 16 + (ssize + 15) // 16 * 16 + SIM_ALLOW
+    run_main = "import devmain\n" if main_py is None else "exec(open(%r).read())\n" % main_py
     boot = ("import sys, vfs, gc\n"
             "def _mount(p, n, at):\n img = bytearray(n)\n f = open(p, 'rb')\n f.readinto(img)\n f.close()\n"
             " vfs.mount(vfs.VfsRom(img), at)\n"
             "_mount(%r, %d, '/rom')\n_mount(%r, %d, '/sim')\ndel _mount\n"
             "sys.path[0:0] = ['/sim']\ngc.collect()\n_a = gc.mem_alloc()\n"
             "import _sim, time, machine, esp32, network\ngc.collect()\n"
-            "_sim.PAD = bytearray(max(16, %d - (gc.mem_alloc() - _a)))\ndel _a\n"
-            "import devmain\n") % (runner.ROMFS, size, SIM_ROMFS, ssize, SIM_ALLOW)
-    return [runner.MP, "-X", "heapsize=%d" % heap, "-c", boot]
+            "_sim.PAD = bytearray(max(16, %d - (gc.mem_alloc() - _a)))\ndel _a\n") % (
+        romfs_image, size, SIM_ROMFS, ssize, SIM_ALLOW)
+    return [runner.MP, "-X", "heapsize=%d" % heap, "-c", boot + run_main]
 
 
 class SimDevice(runner.Device):
