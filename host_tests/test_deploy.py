@@ -125,7 +125,7 @@ def test_dry_run_prints_the_exact_commands(tmp_path):
     lines = [ln[2:] for ln in r.stdout.splitlines() if ln.startswith("$ ")]
     mp = os.path.join(ROOT, ".venv", "bin", "mpremote")
     assert lines == [shlex.join([mp, "connect", "/dev/ttyUSB0", "romfs", "deploy",
-                                 os.path.join(ROOT, "build", "firmware.romfs"),
+                                 os.path.join(ROOT, "build", "device", "psk.romfs"),
                                  "+", "cp", os.path.join(ROOT, "tools", "device", "main.py"), ":main.py",
                                  "+", "cp", b, ":config.json", "+", "cp", s, ":secrets.json", "+", "reset"])]
     fw = str(tmp_path / "ESP32_GENERIC-ROMFS.bin")

@@ -13,7 +13,8 @@
 needs (Wi-Fi credentials for an ESP32), builds the .mpy files and the ROMFS image, then runs one
 mpremote command: the image into the ROMFS partition, tools/device/main.py as /main.py (boot runs
 it; it starts the client from /rom), the config as /config.json, the secrets as /secrets.json,
-and a reset. --dry-run prints the exact esptool/mpremote command lines and runs nothing.
+and a reset. The image holds what the configured security mode needs (tools/size.py): changing
+security.mode means deploying again. --dry-run prints the exact esptool/mpremote command lines and runs nothing.
 
 Board types (BOARD_TYPES) say how a board family is flashed and what its secrets need; the
 board config's "board" field picks one. A second family (an nRF9160 host board) is one more entry.
@@ -32,7 +33,6 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 VENV_BIN = os.path.join(ROOT, ".venv", "bin")
 DEVICE_MAIN = os.path.join(HERE, "device", "main.py")
-ROMFS = os.path.join(ROOT, "build", "firmware.romfs")
 
 # How each board family is flashed and deployed. `romfs_bytes`: the ROMFS partition of the
 # MicroPython image the README names (ESP32_GENERIC, ROMFS variant: partitions-4MiB-romfs.csv,
@@ -138,12 +138,12 @@ def validate(bpath, spath):
     return cfg, secrets, kind, btype
 
 
-def build():
-    """make mpy: the .mpy files and the ROMFS image (tools/runner.py does the same for the harness)."""
+def build(mode):
+    """The device image for the board's security mode (tools/size.py: -X no-source-lines, only the
+    modules that mode can reach). Returns (path, size)."""
     sys.path.insert(0, HERE)
-    import runner
-    runner.build_mpy()
-    return runner.build_romfs()
+    import size
+    return size.build_device(mode)
 
 
 # -- commands -----------------------------------------------------------------------------------
@@ -161,8 +161,8 @@ def cmd_flash(a):
         print("flashed; next: make deploy PORT=%s BOARD=... SECRETS=..." % port)
 
 
-def deploy_cmds(port, bpath, spath, mpremote):
-    return [[mpremote, "connect", port, "romfs", "deploy", ROMFS,
+def deploy_cmds(port, bpath, spath, mpremote, image):
+    return [[mpremote, "connect", port, "romfs", "deploy", image,
              "+", "cp", DEVICE_MAIN, ":main.py",
              "+", "cp", bpath, ":config.json",
              "+", "cp", spath, ":secrets.json",
@@ -179,11 +179,12 @@ def cmd_deploy(a, bpath=None):
     print("config ok: %s, board %s, security %s, server %s%s" % (
         os.path.relpath(bpath, ROOT) if bpath.startswith(ROOT) else bpath, kind, cfg["security"]["mode"],
         cfg["server"]["uri"], ", Wi-Fi %r" % secrets["wifi"]["ssid"] if bt.get("wifi") else ""))
-    size = build()
+    image, size = build(cfg["security"]["mode"])
     if size > bt["romfs_bytes"]:
         raise Failed("ROMFS image %d bytes > the %d-byte romfs partition" % (size, bt["romfs_bytes"]))
-    print("ROMFS image %s: %d bytes (partition %d)" % (os.path.relpath(ROMFS, ROOT), size, bt["romfs_bytes"]))
-    run(deploy_cmds(port, bpath, spath, mpremote), a.dry_run)
+    print("ROMFS image %s: %d bytes for security mode %s (partition %d)" % (
+        os.path.relpath(image, ROOT), size, cfg["security"]["mode"], bt["romfs_bytes"]))
+    run(deploy_cmds(port, bpath, spath, mpremote, image), a.dry_run)
     if not a.dry_run:
         print("deployed; the board resets and runs a wake; watch it: make monitor PORT=%s" % port)
 

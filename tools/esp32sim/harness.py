@@ -101,12 +101,18 @@ class SimDevice(runner.Device):
         ap = dict(AP, **(self.sim.get("ap") or {}))
         self.sim["ap"] = ap
         secrets = dict(secrets or {})
-        secrets.setdefault("wifi", self.sim.get("wifi") or {"ssid": ap["ssid"], "key": ap["key"]})
+        # the device is given the AP's credentials unless the scenario says otherwise
+        secrets["wifi"] = self.sim.get("wifi") or {"ssid": ap["ssid"], "key": ap["key"]}
         super().__init__(workdir, config, secrets, clock_file, local_port, heap)
+        self.mode = config.get("security", {}).get("mode", "nosec")
         self.n = 0
 
     def argv(self, heap_budget=None):
-        return device_argv(heap_budget)
+        """The image `make deploy` would put on the board for this security mode (tools/size.py:
+        no line-number tables, only the modules the mode reaches), booted as a board boots."""
+        import size
+        img, _ = size.build_device(self.mode)
+        return boot_argv(img, None, heap_budget)
 
     def power_cut(self):
         super().power_cut()
