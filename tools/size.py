@@ -13,6 +13,7 @@ Two builds of firmware/:
     size.py                 the table (both builds, per module, totals per mode)
     size.py --build MODE    build the device image for MODE (nosec|psk|oscore|all); print its path
     size.py --names         interned names the firmware adds at import (heap a frozen build saves)
+    size.py --package       write package.json (mip) from the device module list
 """
 import os
 import subprocess
@@ -150,7 +151,20 @@ def names():
     return n, data, total, est
 
 
+def package_json():
+    """package.json for `mpremote mip install`: every module a device runs (all security modes)
+    and nothing else, installed as source under the target (mip fetches files as they are)."""
+    import json
+    urls = [[rel, "firmware/" + rel] for rel in device_files("all")]
+    return json.dumps({"urls": urls, "deps": [], "version": "0.1.0"}, indent=1) + "\n"
+
+
 def main():
+    if "--package" in sys.argv:
+        with open(os.path.join(ROOT, "package.json"), "w") as f:
+            f.write(package_json())
+        print("package.json: %d files" % len(device_files("all")))
+        return
     if "--build" in sys.argv:
         img, size = build_device(sys.argv[sys.argv.index("--build") + 1])
         print("%s %d" % (img, size))
