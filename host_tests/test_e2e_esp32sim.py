@@ -43,6 +43,19 @@ def test_nosec_wifi_credentials_from_secrets():
     assert all(w["rtc_bytes"] <= 2048 for w in rep["wakes"])
     ep = rep["wakes"][0]["ep"]
     assert ep.startswith("urn:dev:esp32-") and events(rep, "register")[0]["ep"] == ep
+    # the power-on clock (2000-01-01) was set by NTP once Wi-Fi was up, and deep sleep kept it
+    assert any("clock set by NTP" in ln for ln in rep["wakes"][0]["log"])
+    assert not any("NTP" in ln for w in rep["wakes"][1:] for ln in w["log"])
+    assert rep["wakes"][0]["t"] < 946684800 + 60 and abs(rep["wakes"][2]["t"] - rep["wakes"][2]["vt"] - 1798761600) < 30
+
+
+def test_no_ntp_still_works_on_the_power_on_clock():
+    rep = run(base(wakes=2, board_name="esp32-sim", esp32sim=sim(ntp="down")))
+    _ok(rep)
+    assert [w["path"] for w in rep["wakes"]] == ["nosec+register", "nosec+update"]
+    assert all(any("clock not set" in ln for ln in w["log"]) for w in rep["wakes"])
+    assert all(w["t"] < 946684800 + 7200 for w in rep["wakes"])     # counting from 2000-01-01
+    assert len(events(rep, "send")) == 2
 
 
 def test_psk_cid_through_nat():

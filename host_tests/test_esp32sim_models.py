@@ -14,8 +14,12 @@ sys.path[0:0] = [%r, %r]
 import time, machine, esp32, network
 from board.esp32 import Esp32Board
 
-# time: epoch 2000, ints; ticks from boot
+# time: epoch 2000, ints; a power-on starts the clock at 2000-01-01 until NTP sets it; ticks from boot
+assert 0 <= time.time() < 60, time.time()
+import ntptime
+ntptime.settime()
 assert 800000000 < time.time() < 1600000000, time.time()
+assert time.gmtime()[0] >= 2026
 assert time.ticks_ms() < 5000
 assert time.ticks_diff(3, (1 << 30) - 2) == 5
 # RTC memory: 2048 bytes at most, ValueError beyond

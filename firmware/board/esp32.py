@@ -8,8 +8,9 @@ those APIs (tools/esp32sim, board esp32-sim); not yet run on hardware.
 
 Board options (`board_opts` in the board config): `wifi_timeout_ms` (8000), `wifi_mW` (radio
 power while associating, for the logged cost; 400), `wake_pin`/`wake_level` (an RTC GPIO that
-also wakes the board from deep sleep, esp32.wake_on_ext0). Wi-Fi credentials come from the
-secrets file: "wifi": {"ssid": ..., "key": ...}.
+also wakes the board from deep sleep, esp32.wake_on_ext0), `ntp_host` (pool.ntp.org: sets the
+clock after a power-on). Wi-Fi credentials come from the secrets file:
+"wifi": {"ssid": ..., "key": ...}.
 """
 import time
 
@@ -20,6 +21,7 @@ _EPOCH_2000 = 946684800
 _NVS_NOT_FOUND = -0x1102
 _NVS_INVALID_LENGTH = -0x110C
 _NVS_BLOB_MAX = 19984     # ESP-IDF: 97.6 % of the 0x6000-byte nvs partition - 4000
+_CLOCK_VALID = 757382400  # 2024-01-01 in the 2000 epoch: an earlier clock was never set
 
 
 class Esp32Board:
@@ -154,11 +156,25 @@ class Esp32Board:
         uj = ms * int(self.cfg.get("wifi_mW", 400))
         if w.isconnected():
             log("wifi up in %d ms (%d uJ) rssi %d" % (ms, uj, self.rssi()))
+            if time.time() < _CLOCK_VALID:
+                self._set_clock(log)
             return True
         w.active(False)
         log("wifi failed in %d ms (%d uJ): status %d %s" % (ms, uj, st, {
             network.STAT_NO_AP_FOUND: "no AP", network.STAT_WRONG_PASSWORD: "wrong key"}.get(st, "timeout")), "E")
         return False
+
+    def _set_clock(self, log):
+        """After a power-on the RTC counts from 2000-01-01: set it once by NTP (`ntp_host` in
+        board_opts; deep sleep keeps it afterwards). Timestamps (SenML, registration) need it."""
+        try:
+            import ntptime
+            ntptime.host = self.cfg.get("ntp_host", "pool.ntp.org")
+            ntptime.timeout = 1
+            ntptime.settime()
+            log("clock set by NTP (%s)" % ntptime.host)
+        except Exception as e:      # no NTP: run on the 2000-based clock, try again next wake
+            log("clock not set (NTP %r); times are since power-on" % (e,), "W")
 
     def local_port(self):
         return int(self.cfg.get("local_port", 0))

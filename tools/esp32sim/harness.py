@@ -9,6 +9,8 @@ Scenario key `esp32sim` (tools/runner.py passes it here for boards/esp32-sim.jso
   wifi      the credentials the device is given (default: the AP's own)
   nvs_cut   {wake index: N}: the power fails at the N-th NVS commit of that wake, before it lands
   wake_by   {wake index: "pin"}: a pin armed with esp32.wake_on_ext0 ends that sleep
+  ntp       "down": the NTP server does not answer (the clock stays at 2000 after a power-on)
+  clock_set true: the RTC clock was set before the run (no NTP needed at the first power-on)
 Each wake's info gains wifi_ms / wifi_uJ (from the board's own "wifi up in ..." log line),
 nvs_commits, and notes for the runner's table; a power cut gives result "power-cut".
 """
@@ -28,7 +30,7 @@ AP = {"ssid": "lwm2m-lab", "key": "sleepy-device", "assoc_ms": 1200, "scan_ms": 
 _WIFI = re.compile(r"wifi (up|failed) in (\d+) ms \((\d+) uJ\)")
 
 
-SIM_MODULES = ("_sim", "time", "machine", "esp32", "network")
+SIM_MODULES = ("_sim", "time", "machine", "esp32", "network", "ntptime")
 SIM_DIR = os.path.join(runner.ROOT, "build", "esp32sim")
 SIM_ROMFS = os.path.join(runner.ROOT, "build", "esp32sim.romfs")
 SIM_ALLOW = 24 * 1024     # heap set aside for the models themselves (built-in C modules on a board)
@@ -116,7 +118,7 @@ class SimDevice(runner.Device):
 
     def power_cut(self):
         super().power_cut()
-        for f in ("wake_cfg",):
+        for f in ("wake_cfg", "rtc_clock"):     # the RTC domain loses power too
             try:
                 os.remove(os.path.join(self.dir, f))
             except FileNotFoundError:
@@ -141,6 +143,9 @@ class SimDevice(runner.Device):
             knobs["nvs_cut"] = self.sim["nvs_cut"][i]
         if self.sim.get("wake_by", {}).get(i):
             knobs["wake_by"] = self.sim["wake_by"][i]
+        for k in ("ntp", "clock_set"):
+            if k in self.sim:
+                knobs[k] = self.sim[k]
         for f in ("powercut", "nvs_commits", "wifi"):
             try:
                 os.remove(os.path.join(self.dir, f))
