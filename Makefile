@@ -55,7 +55,7 @@ help:
 	@echo "make size                  .mpy bytes per module and in total"
 	@echo "make run SERVER=coap://HOST:PORT [WAKES=5] [SLEEP=60] [BOARD=unix] [SECRETS=file]"
 	@echo "                           the firmware (unix port, real clock) against your server"
-	@echo "make console [PORT=5683]   the harness LwM2M server on UDP port PORT with its console"
+	@echo "make console [PORT=5683] [HOST=0.0.0.0]   the harness LwM2M server on UDP port PORT (HOST: listen address) with its console"
 	@echo "make flash PORT=/dev/ttyUSB0 FIRMWARE=ESP32_GENERIC-ROMFS-....bin [DRY=1]"
 	@echo "                           erase the board and write the MicroPython image (esptool)"
 	@echo "make deploy PORT=/dev/ttyUSB0 BOARD=esp32 SECRETS=secrets/esp32.json [DRY=1]"
@@ -67,7 +67,7 @@ help:
 	@echo "DRY=1: print the exact esptool/mpremote command lines without running them"
 
 console: $(VENV)/ok
-	$(VPY) tools/deploy.py console --port $(or $(PORT),5683)
+	$(VPY) tools/deploy.py console --port $(or $(PORT),5683) $(if $(HOST),--host $(HOST))
 
 flash: $(VENV)/ok
 	$(VPY) tools/deploy.py flash --port "$(PORT)" --firmware "$(FIRMWARE)" $(DRYFLAG)

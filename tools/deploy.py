@@ -6,7 +6,7 @@
     deploy.py monitor --port /dev/ttyUSB0            (or --log FILE: render a captured log)
     deploy.py hw-test --port /dev/ttyUSB0 --board esp32 --secrets secrets/esp32.json \\
                       --server coap://HOST:5683 [--wakes 3] [--sleep 20]
-    deploy.py console --port 5683                    (the harness server's console on that port)
+    deploy.py console --port 5683 [--host 0.0.0.0]   (the harness server's console on that port)
 
 `deploy` validates the board config and the secrets on the host with the firmware's own loader
 (firmware/config.py: the same checks the device makes at every wake) plus what the board type
@@ -300,7 +300,10 @@ def cmd_monitor(a):
 def cmd_console(a):
     if not a.port:
         raise Missing("no UDP port: give PORT=5683 (the port the harness server listens on)")
-    argv = [sys.executable, os.path.join(HERE, "harness", "console.py"), "--port", str(a.port)] + a.rest
+    argv = [sys.executable, os.path.join(HERE, "harness", "console.py"), "--port", str(a.port)]
+    if a.host:
+        argv += ["--host", a.host]
+    argv += a.rest
     print("$ " + show(argv), flush=True)
     os.execv(argv[0], argv)
 
@@ -336,7 +339,7 @@ def cmd_hw_test(a):
                       "make hw-test PORT=/dev/ttyUSB0 BOARD=esp32 SECRETS=secrets/esp32.json SERVER=coap://HOST:5683")
     if not a.server:
         raise Missing("no SERVER given: the LwM2M server the board should reach (e.g. SERVER=coap://192.168.1.10:5683; "
-                      "`make console PORT=5683` runs the harness server on this machine)")
+                      "`make console PORT=5683 HOST=0.0.0.0` runs the harness server on this machine)")
     bpath = board_path(a.board)
     with open(bpath) as f:
         cfg = json.load(f)
@@ -392,6 +395,7 @@ def main(argv=None):
     p.add_argument("--quiet", action="store_true", help="only the WAKE rows")
     p = sub.add_parser("console")
     p.add_argument("--port")
+    p.add_argument("--host", help="address to listen on (0.0.0.0: reachable from a board on the LAN)")
     p.add_argument("rest", nargs=argparse.REMAINDER)
     a = ap.parse_args(argv)
     f = {"flash": cmd_flash, "deploy": cmd_deploy, "monitor": cmd_monitor, "console": cmd_console,
