@@ -156,22 +156,23 @@ def test_deploy_onto_a_fake_device_then_it_boots(tmp_path):
     assert open(dev / "config.json").read() == open(b).read()
     assert open(dev / "main.py").read() == open(os.path.join(ROOT, "tools", "device", "main.py")).read()
 
-    # boot what was deployed on the ESP32 model: /rom from the partition, /main.py from the
-    # filesystem. The server name only resolves on the user's network, so the test points the
-    # deployed config at a silent local socket and checks what the board sent.
+    # boot what was deployed on the ESP32 model: /rom from the partition, /main.py, /config.json
+    # and /secrets.json from the board's filesystem (the fake device's directory). The server
+    # name only resolves on the user's network, so the deployed config is pointed at a silent
+    # local socket, and the test checks what the board sent there.
     from esp32sim import harness
     srv = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     srv.bind(("127.0.0.1", 0))
     srv.settimeout(30)
     cfg = json.load(open(dev / "config.json"))
     cfg["server"]["uri"] = "coap://127.0.0.1:%d" % srv.getsockname()[1]
-    with open(dev / "config.local.json", "w") as f:
+    with open(dev / "config.json", "w") as f:
         json.dump(cfg, f)
-    env = dict(os.environ, LWM2M_STATE=str(dev / "state"), LWM2M_CONFIG=str(dev / "config.local.json"),
-               LWM2M_SECRETS=str(dev / "secrets.json"),
+    env = dict(os.environ, LWM2M_STATE=str(tmp_path / "state"),
                LWM2M_ESP32SIM=json.dumps({"ap": {"ssid": "lab", "key": "correct-horse", "assoc_ms": 50}}))
-    env.pop("LWM2M_CLOCK", None)
-    p = subprocess.Popen(harness.boot_argv(str(dev / "romfs0.img"), str(dev / "main.py")), env=env,
+    for k in ("LWM2M_CLOCK", "LWM2M_CONFIG", "LWM2M_SECRETS"):
+        env.pop(k, None)
+    p = subprocess.Popen(harness.boot_argv(str(dev / "romfs0.img"), str(dev)), env=env,
                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         data, _ = srv.recvfrom(2048)
@@ -183,7 +184,7 @@ def test_deploy_onto_a_fake_device_then_it_boots(tmp_path):
     wake = [json.loads(ln[5:]) for ln in out.splitlines() if ln.startswith("WAKE ")]
     assert len(wake) == 1 and wake[0]["cause"] == "power-on", out
     assert wake[0]["result"] == "no-answer" and wake[0]["ep"].startswith("urn:dev:esp32-")
-    assert "wifi up in" in out and os.path.exists(dev / "state" / "sleep")
+    assert "wifi up in" in out and os.path.exists(tmp_path / "state" / "sleep")
 
 
 def test_monitor_renders_wake_lines(tmp_path):

@@ -11,8 +11,15 @@ MP = os.path.join(ROOT, ".venv", "bin", "micropython")
 SCRIPT = r'''
 import sys
 sys.path[0:0] = [%r, %r]
-import time, machine, esp32, network
+import time, machine, esp32, network, os
 from board.esp32 import Esp32Board
+assert not hasattr(os, "getenv") and os.urandom(4) and os.uname()[0] == "esp32"   # a board has no environment
+import config
+try:
+    config.load()          # no LWM2M_CONFIG on a board: the default /config.json (absent here)
+    raise AssertionError("loaded")
+except Exception as e:
+    assert type(e).__name__ == "ConfigError" and "/config.json" in str(e), repr(e)
 
 # time: epoch 2000, ints; a power-on starts the clock at 2000-01-01 until NTP sets it; ticks from boot
 assert 0 <= time.time() < 60, time.time()

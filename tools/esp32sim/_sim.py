@@ -3,18 +3,42 @@ the knobs the harness sets for this wake. Not part of the firmware; tools/esp32s
 sys.path only by the harness (SimDevice in harness.py).
 
 Environment (set by the harness for each wake):
-  LWM2M_STATE   directory of the device's persistent state (rtc.bin, nvs/, sleep, powercut)
+  LWM2M_STATE   directory of the device's persistent state (rtc.bin, nvs/, sleep, powercut),
+                an absolute host path
   LWM2M_CLOCK   file holding the virtual-clock offset (tools/simclock.py), as for the unix board
   LWM2M_RESET   'deepsleep' if the previous wake ended in machine.deepsleep, else power-on
   LWM2M_ESP32SIM  JSON knobs: {"ap": {"ssid", "key", "assoc_ms", "down"}, "nvs_cut": N}
 """
 import json
-import os
 import sys
 
-STATE = os.getenv("LWM2M_STATE") or ".sim/esp32"
+# the unix port's own os (the firmware's `import os` finds the model, tools/esp32sim/os.py)
+_p = sys.path[:]
+sys.path.clear()
 try:
-    KNOBS = json.loads(os.getenv("LWM2M_ESP32SIM") or "{}")
+    import os
+finally:
+    sys.path.extend(_p)
+del _p
+
+getenv = os.getenv
+# The board's filesystem is mounted at "/" (the harness's VfsPosix of the device directory) and
+# the host's root at /host: harness paths (state, clock) are reached through it.
+try:
+    import vfs
+    HOST = "/host" if any(m[1] == "/host" for m in vfs.mount()) else ""
+    del vfs
+except (ImportError, TypeError):
+    HOST = ""
+
+
+def host(path):
+    return HOST + path if path.startswith("/") else path
+
+
+STATE = host(getenv("LWM2M_STATE") or "/tmp/esp32sim-state")
+try:
+    KNOBS = json.loads(getenv("LWM2M_ESP32SIM") or "{}")
 except ValueError:
     KNOBS = {}
 
@@ -44,9 +68,10 @@ mkdir(STATE)
 
 
 def write_atomic(path, data):
-    with open(path + ".tmp", "wb") as f:
+    """One write (the unix port's os.rename fails on a mounted VfsPosix, so no tmp + rename;
+    the harness ends a wake only between writes: power cuts are modelled, not kills)."""
+    with open(path, "wb") as f:
         f.write(data)
-    os.rename(path + ".tmp", path)
 
 
 def read(path):

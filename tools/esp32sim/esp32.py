@@ -106,8 +106,7 @@ class NVS:
         for k, v in self._pending.items():
             if v is None:
                 try:
-                    import os
-                    os.remove(_path(self.ns, k))
+                    _sim.os.remove(_path(self.ns, k))
                 except OSError:
                     pass
             else:

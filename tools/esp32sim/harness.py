@@ -30,7 +30,7 @@ AP = {"ssid": "lwm2m-lab", "key": "sleepy-device", "assoc_ms": 1200, "scan_ms": 
 _WIFI = re.compile(r"wifi (up|failed) in (\d+) ms \((\d+) uJ\)")
 
 
-SIM_MODULES = ("_sim", "time", "machine", "esp32", "network", "ntptime")
+SIM_MODULES = ("_sim", "time", "machine", "esp32", "network", "ntptime", "os")
 SIM_DIR = os.path.join(runner.ROOT, "build", "esp32sim")
 SIM_ROMFS = os.path.join(runner.ROOT, "build", "esp32sim.romfs")
 SIM_ALLOW = 24 * 1024     # heap set aside for the models themselves (built-in C modules on a board)
@@ -45,7 +45,6 @@ def build_sim():
     bytecode then costs no heap, as the port's C modules cost none). Returns the image size."""
     import subprocess
     srcs = [(os.path.join(HERE, m + ".py"), m + ".mpy") for m in SIM_MODULES]
-    srcs.append((DEVICE_MAIN, "devmain.mpy"))
     os.makedirs(SIM_DIR, exist_ok=True)
     newest = 0
     for src, name in srcs:
@@ -63,38 +62,32 @@ def build_sim():
     return os.path.getsize(SIM_ROMFS)
 
 
-def device_argv(heap_budget=None):
-    """micropython command line for one ESP32-model wake. Same heap rule as runner.device_argv
-    (the budget plus the ROMFS image, which stands for the memory-mapped flash partition), plus
-    SIM_ALLOW for the models: what the models keep after import is taken out of SIM_ALLOW and
-    the rest is locked in a pad, so the wake itself gets the budget. Then the boot file
-    (tools/device/main.py) runs as on a board."""
-    if heap_budget is None:
-        heap_budget = runner.HEAP_BUDGET + SIM_NAME_SLACK
-    runner.build_mpy()
-    runner.build_romfs()
-    return boot_argv(runner.ROMFS, None, heap_budget)
-
-
-def boot_argv(romfs_image, main_py=None, heap_budget=None):
-    """Boot a model board whose ROMFS partition holds `romfs_image`: mount it at /rom, the models
-    at /sim, then run the filesystem's main.py (`main_py`; default tools/device/main.py, from the
-    models' image)."""
+def boot_argv(romfs_image, fs_dir, heap_budget=None):
+    """Boot a model board: its ROMFS partition holds `romfs_image` (mounted at /rom), its
+    filesystem is the directory `fs_dir` (mounted at /: /main.py, /config.json, /secrets.json as
+    `make deploy` leaves them), the host's root is at /host (the models' state), the models at
+    /sim (last on sys.path: they stand in for the port's built-in modules). Then /main.py runs as
+    MicroPython runs it after a reset. Heap: the budget plus the ROMFS image (which stands for the
+    memory-mapped flash partition, as in runner.device_argv) plus SIM_ALLOW for the models; what
+    they keep after import is taken out of SIM_ALLOW and the rest is locked in a pad."""
     if heap_budget is None:
         heap_budget = runner.HEAP_BUDGET + SIM_NAME_SLACK
     size = os.path.getsize(romfs_image)
     ssize = build_sim()
     heap = heap_budget + (size + 15) // 16 * 16 + (ssize + 15) // 16 * 16 + SIM_ALLOW
-    run_main = "import devmain\n" if main_py is None else "exec(open(%r).read())\n" % main_py
     boot = ("import sys, vfs, gc\n"
-            "def _mount(p, n, at):\n img = bytearray(n)\n f = open(p, 'rb')\n f.readinto(img)\n f.close()\n"
-            " vfs.mount(vfs.VfsRom(img), at)\n"
-            "_mount(%r, %d, '/rom')\n_mount(%r, %d, '/sim')\ndel _mount\n"
-            "sys.path[0:0] = ['/sim']\ngc.collect()\n_a = gc.mem_alloc()\n"
-            "import _sim, time, machine, esp32, network\ngc.collect()\n"
-            "_sim.PAD = bytearray(max(16, %d - (gc.mem_alloc() - _a)))\ndel _a\n") % (
-        romfs_image, size, SIM_ROMFS, ssize, SIM_ALLOW)
-    return [runner.MP, "-X", "heapsize=%d" % heap, "-c", boot + run_main]
+            "def _img(p, n):\n b = bytearray(n)\n f = open(p, 'rb')\n f.readinto(b)\n f.close()\n return b\n"
+            "_r = _img(%r, %d)\n_s = _img(%r, %d)\n"
+            "vfs.umount('/')\nvfs.mount(vfs.VfsPosix(%r), '/')\nvfs.mount(vfs.VfsPosix('/'), '/host')\n"
+            "vfs.mount(vfs.VfsRom(_r), '/rom')\nvfs.mount(vfs.VfsRom(_s), '/sim')\ndel _img, _r, _s\n"
+            "import os as _o\n_o.chdir('/')\ndel _o\nsys.modules.pop('os', None)\n"
+            "sys.path[:] = ['', '.frozen', '/rom', '/rom/lib', '/lib', '/sim']\n"
+            "gc.collect()\n_a = gc.mem_alloc()\n"
+            "import _sim, time, machine, esp32, network, os\ngc.collect()\n"
+            "_sim.PAD = bytearray(max(16, %d - (gc.mem_alloc() - _a)))\ndel _a\n"
+            "exec(open('/main.py').read(), {'__name__': '__main__'})\n") % (
+        romfs_image, size, SIM_ROMFS, ssize, os.path.abspath(fs_dir), SIM_ALLOW)
+    return [runner.MP, "-X", "heapsize=%d" % heap, "-c", boot]
 
 
 class SimDevice(runner.Device):
@@ -110,11 +103,19 @@ class SimDevice(runner.Device):
         self.n = 0
 
     def argv(self, heap_budget=None):
-        """The image `make deploy` would put on the board for this security mode (tools/size.py:
-        no line-number tables, only the modules the mode reaches), booted as a board boots."""
+        """What `make deploy` would put on the board: the image for this security mode
+        (tools/size.py: no line-number tables, only the modules the mode reaches) and, on its
+        filesystem, /main.py, /config.json, /secrets.json; booted as a board boots."""
+        import shutil
         import size
         img, _ = size.build_device(self.mode)
-        return boot_argv(img, None, heap_budget)
+        fs = os.path.join(os.path.dirname(self.dir), "fs")
+        os.makedirs(fs, exist_ok=True)
+        shutil.copyfile(DEVICE_MAIN, os.path.join(fs, "main.py"))
+        shutil.copyfile(self.config_path, os.path.join(fs, "config.json"))
+        if self.secrets_path:
+            shutil.copyfile(self.secrets_path, os.path.join(fs, "secrets.json"))
+        return boot_argv(img, fs, heap_budget)
 
     def power_cut(self):
         super().power_cut()

@@ -37,8 +37,7 @@ _armed = {}              # wake sources armed for the next deep sleep (esp32.wak
 
 
 def _after_deepsleep():
-    import os
-    return os.getenv("LWM2M_RESET") == "deepsleep"
+    return _sim.getenv("LWM2M_RESET") == "deepsleep"
 
 
 class RTC:

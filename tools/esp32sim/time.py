@@ -26,12 +26,12 @@ _T0 = _t.ticks_us()
 
 
 def _offset():
-    import os
-    p = os.getenv("LWM2M_CLOCK")
+    import _sim
+    p = _sim.getenv("LWM2M_CLOCK")
     if not p:
         return 0.0
     try:
-        with open(p) as f:
+        with open(_sim.host(p)) as f:
             return float(f.read().strip() or "0")
     except (OSError, ValueError):
         return 0.0
