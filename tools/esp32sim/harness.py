@@ -30,7 +30,7 @@ AP = {"ssid": "lwm2m-lab", "key": "sleepy-device", "assoc_ms": 1200, "scan_ms": 
 _WIFI = re.compile(r"wifi (up|failed) in (\d+) ms \((\d+) uJ\)")
 
 
-SIM_MODULES = ("_sim", "time", "machine", "esp32", "network", "ntptime", "os")
+SIM_MODULES = ("_sim", "time", "machine", "esp32", "network", "ntptime", "os", "socket")
 SIM_DIR = os.path.join(runner.ROOT, "build", "esp32sim")
 SIM_ROMFS = os.path.join(runner.ROOT, "build", "esp32sim.romfs")
 SIM_ALLOW = 24 * 1024     # heap set aside for the models themselves (built-in C modules on a board)
@@ -83,7 +83,7 @@ def boot_argv(romfs_image, fs_dir, heap_budget=None):
             "import os as _o\n_o.chdir('/')\ndel _o\nsys.modules.pop('os', None)\n"
             "sys.path[:] = ['', '.frozen', '/rom', '/rom/lib', '/lib', '/sim']\n"
             "gc.collect()\n_a = gc.mem_alloc()\n"
-            "import _sim, time, machine, esp32, network, os\ngc.collect()\n"
+            "import _sim, time, machine, esp32, network, os, socket\ngc.collect()\n"
             "_sim.PAD = bytearray(max(16, %d - (gc.mem_alloc() - _a)))\ndel _a\n"
             "exec(open('/main.py').read(), {'__name__': '__main__'})\n") % (
         romfs_image, size, SIM_ROMFS, ssize, os.path.abspath(fs_dir), SIM_ALLOW)
