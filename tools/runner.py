@@ -150,6 +150,9 @@ class Device:
         self.heap = heap
         self.wakes = 0
 
+    def argv(self, heap_budget=None):
+        return device_argv(heap_budget)
+
     def power_cut(self):
         """RTC memory is lost (flash survives): the next boot is a power-on."""
         for f in ("rtc.bin", "sleep"):
@@ -181,7 +184,7 @@ class Device:
         except FileNotFoundError:
             pass
         t = time.monotonic()
-        p = await asyncio.create_subprocess_exec(*device_argv(heap_budget),
+        p = await asyncio.create_subprocess_exec(*self.argv(heap_budget),
                                                  env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
         try:
             out, _ = await asyncio.wait_for(p.communicate(), WAKE_TIMEOUT_S)
@@ -245,7 +248,11 @@ async def run_scenario(name, sc, out_dir="reports", quiet=False, workdir=None, k
     if secrets and server.plugin("dtls") is not None and "psk" not in plugin_cfg.get("dtls", {}):
         # the server's PSK store holds the client's provisioned identity and key
         server.plugin("dtls").psk[secrets["psk_identity"]] = bytes.fromhex(secrets["psk_key"])
-    dev = Device(workdir, board, secrets, clock.path, sc.get("local_port", "fresh"))
+    if board.get("board") == "esp32-sim":     # the real ESP32 board layer on a model of its APIs
+        from esp32sim.harness import SimDevice
+        dev = SimDevice(workdir, board, secrets, clock.path, sc.get("local_port", "fresh"), sim=sc.get("esp32sim"))
+    else:
+        dev = Device(workdir, board, secrets, clock.path, sc.get("local_port", "fresh"))
     wakes = []
     if not quiet:
         print("scenario %s: %s" % (name, sc.get("title", "")))
@@ -323,6 +330,7 @@ async def run_scenario(name, sc, out_dir="reports", quiet=False, workdir=None, k
             notes.append("Send of %d samples" % info["sent"])
         if cut:
             notes.append("power cut before wake")
+        notes.extend(info.get("notes", ()))
         if info.get("tried"):
             notes.append("tried " + " > ".join("%s:%s" % tuple(t) for t in info["tried"]))
         if info.get("error"):
