@@ -285,6 +285,12 @@ def _wake(board, store, cfg, secrets, info):
     ex = Exchange(chan, store, board, cfg["coap"], handler=dm.handle, log=lambda m: log(m, "D"))
     ex.on_serve = lambda: HEAP.mark("request")
     action = "update" if reg.is_registered(now) else "register"
+    # a new security context needs a Register, not an Update (LwM2M 1.1.1 Transport 6.4.3):
+    # after a full handshake by default, also after a resumption with "any" (docs/dtls.md)
+    rah = cfg["server"].get("register_after_handshake", "full")
+    new_ctx = () if rah == "never" else ("full-handshake", "resume") if rah == "any" else ("full-handshake",)
+    if action == "update":
+        planner.reg_paths, planner.reg_up = new_ctx, len(reg.links()) + 40   # Register's cost
     chain = planner.chain(chan, asleep)
     out["chain"] = chain
     result = "no-path"
@@ -303,7 +309,7 @@ def _wake(board, store, cfg, secrets, info):
             # a channel may have taken another way than asked (a resumption the server
             # answered with a full handshake): the log and the planner say what happened
             took = getattr(chan, "path_taken", None) or path
-            if action == "update":
+            if action == "update" and took not in new_ctx:
                 try:
                     reg.update(ex)
                     label = took + "+update"
@@ -372,11 +378,20 @@ def _wake(board, store, cfg, secrets, info):
                 log("Notify failed: %r" % e, "W")
             HEAP.mark("notified")
             dm.drop()
-        if dev.update_now:
+        for _ in range(3):      # a lifetime write or Registration Update Trigger: Update now,
+            if not dev.update_now:  # then keep listening: a queue-mode server sends what it
+                break               # queued when the Update arrives (issue 18)
+            dev.update_now = False
             try:
                 reg.update(ex)
             except LwError as e:
                 log("triggered Update failed: %s" % e, "W")
+                break
+            n = ex.serve(cfg["schedule"]["listen_ms"], cfg["schedule"]["listen_max_ms"])
+            dm.drop()
+            if n:
+                out["served"] = out.get("served", 0) + n
+                planner.last_exchange = int(board.now())
     HEAP.mark("served")
     planner.last_wake = int(board.now())
     planner.fails = 0 if result == "ok" else planner.fails + 1
