@@ -12,8 +12,7 @@ from errors import ConfigError
 DEFAULTS = {
     "endpoint": None,
     "server": {"uri": "coap://127.0.0.1:5683", "lifetime": 86400, "queue_mode": True,
-               "short_id": 1, "binding": "U", "omit_ep": False, "content_format": 112,
-               "register_after_handshake": "full"},
+               "short_id": 1, "binding": "U", "omit_ep": False},
     "security": {"mode": "nosec", "cid": "rfc9146"},
     "coap": {"ack_timeout_ms": 2000, "ack_random_factor": 1.5, "max_retransmit": 4,
              "token_len": 1, "separate_timeout_ms": 10000, "probe_retransmit": 2},
@@ -90,12 +89,6 @@ def load(path=None, secrets_path=None):
         v = cfg["server"].get(k)
         if not isinstance(v, int) or v < 60:
             raise ConfigError("server.lifetime must be an integer >= 60, got %r" % (v,))
-    if cfg["server"].get("content_format") not in (None, 0, 110, 112, 11542, 11544):
-        raise ConfigError("server.content_format: 110, 112, 11542, 11544 or null, got %r"
-                          % (cfg["server"].get("content_format"),))
-    if cfg["server"].get("register_after_handshake") not in ("full", "any", "never"):
-        raise ConfigError("server.register_after_handshake: full, any or never, got %r"
-                          % (cfg["server"].get("register_after_handshake"),))
     sl = cfg["schedule"].get("sleep_s")
     if not isinstance(sl, (int, float)) or sl < 1:
         raise ConfigError("schedule.sleep_s must be a number >= 1, got %r" % (sl,))

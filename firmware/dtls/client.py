@@ -176,15 +176,10 @@ class DtlsClient:
                     self.last_flight = [x for x in self.last_flight if x[0] != 23] + r
                 recs = r
         if recs:
-            self._flight(recs)
-
-    def _flight(self, recs):
-        """Send records; with `split`, an application record that follows our final flight goes
-        in a datagram of its own (libcoap 4.3 never answers one carried with the Finished)."""
-        if self.split and len(recs) > 1 and recs[-1][0] == 23:
-            self._send(recs[:-1])
-            recs = recs[-1:]
-        self._send(recs)
+            if self.split and len(recs) > 1 and recs[-1][0] == 23:
+                self._send(recs[:-1])     # split: our final flight, then the record alone
+                recs = recs[-1:]          # (libcoap 4.3 never answers one with the Finished)
+            self._send(recs)
 
     def recv_app(self, timeout_ms):
         """The next authentic application record (bytes) or None after timeout_ms. A repeated
@@ -197,5 +192,9 @@ class DtlsClient:
             if dg is None:
                 return None
             if self._rx(dg) and self.last_flight:
-                self._flight(self.last_flight)
+                r = self.last_flight
+                if self.split and len(r) > 1 and r[-1][0] == 23:
+                    self._send(r[:-1])
+                    r = r[-1:]
+                self._send(r)
         return self.rxq.pop(0)

@@ -78,17 +78,11 @@ class Registration:
         self.location = None
         self._save()
 
-    def links(self):
-        # The registered links. With server.content_format (default 112, SenML CBOR) the root
-        # link names the format we prefer for what we send (LwM2M 1.1.1 Core 6.2.1 / Transport:
-        # </>;rt="oma.lwm2m";ct=...); DM reads answer every format listed in docs/lwm2m.md.
-        # null leaves the root link out (26 bytes less in each Register).
-        ct = self.cfg.get("content_format", 112)
-        links = self.reg.links()
-        return '</>;rt="oma.lwm2m";ct=%d,' % ct + links if ct else links
-
     def register(self, ex):
-        links = self.links()
+        # server.content_format (default 112, SenML CBOR): the root link names the format we
+        # prefer (</>;rt="oma.lwm2m";ct=112); DM answers every format in docs/lwm2m.md. null
+        # leaves the root link out (26 bytes less in each Register).
+        links = self.reg.links(self.cfg.get("content_format", 112))
         m = C.Message(C.CON, C.POST)
         m.add(C.URI_PATH, "rd")
         m.add(C.CONTENT_FORMAT, _CF_LINK)
@@ -129,7 +123,7 @@ class Registration:
             m.add(C.URI_QUERY, "b=" + self.binding)
             if self.queue:
                 m.add(C.URI_QUERY, "Q")
-        links = self.links()
+        links = self.reg.links(self.cfg.get("content_format", 112))
         if _h16(links) != self.sent_links:
             m.add(C.CONTENT_FORMAT, _CF_LINK)
             m.payload = links.encode()

@@ -26,17 +26,7 @@ _MAX = 1280                     # every input is capped at the IPv6 minimum MTU
 class Udp:
     def __init__(self, host, port, local_port=0):
         self.up = self.down = self.dg_up = self.dg_down = 0
-        self.server = (host, port)
-        self._open(local_port)
-
-    def rebind(self):
-        """A fresh local port, as a NAT rebind would give: a server that still holds a session
-        for our old address may ignore a new handshake from it (libcoap 4.3)."""
-        self.close()
-        self._open(0)
-
-    def _open(self, local_port):
-        host, port = self.server
+        self.dst = (host, port)        # sec/dtls_channel.py rebinds: __init__ again
         try:
             s = self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
             if local_port:

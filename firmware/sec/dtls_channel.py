@@ -205,10 +205,15 @@ class DtlsChannel:
             raise ConfigError("DTLS: no path " + path)
         c.conn = None            # a handshake replaces the connection: free its keys now
         c.on_mark = self.mark
-        if self.tries > 1 and self.rebind and self.net.dg_up and hasattr(self.net, "rebind"):
-            # a fallback handshake from a fresh local port: a server that holds a session for
-            # our old address may ignore a new ClientHello from it (libcoap 4.3, docs/dtls.md)
-            self.net.rebind()
+        n = self.net
+        if self.tries > 1 and self.rebind and n.dg_up and hasattr(n, "dst"):
+            # a fallback handshake from a fresh local port, as a NAT rebind would give: a server
+            # that holds a session for our old address may ignore a new ClientHello from it
+            # (libcoap 4.3, docs/dtls.md). The byte counters go on.
+            k = (n.up, n.down, n.dg_up, n.dg_down)
+            n.close()
+            n.__init__(n.dst[0], n.dst[1])
+            n.up, n.down, n.dg_up, n.dg_down = k
         try:
             c.handshake(path == "resume")
         except Exception as e:

@@ -242,7 +242,7 @@ def _wake(board, store, cfg, secrets, info):
     from lwm2m.objects import Registry
     from lwm2m import std
     from lwm2m.register import Registration
-    from wake.planner import Planner
+    from wake.planner import Planner, PATHS
     from net.udp import Udp
 
     valid = store.load()
@@ -286,11 +286,12 @@ def _wake(board, store, cfg, secrets, info):
     ex.on_serve = lambda: HEAP.mark("request")
     action = "update" if reg.is_registered(now) else "register"
     # a new security context needs a Register, not an Update (LwM2M 1.1.1 Transport 6.4.3):
-    # after a full handshake by default, also after a resumption with "any" (docs/dtls.md)
+    # server.register_after_handshake "full" (default: a full handshake), "any" (a
+    # resumption too) or "never" (docs/dtls.md); the planner counts the Register's bytes
     rah = cfg["server"].get("register_after_handshake", "full")
-    new_ctx = () if rah == "never" else ("full-handshake", "resume") if rah == "any" else ("full-handshake",)
+    new_ctx = () if rah == "never" else PATHS[-2:] if rah == "any" else PATHS[-1:]
     if action == "update":
-        planner.reg_paths, planner.reg_up = new_ctx, len(reg.links()) + 40   # Register's cost
+        planner.reg = (new_ctx, 150)
     chain = planner.chain(chan, asleep)
     out["chain"] = chain
     result = "no-path"

@@ -122,7 +122,7 @@ def test_register_bytes_counted_for_a_path_that_registers():
     p = _planner()
     ch = FakeChan(["resume", "full-handshake"])
     assert p.estimate(ch, "full-handshake") == (400, 300, 8, 4)
-    p.reg_paths, p.reg_up = ("full-handshake",), 150
+    p.reg = (("full-handshake",), 150)
     assert p.estimate(ch, "full-handshake") == (550, 300, 8, 4)
     assert p.estimate(ch, "resume") == (208, 196, 4, 2)
     p.record("full-handshake", "ok", 3600, 1000)       # measured (with the Register) wins
