@@ -79,7 +79,7 @@ def test_observe_pmin5_pmax30_notifies_at_every_wake_and_wakes_only_for_it():
     n = events(rep, "notify")
     assert len(n) == 6 and not events(rep, "notify-dup")
     gaps = [b["t"] - a["t"] for a, b in zip(n, n[1:])]
-    assert all(28 <= g <= 45 for g in gaps), gaps                # pmax 30 (+ a wake's own time)
+    assert all(28 <= g < 60 for g in gaps), gaps     # pmax 30 (+ the wake's own time), never 2 x pmax
     seq = [e["seq"] for e in n]
     assert seq == sorted(seq) and len(set(seq)) == 6
 
