@@ -115,3 +115,18 @@ SCENARIOS["esp32-sim"] = {
     "esp32sim": {"ap": {"assoc_ms": 400}, "clock_set": True},   # set before the run (no NTP in the table)
     "actions": {2: [("read", "/4/0")]},
 }
+
+# LwM2M bootstrap (docs/bootstrap.md): the device knows only its bootstrap server; the first wake
+# bootstraps (Delete, Discover, Write /0/1 /1/0 /21/0, Read /1/0, Finish), commits the account
+# to flash and registers with the server it was given, here over OSCORE. The first account
+# points at a dead port: three failed wakes later the device bootstraps again (LwM2M 1.1
+# bootstrap after registration failure) and gets the working one.
+SCENARIOS["bootstrap"] = {
+    "title": "Bootstrap: a dead account first, bootstrap again after 3 failed wakes, then OSCORE",
+    "wakes": 7, "mode": "nosec", "plugins": ["oscore", "nosec"],
+    "board": {"schedule": dict(FAST_SCHED, sleep_s=3600, error_backoff_s=600), "coap": FAST_COAP},
+    "nat": {"timeout_s": 120}, "local_port": "fresh",
+    "bootstrap": {"mode": "oscore", "dead_first": True, "board": {"after_fails": 3}},
+    "actions": {6: [("read", "/1/0")]},
+    "expected_failures": 3,      # the dead account's wakes (runner exit status)
+}

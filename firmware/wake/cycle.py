@@ -200,7 +200,11 @@ def run(board):
         if secrets.get("wifi"):
             board.cfg["wifi"] = secrets["wifi"]
         sleep_s = cfg["schedule"]["sleep_s"]
-        info.update(_wake(board, store, cfg, secrets, info))
+        r = (cfg, secrets)
+        if cfg.get("bootstrap") or store.flash_get("bsc"):
+            r = _bootstrap(board, store, cfg, secrets, info)    # docs/bootstrap.md
+        if r:
+            info.update(_wake(board, store, r[0], r[1], info))
         if info.get("result") != "ok":
             sleep_s = _backoff(cfg["schedule"], info.get("result"), info.get("fails", 1))
         if info.get("next_s"):
@@ -236,6 +240,22 @@ def run(board):
     if info.get("reboot"):
         sleep_s = 1
     board.deepsleep(int(sleep_s * 1000))
+
+
+def _bootstrap(board, store, cfg, secrets, info):
+    """The server account a bootstrap server committed, after a bootstrap when one is due
+    (lwm2m/bsconf.py, lwm2m/bootstrap.py: loaded only here, dropped after)."""
+    ep = cfg.get("endpoint")
+    if not ep:
+        e = store.flash_get("ep")
+        ep = e.decode() if e else _endpoint(cfg, board)
+        if not e:
+            store.flash_put("ep", ep.encode())
+    from lwm2m import bsconf
+    r = bsconf.prepare(board, store, cfg, secrets, ep, info, HEAP.mark)
+    del bsconf
+    _unload("lwm2m.bsconf")
+    return r
 
 
 def _wake(board, store, cfg, secrets, info):
