@@ -97,7 +97,7 @@ def build_romfs():
     return os.path.getsize(ROMFS)
 
 
-def device_argv(heap_budget=None):
+def device_argv(heap_budget=None, romfs=None):
     """The micropython command line for one wake: the ROMFS image is read into one block first
     (it stands for the memory-mapped flash partition of a board), so the heap is the budget plus
     the image, and what the wake itself may use is exactly `heap_budget`."""
@@ -105,10 +105,13 @@ def device_argv(heap_budget=None):
         heap_budget = HEAP_BUDGET
     build_mpy()
     size = build_romfs()
+    image = ROMFS
+    if romfs:       # the slot the harness's bootloader picked (tools/harness/slots.py, docs/fota.md)
+        image, size = romfs, os.path.getsize(romfs)
     heap = heap_budget + (size + 15) // 16 * 16
     boot = ("import sys, vfs\nimg = bytearray(%d)\nf = open(%r, 'rb')\nf.readinto(img)\nf.close()\n"
             "vfs.mount(vfs.VfsRom(img), '/rom')\nsys.path[0:0] = ['/rom']\n"
-            "import gc\ngc.collect()\nimport wake\nwake.HEAP0 = gc.mem_alloc()\nimport main\n") % (size, ROMFS)
+            "import gc\ngc.collect()\nimport wake\nwake.HEAP0 = gc.mem_alloc()\nimport main\n") % (size, image)
     return [MP, "-X", "heapsize=%d" % heap, "-c", boot]
 T0 = 1798761600.0   # virtual start: 2027-01-01 00:00:00 UTC
 WAKE_TIMEOUT_S = 120
@@ -151,7 +154,8 @@ class Device:
         self.wakes = 0
 
     def argv(self, heap_budget=None):
-        return device_argv(heap_budget)
+        from harness import slots
+        return device_argv(heap_budget, slots.boot(self.dir))
 
     def power_cut(self):
         """RTC memory is lost (flash survives): the next boot is a power-on."""
@@ -280,6 +284,9 @@ async def run_scenario(name, sc, out_dir="reports", quiet=False, workdir=None, k
                     pending_reads.append((i, act[1], server.read(ep, act[1], accept=act[2])))
                 elif act[0] in ("observe", "cancel", "discover", "delete"):   # DM and reporting
                     pending_reads.append((i, act[1], getattr(server, act[0])(ep, act[1])))
+                elif act[0] == "fota":         # ("fota", version, {opts}): tools/fwpkg.py, docs/fota.md
+                    import fwpkg
+                    pending_reads.append((i, "fota " + act[1], fwpkg.action(server, ep, act[1], act[2] if len(act) > 2 else {}, board, target)))
                 elif act[0] == "write-attr":   # ("write-attr", uri, {"pmin": 60, ...})
                     pending_reads.append((i, act[1], server.write_attrs(ep, act[1], **act[2])))
                 elif act[0] in ("read-composite", "observe-composite", "cancel-composite"):
@@ -296,7 +303,7 @@ async def run_scenario(name, sc, out_dir="reports", quiet=False, workdir=None, k
                 if hasattr(p, "restart"):
                     p.restart()
             server.log("restart")
-        cut = i > 0 and rng.random() < sc.get("power_cut", 0.0)
+        cut = i > 0 and rng.random() < sc.get("power_cut", 0.0) or i in sc.get("power_cut_at", ())
         if cut:
             dev.power_cut()
         label = "wake %d" % i
@@ -304,7 +311,7 @@ async def run_scenario(name, sc, out_dir="reports", quiet=False, workdir=None, k
             if nat and hasattr(nat, "expire_check"):
                 nat.expire_check()
             meter.mark(label)
-        info = await dev.wake(heap_budget=sc.get("heap_budget", {}).get(i))
+        info = await dev.wake(extra_env=sc.get("wake_env", {}).get(i), heap_budget=sc.get("heap_budget", {}).get(i))
         await asyncio.sleep(0.05)   # let late datagrams through the NAT into the meter
         info["wake"] = i
         info["vt"] = clock.now() - T0

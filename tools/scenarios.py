@@ -130,3 +130,21 @@ SCENARIOS["bootstrap"] = {
     "actions": {6: [("read", "/1/0")]},
     "expected_failures": 3,      # the dead account's wakes (runner exit status)
 }
+
+# Firmware update of a sleeping device (docs/fota.md): the server writes a Package URI (its own
+# CoAP server, Block2); the device fetches a share of the image per wake within fota.wake_uJ,
+# through a NAT losing 10 % of the datagrams; the power goes mid-download in wake 3 (and RTC
+# memory with it) and the download resumes from what is in flash; the image is verified, the
+# server executes Update, the device boots the new slot on trial, confirms it, and reports
+# State 0 / Update Result 1 and the new version in /3/0/3.
+SCENARIOS["fota"] = {
+    "title": "Firmware update: Block2 pull over several wakes, 10 % loss, power cut mid-download, install, new version",
+    "wakes": 16, "mode": "nosec", "plugins": ["nosec"],
+    "board": {"schedule": dict(FAST_SCHED, sleep_s=3600, report="none"), "coap": FAST_COAP,
+              "fota": {"wake_uJ": 400000}},
+    "nat": {"timeout_s": 120, "loss": 0.1, "seed": 3}, "local_port": "fresh",
+    "wake_env": {3: {"LWM2M_DIE_AFTER_SLOT_WRITES": "12"}}, "power_cut_at": [4],
+    "actions": {1: [("read", "/3/0/3"), ("fota", "0.2.0")], 9: [("read", "/5/0/3"), ("exec", "/5/0/2")],
+                13: [("read", "/5/0/3"), ("read", "/5/0/5"), ("read", "/3/0/3")]},
+    "expected_failures": 1,      # the wake the power cut ends
+}

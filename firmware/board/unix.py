@@ -115,6 +115,79 @@ class UnixBoard:
         except OSError:
             pass
 
+    # -- firmware slots (A/B ROMFS images; the harness's bootloader, tools/harness/slots.py,
+    # picks the image each wake boots from <state>/slots/boot.json) ------------------------------
+    def _boot(self):
+        import json
+        try:
+            with open(self.dir + "/slots/boot.json") as f:
+                return json.load(f)
+        except (OSError, ValueError):
+            return {"active": "a"}
+
+    def _set_boot(self, b):
+        import json
+        p = self.dir + "/slots/boot.json"
+        with open(p + ".tmp", "w") as f:
+            f.write(json.dumps(b))
+        os.rename(p + ".tmp", p)
+
+    def _spare(self):
+        return self.dir + "/slots/" + ("a" if self._boot().get("active") == "b" else "b") + ".bin"
+
+    def slot_erase(self):
+        """Empty the slot that is not running (the download goes there)."""
+        self._mkdir(self.dir + "/slots")
+        with open(self._spare(), "wb"):
+            pass
+
+    def slot_write(self, off, data):
+        p = self._spare()
+        self._mkdir(self.dir + "/slots")
+        if not _exists(p):
+            with open(p, "wb"):
+                pass
+        with open(p, "r+b") as f:
+            f.seek(off)
+            f.write(data)
+        sl = os.getenv("LWM2M_DIE_AFTER_SLOT_WRITES")    # harness: a power cut mid-download
+        if sl:
+            self._slot_n = getattr(self, "_slot_n", 0) + 1
+            if self._slot_n >= int(sl):
+                sys.exit(9)       # no WAKE line, nothing more persisted: the power went
+
+    def slot_read(self, off, n):
+        try:
+            with open(self._spare(), "rb") as f:
+                f.seek(off)
+                return f.read(n)
+        except OSError:
+            return b""
+
+    def slot_activate(self, max_trials=3):
+        """Boot the spare slot from the next reset on, on trial: the bootloader goes back to the
+        running one if the new image has not confirmed after max_trials boots."""
+        b = self._boot()
+        cur = b.get("active", "a")
+        self._set_boot({"active": "b" if cur == "a" else "a", "prev": cur, "trial": 0,
+                        "max_trials": max_trials, "confirmed": False})
+
+    def slot_state(self):
+        """'pending' (activated, not booted yet), 'trial' (the new image runs, not confirmed
+        yet), 'rolled-back' (the bootloader went back to the old one), or 'ok'."""
+        b = self._boot()
+        if b.get("rolled_back"):
+            return "rolled-back"
+        if b.get("confirmed") is False:
+            return "trial" if b.get("trial", 0) > 0 else "pending"
+        return "ok"
+
+    def slot_confirm(self):
+        b = self._boot()
+        b["confirmed"] = True
+        b.pop("rolled_back", None)
+        self._set_boot(b)
+
     # -- power --------------------------------------------------------------------------------
     def reset_cause(self):
         return "deepsleep" if os.getenv("LWM2M_RESET") == "deepsleep" else "power-on"

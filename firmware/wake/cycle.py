@@ -122,6 +122,13 @@ class LazyDM:
                 raise MemoryError
             b = bytearray(2048)   # the code loads in pieces, but some need a contiguous block
             del b
+            if m.get(C.URI_PATH) == b"5":      # Firmware Update: lwm2m/fota.py, docs/fota.md
+                from lwm2m import fota
+                d = self.dev
+                r = fota.handle(m, d.store, d.board, d)
+                del fota
+                self.drop()
+                return r
             if self.dm is None:
                 import sys
                 self.cbor = sys.modules.get("cbor")
@@ -141,7 +148,7 @@ class LazyDM:
         import sys
         self.dm = None
         p = sys.modules.get("lwm2m")
-        for n in ("dmw", "composite", "senml", "lcbor", "observe", "persist", "send", "dm", "fmt", "tlv"):
+        for n in ("dmw", "composite", "senml", "lcbor", "observe", "persist", "send", "dm", "fmt", "tlv", "fota"):
             if sys.modules.pop("lwm2m." + n, None) is not None and p is not None and n in p.__dict__:
                 delattr(p, n)
         if self.cbor is None:       # the CBOR codec, unless another layer had it before us
@@ -413,6 +420,19 @@ def _wake(board, store, cfg, secrets, info):
             if n:
                 out["served"] = out.get("served", 0) + n
                 planner.last_exchange = int(board.now())
+        if store.flash_get("fwu") and not dev.reboot:   # a new image completed a wake:
+            from lwm2m import fota                        # confirm, or report the rollback
+            out["fota"] = "update result %d" % fota.confirm(store, board)
+            out["notes"] = ["fota: " + out["fota"]]
+            dm.drop()
+        if store.flash_get("fwd"):   # a firmware download goes on, after the wake's own work
+            from lwm2m import fota
+            try:
+                out.update(fota.wake(ex, store, board, cfg, planner))
+            except MemoryError:
+                out["fota"] = "no heap: next wake"
+            dm.drop()
+            HEAP.mark("fota")
     HEAP.mark("served")
     planner.last_wake = int(board.now())
     planner.fails = 0 if result == "ok" else planner.fails + 1

@@ -145,3 +145,9 @@ class Planner:
             if p in PATHS:
                 e = max(e, self.energy(self.estimate(chan, p)) + 1)
         return e
+
+    def fota_blocks(self, budget_uJ, block):
+        """Blocks of a firmware download that fit this wake's energy budget (a GET of ~30 B
+        and the block back, one round trip each), at least one: a download spreads over wakes."""
+        return max(1, int(budget_uJ // self.energy((30, block + 20, 2, 1))))
+

@@ -1,0 +1,314 @@
+"""LwM2M Object 5 (Firmware Update) for a sleeping device: loaded only when the server touches
+/5 or a download is under way, dropped after (wake/cycle.py). docs/fota.md.
+
+Resources: 0 Package (W, push: block-wise Write, RFC 7959 Block1), 1 Package URI (RW: pull over
+CoAP or CoAPS, Block2), 2 Update (E), 3 State (0 Idle, 1 Downloading, 2 Downloaded, 3 Updating),
+5 Update Result (0 initial, 1 success, 2 not enough flash, 4 connection lost, 5 integrity check
+failure, 6 unsupported package type, 7 invalid URI, 8 update failed, 9 unsupported protocol),
+6 PkgName, 7 PkgVersion, 8 Protocol Support (0 CoAP, 1 CoAPS), 9 Delivery Method (2 both).
+
+Package: a 48-byte header, b"LWFW" | image size (4, big-endian) | SHA-256 of the image (32) |
+version (8, NUL-padded), then the image (a ROMFS image). The image goes to the board's spare
+slot (board.slot_write), the header and the progress to flash key 'fw' (JSON), so a download
+resumes where it stopped after a deep sleep or a power cut (what was received is in the slot;
+progress is persisted every `_EVERY` blocks and at the end of each wake: at most that many
+blocks are fetched again). When the last byte is in, the slot is read back and its size and
+SHA-256 checked: Downloaded, or Idle with Update Result 5. Update (/5/0/2) activates the slot on
+trial and reboots; the new image confirms it when it completes a wake (Update Result 1); an
+image that does not within the bootloader's trials is rolled back (Update Result 8).
+"""
+import json
+
+from coap import codec as C
+from log import log
+
+_HDR = 48
+_EVERY = 4           # blocks between flash writes of the progress
+
+
+def _load(store):
+    s = store.flash_get("fw")
+    try:
+        st = json.loads(s) if s else None
+    except ValueError:
+        st = None
+    if not isinstance(st, dict) or not isinstance(st.get("st"), int):
+        st = {"st": 0, "res": 0}
+    return st
+
+
+def _save(store, st):
+    store.flash_put("fw", json.dumps(st).encode())
+
+
+def _set(store, st, state, res=None):
+    st["st"] = state
+    if res is not None:
+        st["res"] = res
+    if state == 0:
+        for k in ("uri", "pos", "size", "sha", "push"):
+            st.pop(k, None)
+    _save(store, st)
+    # 'fwd': a download to continue at the next wakes (wake/cycle.py loads this module only then)
+    if state == 1 and not st.get("push"):
+        store.flash_put("fwd", b"1")
+    elif store.flash_get("fwd"):
+        store.board.flash_erase("fwd")
+
+
+def _header(st, b):
+    """Parse the package header into st; False when it is not one of ours."""
+    if len(b) < _HDR or b[:4] != b"LWFW":
+        return False
+    st["size"] = int.from_bytes(b[4:8], "big")
+    st["sha"] = bytes(b[8:40]).hex()
+    st["ver"] = bytes(b[40:48]).rstrip(b"\0").decode()
+    return 0 < st["size"] <= 1 << 20
+
+
+def _put(board, store, st, pos, data):
+    """Package bytes [pos, pos+len) into the slot (the header into st). Returns False when the
+    package is not ours (st then says why)."""
+    if pos < _HDR:
+        if pos != 0 or len(data) < _HDR or not _header(st, data):
+            _set(store, st, 0, 6)
+            return False
+        board.slot_erase()
+        data = data[_HDR:]
+        pos = _HDR
+    board.slot_write(pos - _HDR, data)
+    return True
+
+
+def _verify(board, store, st):
+    """Read the slot back: size and SHA-256 of what is in flash. Downloaded, or Idle + 5."""
+    import hashlib
+    h = hashlib.sha256()
+    n = st["size"]
+    off = 0
+    while off < n:
+        b = board.slot_read(off, min(512, n - off))
+        if not b:
+            break
+        h.update(b)
+        off += len(b)
+    ok = off == n and h.digest().hex() == st["sha"]
+    log("fota: image %d B, SHA-256 %s" % (off, "ok" if ok else "MISMATCH"), "I" if ok else "W")
+    if ok:
+        _set(store, st, 2, 0)
+    else:
+        _set(store, st, 0, 5)
+    return ok
+
+
+def _text(m, v):
+    r = C.Message(C.ACK, C.CONTENT, payload=str(v).encode())
+    r.add(C.CONTENT_FORMAT, 0)
+    return r
+
+
+def handle(m, store, board, dev):
+    """A server request under /5 (Read, Write, Execute, block-wise Write of the Package)."""
+    st = _load(store)
+    try:
+        p = [int(x) for x in m.get_all(C.URI_PATH)]
+    except ValueError:
+        return C.Message(C.ACK, C.NOT_FOUND)
+    if len(p) > 1 and p[1] != 0:
+        return C.Message(C.ACK, C.NOT_FOUND)
+    rid = p[2] if len(p) > 2 else None
+    vals = {1: st.get("uri", ""), 3: st["st"], 5: st["res"], 6: "lwm2m-sleepy",
+            7: st.get("ver", ""), 9: 2}
+    if m.code == C.GET:
+        if rid is None:
+            from lwm2m import tlv
+            out = bytearray()
+            recs = [((5, 0, r), "s" if r in (1, 6, 7) else "i", vals[r]) for r in sorted(vals)]
+            recs.append(((5, 0, 8, 0), "i", 0))
+            recs.append(((5, 0, 8, 1), "i", 1))
+            recs.sort(key=lambda x: x[0])
+            tlv.encode_records(recs, 2, out)
+            r = C.Message(C.ACK, C.CONTENT, payload=bytes(out))
+            r.add(C.CONTENT_FORMAT, 11542)
+            return r
+        if rid in vals:
+            return _text(m, vals[rid])
+        return C.Message(C.ACK, C.NOT_FOUND if rid not in (0, 2, 8) else C.METHOD_NOT_ALLOWED)
+    if m.code == C.PUT and rid == 1:
+        uri = bytes(m.payload).decode() if m.payload else ""
+        if not uri:
+            _set(store, st, 0, 0)           # an empty URI cancels (State Idle)
+            return C.Message(C.ACK, C.CHANGED)
+        if st["st"] in (1, 3) and uri == st.get("uri"):
+            return C.Message(C.ACK, C.CHANGED)     # the same download: carry on
+        _set(store, st, 0, 0)
+        if not (uri.startswith("coap://") or uri.startswith("coaps://")) or "/" not in uri[8:]:
+            _set(store, st, 0, 7 if "://" not in uri else 9)
+            return C.Message(C.ACK, C.CHANGED if "://" in uri else C.BAD_REQUEST)
+        st["uri"] = uri
+        st["pos"] = 0
+        _set(store, st, 1, 0)
+        log("fota: Package URI written: downloading from the next wakes on")
+        return C.Message(C.ACK, C.CHANGED)
+    if m.code == C.PUT and rid == 0:
+        return _push(m, store, board, st)
+    if m.code == C.POST and rid == 2:
+        if st["st"] != 2:
+            return C.Message(C.ACK, C.METHOD_NOT_ALLOWED)
+        st["tries"] = 0
+        _set(store, st, 3)
+        store.flash_put("fwu", b"1")
+        board.slot_activate()
+        dev.request_reboot()
+        log("fota: Update: slot activated on trial, rebooting")
+        return C.Message(C.ACK, C.CHANGED)
+    return C.Message(C.ACK, C.METHOD_NOT_ALLOWED)
+
+
+def _push(m, store, board, st):
+    """Package push: a block-wise Write (Block1), each block at its offset; the last one
+    verifies the image. Blocks out of order get 4.08 Request Entity Incomplete."""
+    b1 = m.get_uint(C.BLOCK1)
+    data = bytes(m.payload)
+    if b1 is None:
+        num, more, size = 0, 0, len(data)
+    else:
+        num, more, size = b1 >> 4, (b1 >> 3) & 1, 16 << (b1 & 7)
+    pos = num * size
+    if num == 0:
+        _set(store, st, 0, 0)
+        st["push"] = 1
+        st["pos"] = 0
+        _set(store, st, 1)
+    elif st.get("push") != 1 or st.get("pos") != pos:
+        return C.Message(C.ACK, 136)      # 4.08 Request Entity Incomplete
+    if not _put(board, store, st, pos, data):
+        return C.Message(C.ACK, C.CHANGED)        # State Idle, Update Result 6
+    st["pos"] = pos + len(data)
+    if more:
+        _save(store, st)
+        r = C.Message(C.ACK, C.CONTINUE)
+        r.add(C.BLOCK1, b1)
+        return r
+    if st["pos"] != _HDR + st["size"]:
+        _set(store, st, 0, 5)
+    else:
+        _verify(board, store, st)
+    r = C.Message(C.ACK, C.CHANGED)
+    if b1 is not None:
+        r.add(C.BLOCK1, b1)
+    return r
+
+
+def pull(ex, store, board, cfg, blocks):
+    """Fetch up to `blocks` blocks of the package (Block2) over this wake's exchange when the
+    URI names the LwM2M server (coaps:// then rides the DTLS session), else over plain CoAP to
+    the host it names. Returns (blocks fetched, package bytes received, state)."""
+    st = _load(store)
+    if st["st"] != 1 or st.get("push"):
+        return 0, 0, st["st"]
+    uri = st["uri"]
+    scheme, rest = uri.split("://", 1)
+    hp, path = (rest.split("/", 1) + [""])[:2]
+    host, port = hp.rsplit(":", 1) if ":" in hp else (hp, "5684" if scheme == "coaps" else "5683")
+    port = int(port)
+    net = None
+    own = scheme == ("coaps" if cfg["security"]["mode"] == "psk" else "coap")
+    if not ((host, port) == (cfg["_host"], cfg["_port"]) and own):
+        if scheme != "coap":
+            _set(store, st, 0, 9)        # CoAPS to another host: unsupported protocol
+            return 0, 0, 0
+        from net.udp import Udp
+        from sec.nosec import NoSecChannel
+        from coap.exchange import Exchange
+        net = Udp(host, port, 0)
+        ex = Exchange(NoSecChannel(net, store, board, {}, {}), store, board, cfg["coap"])
+    szx = int((cfg.get("fota") or {}).get("szx", 5))      # 512-byte blocks
+    pos = st.get("pos", 0)
+    got = 0
+    n = 0
+    from errors import LwError
+    try:
+        while n < blocks:
+            bs = 16 << szx
+            if pos % bs:
+                bs = pos & -pos if pos & -pos < bs else bs
+                szx = 0
+                while (16 << szx) < bs:
+                    szx += 1
+            req = C.Message(C.CON, C.GET)
+            req.set_path(path)
+            req.add(C.BLOCK2, ((pos // bs) << 4) | szx)
+            r = ex.request(req)
+            if r.code != C.CONTENT:
+                _set(store, st, 0, 7 if r.code == C.NOT_FOUND else 4)
+                break
+            b2 = r.get_uint(C.BLOCK2)
+            data = r.payload
+            if b2 is not None:
+                rs = b2 & 7
+                if (b2 >> 4) * (16 << rs) != pos:
+                    _set(store, st, 0, 4)
+                    break
+                szx = min(szx, rs)
+                more = (b2 >> 3) & 1
+            else:
+                more = 0
+            if not _put(board, store, st, pos, data):
+                break
+            pos += len(data)
+            got += len(data)
+            n += 1
+            st["pos"] = pos
+            if not more or pos >= _HDR + st["size"]:
+                if pos != _HDR + st["size"]:
+                    _set(store, st, 0, 5)
+                else:
+                    _verify(board, store, st)
+                break
+            if n % _EVERY == 0:
+                _save(store, st)
+    except LwError as e:
+        log("fota: download paused at %d B: %s" % (pos, e), "W")
+    if st["st"] == 1:
+        _save(store, st)
+    if net:
+        net.close()
+    return n, got, st["st"]
+
+
+def confirm(store, board):
+    """After a wake that completed with the server: the image we run is the new one (trial:
+    confirm, Update Result 1) or the bootloader went back (Update Result 8)."""
+    st = _load(store)
+    s = board.slot_state()
+    if s == "pending":
+        return st["res"]        # activated in this very wake: the new image confirms itself
+    if s == "trial":
+        board.slot_confirm()
+        _set(store, st, 0, 1)
+        log("fota: new image confirmed (Update Result 1)")
+    elif s == "rolled-back":
+        board.slot_confirm()
+        _set(store, st, 0, 8)
+        log("fota: the new image failed; rolled back (Update Result 8)", "W")
+    else:
+        _set(store, st, 0, 8 if st["st"] == 3 else st["res"])
+    board.flash_erase("fwu")
+    return st["res"]
+
+
+def wake(ex, store, board, cfg, planner):
+    """This wake's share of a download (after the wake's own work): as many blocks as the
+    energy budget per wake allows (fota.wake_uJ, the planner's cost model), at least one."""
+    f = cfg.get("fota") or {}
+    szx = int(f.get("szx", 5))
+    blocks = planner.fota_blocks(int(f.get("wake_uJ", 150000)), 16 << szx)
+    n, got, state = pull(ex, store, board, cfg, blocks)
+    st = _load(store)
+    out = {"fota": "%s %d blocks %d B, at %d/%d B" % (("idle", "downloading", "downloaded", "updating")[state],
+                                                      n, got, st.get("pos", 0), _HDR + st.get("size", 0))}
+    if state != 1:
+        out["fota"] += ", result %d" % st["res"]
+    out["notes"] = ["fota: " + out["fota"]]
+    return out
