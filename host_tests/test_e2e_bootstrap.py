@@ -72,10 +72,7 @@ def test_bootstrap_then_register_nosec():
 
 
 def test_bootstrap_then_register_psk():
-    # 93,184 B: the harness budget that stands for 64 KiB on a 32-bit MCU (docs/memory.md). At
-    # the unix port's 64 KiB the bootstrapped account's few names tip the interned-name pool
-    # into its next doubling during the handshake (+7.3 KiB; docs/bootstrap.md)
-    _bootstrap_then_register("psk", "full-handshake", budget=93184)
+    _bootstrap_then_register("psk", "full-handshake")
 
 
 def test_bootstrap_then_register_oscore():

@@ -9,7 +9,7 @@ failure, 6 unsupported package type, 7 invalid URI, 8 update failed, 9 unsupport
 
 Package: a 48-byte header, b"LWFW" | image size (4, big-endian) | SHA-256 of the image (32) |
 version (8, NUL-padded), then the image (a ROMFS image). The image goes to the board's spare
-slot (board.slot_write), the header and the progress to flash key 'fw' (JSON), so a download
+slot (_slots(board): board/unix_slots.py), the header and the progress to flash key 'fw' (JSON), so a download
 resumes where it stopped after a deep sleep or a power cut (what was received is in the slot;
 progress is persisted every `_EVERY` blocks and at the end of each wake: at most that many
 blocks are fetched again). When the last byte is in, the slot is read back and its size and
@@ -24,6 +24,18 @@ from log import log
 
 _HDR = 48
 _EVERY = 4           # blocks between flash writes of the progress
+
+
+def _slots(board):
+    """The board's A/B slots: its own `slots()` (a board port that has them), or the unix port's
+    model (board/unix_slots.py); None when there is no spare slot (Update Result 2)."""
+    f = getattr(board, "slots", None)
+    if f:
+        return f()
+    if board.name == "unix":
+        from board.unix_slots import Slots
+        return Slots(board.dir)
+    return None
 
 
 def _load(store):
@@ -49,11 +61,14 @@ def _set(store, st, state, res=None):
         for k in ("uri", "pos", "size", "sha", "push"):
             st.pop(k, None)
     _save(store, st)
-    # 'fwd': a download to continue at the next wakes (wake/cycle.py loads this module only then)
-    if state == 1 and not st.get("push"):
-        store.flash_put("fwd", b"1")
-    elif store.flash_get("fwd"):
-        store.board.flash_erase("fwd")
+    # 'fota': work for the next wakes, the one key wake/cycle.py looks at before loading this
+    # module: b"d" a download goes on, b"u" an image to confirm (or a rollback to report)
+    w = b"d" if state == 1 and not st.get("push") else b"u" if state == 3 else None
+    if w:
+        if store.flash_get("fota") != w:
+            store.flash_put("fota", w)
+    elif store.flash_get("fota"):
+        store.board.flash_erase("fota")
 
 
 def _header(st, b):
@@ -66,28 +81,28 @@ def _header(st, b):
     return 0 < st["size"] <= 1 << 20
 
 
-def _put(board, store, st, pos, data):
+def _put(sl, store, st, pos, data):
     """Package bytes [pos, pos+len) into the slot (the header into st). Returns False when the
     package is not ours (st then says why)."""
     if pos < _HDR:
         if pos != 0 or len(data) < _HDR or not _header(st, data):
             _set(store, st, 0, 6)
             return False
-        board.slot_erase()
+        sl.erase()
         data = data[_HDR:]
         pos = _HDR
-    board.slot_write(pos - _HDR, data)
+    sl.write(pos - _HDR, data)
     return True
 
 
-def _verify(board, store, st):
+def _verify(sl, store, st):
     """Read the slot back: size and SHA-256 of what is in flash. Downloaded, or Idle + 5."""
     import hashlib
     h = hashlib.sha256()
     n = st["size"]
     off = 0
     while off < n:
-        b = board.slot_read(off, min(512, n - off))
+        b = sl.read(off, min(512, n - off))
         if not b:
             break
         h.update(b)
@@ -150,22 +165,24 @@ def handle(m, store, board, dev):
         _set(store, st, 1, 0)
         log("fota: Package URI written: downloading from the next wakes on")
         return C.Message(C.ACK, C.CHANGED)
+    if m.code == C.PUT and rid in (0, 1) and _slots(board) is None:
+        _set(store, st, 0, 2)               # no spare slot on this board: not enough flash
+        return C.Message(C.ACK, C.CHANGED)
     if m.code == C.PUT and rid == 0:
-        return _push(m, store, board, st)
+        return _push(m, store, _slots(board), st)
     if m.code == C.POST and rid == 2:
         if st["st"] != 2:
             return C.Message(C.ACK, C.METHOD_NOT_ALLOWED)
         st["tries"] = 0
         _set(store, st, 3)
-        store.flash_put("fwu", b"1")
-        board.slot_activate()
+        _slots(board).activate()
         dev.request_reboot()
         log("fota: Update: slot activated on trial, rebooting")
         return C.Message(C.ACK, C.CHANGED)
     return C.Message(C.ACK, C.METHOD_NOT_ALLOWED)
 
 
-def _push(m, store, board, st):
+def _push(m, store, sl, st):
     """Package push: a block-wise Write (Block1), each block at its offset; the last one
     verifies the image. Blocks out of order get 4.08 Request Entity Incomplete."""
     b1 = m.get_uint(C.BLOCK1)
@@ -182,7 +199,7 @@ def _push(m, store, board, st):
         _set(store, st, 1)
     elif st.get("push") != 1 or st.get("pos") != pos:
         return C.Message(C.ACK, 136)      # 4.08 Request Entity Incomplete
-    if not _put(board, store, st, pos, data):
+    if not _put(sl, store, st, pos, data):
         return C.Message(C.ACK, C.CHANGED)        # State Idle, Update Result 6
     st["pos"] = pos + len(data)
     if more:
@@ -193,7 +210,7 @@ def _push(m, store, board, st):
     if st["pos"] != _HDR + st["size"]:
         _set(store, st, 0, 5)
     else:
-        _verify(board, store, st)
+        _verify(sl, store, st)
     r = C.Message(C.ACK, C.CHANGED)
     if b1 is not None:
         r.add(C.BLOCK1, b1)
@@ -224,6 +241,7 @@ def pull(ex, store, board, cfg, blocks):
         net = Udp(host, port, 0)
         ex = Exchange(NoSecChannel(net, store, board, {}, {}), store, board, cfg["coap"])
     szx = int((cfg.get("fota") or {}).get("szx", 5))      # 512-byte blocks
+    sl = _slots(board)
     pos = st.get("pos", 0)
     got = 0
     n = 0
@@ -254,7 +272,7 @@ def pull(ex, store, board, cfg, blocks):
                 more = (b2 >> 3) & 1
             else:
                 more = 0
-            if not _put(board, store, st, pos, data):
+            if not _put(sl, store, st, pos, data):
                 break
             pos += len(data)
             got += len(data)
@@ -264,7 +282,7 @@ def pull(ex, store, board, cfg, blocks):
                 if pos != _HDR + st["size"]:
                     _set(store, st, 0, 5)
                 else:
-                    _verify(board, store, st)
+                    _verify(sl, store, st)
                 break
             if n % _EVERY == 0:
                 _save(store, st)
@@ -281,29 +299,41 @@ def confirm(store, board):
     """After a wake that completed with the server: the image we run is the new one (trial:
     confirm, Update Result 1) or the bootloader went back (Update Result 8)."""
     st = _load(store)
-    s = board.slot_state()
+    sl = _slots(board)
+    s = sl.state()
     if s == "pending":
         return st["res"]        # activated in this very wake: the new image confirms itself
     if s == "trial":
-        board.slot_confirm()
+        sl.confirm()
         _set(store, st, 0, 1)
         log("fota: new image confirmed (Update Result 1)")
     elif s == "rolled-back":
-        board.slot_confirm()
+        sl.confirm()
         _set(store, st, 0, 8)
         log("fota: the new image failed; rolled back (Update Result 8)", "W")
     else:
         _set(store, st, 0, 8 if st["st"] == 3 else st["res"])
-    board.flash_erase("fwu")
     return st["res"]
 
 
 def wake(ex, store, board, cfg, planner):
-    """This wake's share of a download (after the wake's own work): as many blocks as the
-    energy budget per wake allows (fota.wake_uJ, the planner's cost model), at least one."""
+    """After the wake's own work (wake/cycle.py, when flash key 'fota' is set): confirm a new
+    image, or this wake's share of a download: as many blocks as the energy budget per wake
+    allows (fota.wake_uJ, the planner's cost model), at least one."""
+    if store.flash_get("fota") == b"u":
+        r = "update result %d" % confirm(store, board)
+        return {"fota": r, "notes": ["fota: " + r]}
+    try:
+        return _wake(ex, store, board, cfg, planner)
+    except MemoryError:
+        return {"fota": "no heap: next wake"}
+
+
+def _wake(ex, store, board, cfg, planner):
     f = cfg.get("fota") or {}
     szx = int(f.get("szx", 5))
-    blocks = planner.fota_blocks(int(f.get("wake_uJ", 150000)), 16 << szx)
+    # the planner's cost model: a GET of ~30 B and the block back, one round trip each
+    blocks = max(1, int(int(f.get("wake_uJ", 150000)) // planner.energy((30, (16 << szx) + 20, 2, 1))))
     n, got, state = pull(ex, store, board, cfg, blocks)
     st = _load(store)
     out = {"fota": "%s %d blocks %d B, at %d/%d B" % (("idle", "downloading", "downloaded", "updating")[state],

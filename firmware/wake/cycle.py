@@ -208,8 +208,16 @@ def run(board):
             board.cfg["wifi"] = secrets["wifi"]
         sleep_s = cfg["schedule"]["sleep_s"]
         r = (cfg, secrets)
-        if cfg.get("bootstrap") or store.flash_get("bsc"):
-            r = _bootstrap(board, store, cfg, secrets, info)    # docs/bootstrap.md
+        if cfg.get("bootstrap") or store.flash_get("bootstrap"):
+            # the account a bootstrap server committed, after a bootstrap when one is due
+            # (lwm2m/bootstrap.py, docs/bootstrap.md; it unloads itself)
+            ep = cfg.get("endpoint") or (store.flash_get("ep") or b"").decode()
+            if not ep:
+                ep = _endpoint(cfg, board)
+                store.flash_put("ep", ep.encode())
+            from lwm2m import bootstrap
+            r = bootstrap.run(board, store, cfg, secrets, ep, info, HEAP.mark)
+            del bootstrap
         if r:
             info.update(_wake(board, store, r[0], r[1], info))
         if info.get("result") != "ok":
@@ -247,22 +255,6 @@ def run(board):
     if info.get("reboot"):
         sleep_s = 1
     board.deepsleep(int(sleep_s * 1000))
-
-
-def _bootstrap(board, store, cfg, secrets, info):
-    """The server account a bootstrap server committed, after a bootstrap when one is due
-    (lwm2m/bsconf.py, lwm2m/bootstrap.py: loaded only here, dropped after)."""
-    ep = cfg.get("endpoint")
-    if not ep:
-        e = store.flash_get("ep")
-        ep = e.decode() if e else _endpoint(cfg, board)
-        if not e:
-            store.flash_put("ep", ep.encode())
-    from lwm2m import bsconf
-    r = bsconf.prepare(board, store, cfg, secrets, ep, info, HEAP.mark)
-    del bsconf
-    _unload("lwm2m.bsconf")
-    return r
 
 
 def _wake(board, store, cfg, secrets, info):
@@ -420,17 +412,10 @@ def _wake(board, store, cfg, secrets, info):
             if n:
                 out["served"] = out.get("served", 0) + n
                 planner.last_exchange = int(board.now())
-        if store.flash_get("fwu") and not dev.reboot:   # a new image completed a wake:
-            from lwm2m import fota                        # confirm, or report the rollback
-            out["fota"] = "update result %d" % fota.confirm(store, board)
-            out["notes"] = ["fota: " + out["fota"]]
-            dm.drop()
-        if store.flash_get("fwd"):   # a firmware download goes on, after the wake's own work
-            from lwm2m import fota
-            try:
-                out.update(fota.wake(ex, store, board, cfg, planner))
-            except MemoryError:
-                out["fota"] = "no heap: next wake"
+        if store.flash_get("fota") and not dev.reboot:  # Object 5 (lwm2m/fota.py): a new
+            from lwm2m import fota       # image confirms itself, or a download goes on, after
+            out.update(fota.wake(ex, store, board, cfg, planner))   # the wake's own work
+            del fota
             dm.drop()
             HEAP.mark("fota")
     HEAP.mark("served")

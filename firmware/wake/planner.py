@@ -24,10 +24,6 @@ OPTIMISTIC = ("dtls-reuse",)      # paths that depend on the NAT mapping still b
 _HDR = ">BIIIIB"                  # ver, last_exchange, last_wake, nat_lo, nat_hi, fails
 _HDR_LEN = 18
 _PER = ">BBH"                     # ok, fail, measured bytes (0: unknown)
-# a bootstrap (Request, the server's Delete/Discover/Writes/Read/Finish) and the Register after
-# it: bytes up, down, datagrams, round trips (measured 179 B up, 185 B down, 16 datagrams + the
-# Register; docs/bootstrap.md)
-BOOTSTRAP_EST = (410, 250, 20, 9)
 
 
 class Planner:
@@ -140,14 +136,10 @@ class Planner:
     def bootstrap_cost(self, chan=None):
         """Energy of a bootstrap: never less than any path of the chain (it is what is left when
         they all failed), so it is never chosen while a path may still work."""
-        e = self.energy(BOOTSTRAP_EST)
+        # a bootstrap (Request, the server's Delete/Discover/Writes/Read/Finish) and the Register
+        # after it: bytes up, down, datagrams, round trips (measured: 179 B up, 185 B down)
+        e = self.energy((410, 250, 20, 9))
         for p in (chan.paths() if chan else ()):
             if p in PATHS:
                 e = max(e, self.energy(self.estimate(chan, p)) + 1)
         return e
-
-    def fota_blocks(self, budget_uJ, block):
-        """Blocks of a firmware download that fit this wake's energy budget (a GET of ~30 B
-        and the block back, one round trip each), at least one: a download spreads over wakes."""
-        return max(1, int(budget_uJ // self.energy((30, block + 20, 2, 1))))
-
