@@ -138,12 +138,12 @@ def validate(bpath, spath):
     return cfg, secrets, kind, btype
 
 
-def build(mode):
+def build(mode, features=()):
     """The device image for the board's security mode (tools/size.py: -X no-source-lines, only the
-    modules that mode can reach). Returns (path, size)."""
+    modules that mode can reach, and the optional features the config enables). Returns (path, size)."""
     sys.path.insert(0, HERE)
     import size
-    return size.build_device(mode)
+    return size.build_device(mode, features)
 
 
 # -- commands -----------------------------------------------------------------------------------
@@ -179,7 +179,7 @@ def cmd_deploy(a, bpath=None):
     print("config ok: %s, board %s, security %s, server %s%s" % (
         os.path.relpath(bpath, ROOT) if bpath.startswith(ROOT) else bpath, kind, cfg["security"]["mode"],
         cfg["server"]["uri"], ", Wi-Fi %r" % secrets["wifi"]["ssid"] if bt.get("wifi") else ""))
-    image, size = build(cfg["security"]["mode"])
+    image, size = build(cfg["security"]["mode"], [f for f in ("bootstrap", "fota") if cfg.get(f) is not None])
     if size > bt["romfs_bytes"]:
         raise Failed("ROMFS image %d bytes > the %d-byte romfs partition" % (size, bt["romfs_bytes"]))
     print("ROMFS image %s: %d bytes for security mode %s (partition %d)" % (

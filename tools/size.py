@@ -76,14 +76,17 @@ def compile_device(rel):
     return dst
 
 
-def build_device(which):
+def build_device(which, features=()):
     """The device image for a mode (or 'all'): build/device/<which>.romfs, rebuilt only when a
-    source is newer (or this file). Returns (path, size)."""
+    source is newer (or this file). `features`: optional ones to add ("bootstrap", "fota": what
+    the board config enables). Returns (path, size)."""
     import shutil
     if which not in SETS:
         raise ValueError("unknown set %r (one of %s)" % (which, ", ".join(SETS)))
-    img = os.path.join(ROOT, "build", "device", which + ".romfs")
+    extra = [r for r in OPTIONAL if ("fota" if "fota" in r else "bootstrap") in features]
+    img = os.path.join(ROOT, "build", "device", which + "".join("+" + f for f in sorted(features)) + ".romfs")
     files = device_files(which)
+    files += [r for r in extra if r not in files]
     newest = max([os.path.getmtime(os.path.join(FW, r)) for r in files] + [os.path.getmtime(__file__)])
     if os.path.exists(img) and os.path.getmtime(img) >= newest:
         return img, os.path.getsize(img)
