@@ -118,17 +118,17 @@ class LazyDM:
         # that would end the wake: the server may ask again at the next wake.
         gc.collect()
         try:
-            if gc.mem_free() < 12288:
-                raise MemoryError
-            b = bytearray(2048)   # the code loads in pieces, but some need a contiguous block
-            del b
             if m.get(C.URI_PATH) == b"5":      # Firmware Update: lwm2m/fota.py, docs/fota.md
-                from lwm2m import fota
+                from lwm2m import fota        # (smaller than the DM code: fits a DTLS wake)
                 d = self.dev
                 r = fota.handle(m, d.store, d.board, d)
                 del fota
                 self.drop()
                 return r
+            if gc.mem_free() < 12288:
+                raise MemoryError
+            b = bytearray(2048)   # the code loads in pieces, but some need a contiguous block
+            del b
             if self.dm is None:
                 import sys
                 self.cbor = sys.modules.get("cbor")
