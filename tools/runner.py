@@ -315,6 +315,7 @@ async def run_scenario(name, sc, out_dir="reports", quiet=False, workdir=None, k
         await asyncio.sleep(0.05)   # let late datagrams through the NAT into the meter
         info["wake"] = i
         info["vt"] = clock.now() - T0
+        info.setdefault("t", int(clock.now()))     # a wake that died before its WAKE line
         if meter:
             tot = meter.segment_totals(label)
             info["meter"] = tot
@@ -341,6 +342,7 @@ async def run_scenario(name, sc, out_dir="reports", quiet=False, workdir=None, k
             notes.append("Send of %d samples" % info["sent"])
         if cut:
             notes.append("power cut before wake")
+        notes.extend(sc.get("wake_notes", {}).get(i, ()))
         notes.extend(info.get("notes", ()))
         if info.get("tried"):
             notes.append("tried " + " > ".join("%s:%s" % tuple(t) for t in info["tried"]))

@@ -372,6 +372,11 @@ def _wake(board, store, cfg, secrets, info):
         if label.endswith("+register"):
             store.drop("obs")     # a new registration ends the server's observations
             store.drop("obd")
+        if store.flash_get("fota") == b"u":   # a new image reached the server: it confirms
+            from lwm2m import fota              # itself, or the old one reports the rollback
+            out.update(fota.wake(ex, store, board, cfg, planner))
+            del fota
+            dm.drop()
         # queue mode: answer what the server queued while we slept, stop when it is quiet
         served = ex.serve(cfg["schedule"]["listen_ms"], cfg["schedule"]["listen_max_ms"])
         if served:
@@ -412,9 +417,9 @@ def _wake(board, store, cfg, secrets, info):
             if n:
                 out["served"] = out.get("served", 0) + n
                 planner.last_exchange = int(board.now())
-        if store.flash_get("fota") and not dev.reboot:  # Object 5 (lwm2m/fota.py): a new
-            from lwm2m import fota       # image confirms itself, or a download goes on, after
-            out.update(fota.wake(ex, store, board, cfg, planner))   # the wake's own work
+        if store.flash_get("fota") == b"d" and not dev.reboot:  # Object 5 (lwm2m/fota.py):
+            from lwm2m import fota     # a download goes on, after the wake's own work
+            out.update(fota.wake(ex, store, board, cfg, planner))
             del fota
             dm.drop()
             HEAP.mark("fota")
