@@ -14,8 +14,12 @@ answered is in `events` and `sessions[ep]` (ops with code and decoded payload).
 import asyncio
 import random
 
-from harness import coap as C
-from harness import tlv
+if __name__ == "__main__":      # run as a script: tools/ on the path
+    import os
+    import sys
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from harness import coap as C  # noqa: E402
+from harness import tlv  # noqa: E402
 
 CF_LINK, CF_TLV = 40, 11542
 
@@ -225,3 +229,53 @@ async def setup(clock, server, sc, board, target):
     cfg["uri"] = "coap://%s:%d" % (host, port)
     board["bootstrap"] = cfg
     return bs
+
+
+def main():
+    """A bootstrap server on the real clock for a device you run (`make run`, a board):
+
+        bootstrap_server.py --port 5693 --server coaps://HOST:5684 --mode psk --secrets FILE
+
+    provisions every endpoint that asks with one account for the LwM2M server at --server
+    (credentials from the secrets file: psk_identity/psk_key or oscore) and prints what
+    happened. The device needs "bootstrap": {"uri": "coap://THIS-HOST:PORT"} in its config."""
+    import argparse
+    import json
+    import os
+    import sys
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    from simclock import RealClock
+    ap = argparse.ArgumentParser(description=main.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--host", default="127.0.0.1")
+    ap.add_argument("--port", type=int, default=5693)
+    ap.add_argument("--server", required=True, help="the LwM2M server URI to provision")
+    ap.add_argument("--mode", default="nosec", choices=("nosec", "psk", "oscore"))
+    ap.add_argument("--secrets", help="JSON with psk_identity/psk_key or oscore (secrets/example.json)")
+    ap.add_argument("--lifetime", type=int, default=86400)
+    a = ap.parse_args()
+    creds = {}
+    if a.secrets:
+        with open(a.secrets) as f:
+            creds = json.load(f)
+
+    async def run():
+        bs = BootstrapServer(RealClock())
+        h, p = await bs.start(a.host) if a.port == 0 else (None, None)
+        if a.port:
+            loop = asyncio.get_running_loop()
+            bs.transport, _ = await loop.create_datagram_endpoint(lambda: bs, local_addr=(a.host, a.port))
+            h, p = bs.transport.get_extra_info("sockname")[:2]
+        bs.script("*", account_script(a.server, a.mode, lifetime=a.lifetime, psk_identity=creds.get("psk_identity"),
+                                      psk_key=creds.get("psk_key"), oscore=creds.get("oscore")))
+        print("bootstrap server on coap://%s:%d provisioning %s (%s)" % (h, p, a.server, a.mode), flush=True)
+        n = 0
+        while True:
+            await asyncio.sleep(0.5)
+            for ev in bs.events[n:]:
+                print(" ".join("%s=%s" % kv for kv in ev.items()), flush=True)
+            n = len(bs.events)
+    asyncio.run(run())
+
+
+if __name__ == "__main__":
+    main()
