@@ -123,3 +123,17 @@ def test_pull_over_coaps_rides_the_dtls_session():
     assert any("downloaded" in (x.get("fota") or "") for x in w)
     assert all(x["path"].startswith(("cid", "full-handshake", "resume")) for x in w)
     assert len(events(rep, "block2")) >= 180
+
+
+def test_pull_over_oscore():
+    """coap:// Package URI on the LwM2M server of an OSCORE device: the blocks are OSCORE
+    requests and responses on the wake's context (93,184 B budget, as for CoAPS above)."""
+    sc = _fota(4, {1: [("fota", "0.2.0")], 3: [("read", "/5/0/3")]},
+               wake_uJ=2000000, mode="oscore", plugins=["oscore", "nosec"])
+    sc["heap_budget"] = {i: 93184 for i in range(4)}
+    rep = run(sc, timeout=300)
+    w = rep["wakes"]
+    assert all(x["result"] == "ok" for x in w), [(x["result"], x.get("error")) for x in w]
+    assert all(x["path"].startswith("oscore") for x in w)
+    assert _value(rep, "/5/0/3") == "2"
+    assert any("downloaded" in (x.get("fota") or "") for x in w)

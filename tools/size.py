@@ -24,12 +24,12 @@ ROOT = os.path.dirname(HERE)
 FW = os.path.join(ROOT, "firmware")
 BIN = os.path.join(ROOT, ".venv", "bin")
 DEVICE_FLAGS = ["-X", "no-source-lines"]
-NEVER = ("board/unix.py", "board/unix_slots.py")
+NEVER = ("board/unix.py", "board/unix_slots.py", "board/unix_boot.py")
 ONLY = {"dtls/": ("psk",), "sec/dtls_channel.py": ("psk",), "oscore/": ("oscore",),
         "sec/oscore_channel.py": ("oscore",), "crypto/": ("psk", "oscore")}
 # features a per-mode image leaves out (loaded only when used; docs/bootstrap.md, docs/fota.md):
 # in the "all" image, package.json and manifest.py
-OPTIONAL = ("lwm2m/bootstrap.py", "lwm2m/bsrun.py", "lwm2m/fota.py")
+OPTIONAL = ("lwm2m/bootstrap.py", "lwm2m/bsrun.py", "lwm2m/fota.py", "lwm2m/fotareq.py")
 SETS = ("nosec", "psk", "oscore", "all")
 GOAL = 60 * 1024
 
