@@ -372,8 +372,9 @@ def _wake(board, store, cfg, secrets, info):
         if label.endswith("+register"):
             store.drop("obs")     # a new registration ends the server's observations
             store.drop("obd")
-        if store.flash_get("fota") == b"u":   # a new image reached the server: it confirms
-            from lwm2m import fota              # itself, or the old one reports the rollback
+        if store.flash_get("fota") == b"u" and not dev.reboot:   # a new image reached the
+            # server: it confirms itself, or the old one reports the rollback (lwm2m/fota.py)
+            from lwm2m import fota
             out.update(fota.wake(ex, store, board, cfg, planner))
             del fota
             dm.drop()
