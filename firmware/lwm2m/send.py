@@ -193,5 +193,5 @@ def sample_wake(store, cfg, registry, reg, dev, now):
         dl.append(int.from_bytes(d, "big"))
     if cross or due(store, cfg) or min(dl) <= now:
         return None
-    return {"result": "ok", "path": "sample", "samples": count(store, cfg),
+    return {"result": "ok", "path": "sample", "taken": 1, "samples": count(store, cfg),
             "next_s": int(max(1, min(sch["sample_s"], min(dl) - now)))}
