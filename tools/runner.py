@@ -273,6 +273,8 @@ async def run_scenario(name, sc, out_dir="reports", quiet=False, workdir=None, k
                 elif act[0] in ("create", "write-cf"):   # (op, uri, values, content format)
                     f = server.create if act[0] == "create" else server.write
                     pending_reads.append((i, act[1], f(ep, act[1], act[2], act[3])))
+        if sc.get("drop_down", {}).get(i):
+            _drop_down(server, sc["drop_down"][i])
         if i in sc.get("server_restart", ()):
             for p in server.plugins:
                 if hasattr(p, "restart"):
@@ -307,12 +309,16 @@ async def run_scenario(name, sc, out_dir="reports", quiet=False, workdir=None, k
                 notes.append("server %s failed: %s" % (u, e))
         if info.get("served"):
             notes.append("served %d" % info["served"])
-        if info.get("notified"):
-            notes.append("notified %d" % info["notified"])
+        if info.get("refused"):
+            notes.append("refused %d (5.03)" % info["refused"])
+        if info.get("notified") or info.get("notify_due"):
+            notes.append("notified %d/%d" % (info.get("notified", 0), info.get("notify_due", 0)))
         if info.get("path") == "sample":
             notes.append("sample (%d waiting)" % info.get("samples", 0))
-        elif info.get("sent", 1) > 1:
-            notes.append("Send of %d samples" % info["sent"])
+        elif info.get("sent", 1) != 1 or info.get("waiting"):
+            notes.append("Send of %d samples (%d waiting)" % (info.get("sent", 0), info.get("waiting", 0)))
+        if info.get("undone"):
+            notes.append("not done: " + info["undone"])
         if cut:
             notes.append("power cut before wake")
         if info.get("tried"):
@@ -350,11 +356,14 @@ async def run_scenario(name, sc, out_dir="reports", quiet=False, workdir=None, k
         paths[w.get("path", "?")] = paths.get(w.get("path", "?"), 0) + 1
     report["summary"] = {"wakes": len(wakes), "ok": ok, "bytes_up": tot_up, "bytes_down": tot_down,
                          "paths": paths, "virtual_s": clock.now() - T0,
-                         "heap_peak_max": max([w.get("heap_peak", 0) for w in wakes] or [0])}
+                         "heap_peak_max": max([w.get("heap_peak", 0) for w in wakes] or [0]),
+                         "heap_budget": HEAP_BUDGET}
+    report["summary"].update(delivery(wakes, server.events, board["security"]["mode"]))
     if not quiet:
         s = report["summary"]
-        print("summary: %d/%d wakes ok, %d B up, %d B down over %s virtual; paths %s; peak heap %d B" % (
-            ok, len(wakes), tot_up, tot_down, fmt_t(s["virtual_s"]), json.dumps(paths), s["heap_peak_max"]))
+        print("summary: %d/%d wakes ok, %d B up, %d B down over %s virtual; paths %s; peak heap %d B (budget %d B)" % (
+            ok, len(wakes), tot_up, tot_down, fmt_t(s["virtual_s"]), json.dumps(paths), s["heap_peak_max"], HEAP_BUDGET))
+        print(delivery_line(s))
     if not quiet:
         try:
             import report as rep
@@ -382,6 +391,72 @@ async def run_scenario(name, sc, out_dir="reports", quiet=False, workdir=None, k
     if own_tmp and not keep:
         shutil.rmtree(workdir, ignore_errors=True)
     return report
+
+
+def server_samples(events):
+    """The samples the server received: the distinct (name, time) of the SenML records of
+    every Send in the server's log (a sample sent twice, its 2.04 lost, counts once)."""
+    seen = set()
+    for e in events:
+        if e.get("ev") != "send" or not isinstance(e.get("data"), list):
+            continue
+        bn, bt = "", 0
+        for r in e["data"]:
+            if not isinstance(r, dict):
+                continue
+            g = lambda k, s, d=None: r.get(k, r.get(str(k), r.get(s, d)))   # noqa: E731 CBOR int keys or names
+            bn = g(-2, "bn", bn) or bn
+            bt = g(-3, "bt", bt) or bt
+            seen.add((bn + (g(0, "n", "") or ""), bt + (g(6, "t", 0) or 0)))
+    return len(seen), len({t for _n, t in seen})
+
+
+def delivery(wakes, events, mode):
+    """What was due and what was delivered over a scenario: samples taken by the device vs
+    received by the server (from the server's log), notifications due/sent, requests
+    served/refused, wakes with work left undone ('partial'), MemoryErrors."""
+    _recs, delivered = server_samples(events)
+    last = wakes[-1] if wakes else {}
+    return {"mode": mode,
+            "samples": {"taken": sum(w.get("taken", 0) for w in wakes),
+                        "sent": sum(w.get("sent", 0) for w in wakes),
+                        "delivered": delivered,
+                        "waiting": last.get("waiting", last.get("samples", 0))},
+            "notifications": {"due": sum(w.get("notify_due", 0) for w in wakes),
+                              "sent": sum(w.get("notified", 0) for w in wakes)},
+            "requests": {"served": sum(w.get("served", 0) for w in wakes),
+                         "refused": sum(w.get("refused", 0) for w in wakes)},
+            "partial": sum(1 for w in wakes if w.get("result") == "partial"),
+            "memory_errors": sum(1 for w in wakes if "MemoryError" in json.dumps(w.get("log", "")) + str(w.get("error", "")))}
+
+
+def delivery_line(s):
+    sm, nt, rq = s["samples"], s["notifications"], s["requests"]
+    return ("delivery (%s): samples taken %d, delivered to the server %d, waiting %d%s; notifications %d/%d due sent; "
+            "requests served %d, refused %d; partial wakes %d; MemoryErrors %d" % (
+                s["mode"], sm["taken"], sm["delivered"], sm["waiting"],
+                "" if sm["delivered"] + sm["waiting"] >= sm["taken"] else " (LOST %d)" % (sm["taken"] - sm["delivered"] - sm["waiting"]),
+                nt["sent"], nt["due"], rq["served"], rq["refused"], s["partial"], s["memory_errors"]))
+
+
+def _drop_down(server, spec):
+    """Fault (scenario key drop_down {wake: spec}): of the datagrams the server sends from now
+    on that start with byte `first` (default 23: DTLS application data, the answers to the
+    device's requests), let `skip` through, then lose the next `n`. spec: n or [skip, n, first]."""
+    skip, n, first = ([0, spec] if isinstance(spec, int) else list(spec)) + [23][len([spec] if isinstance(spec, int) else spec) - 2:]
+    left = [skip, n]
+    send = server.sendto
+
+    def sendto(data, addr):
+        if left[1] > 0 and data and data[0] == first:
+            if left[0] > 0:
+                left[0] -= 1
+            else:
+                left[1] -= 1
+                server.log("fault-drop", size=len(data), left=left[1])
+                return
+        send(data, addr)
+    server.sendto = sendto
 
 
 async def run_external(args):

@@ -85,7 +85,12 @@ class Heap:
         gc.collect()
         u = gc.mem_alloc() - self.base
         if label:
-            self.marks.append("%s:%d" % (label, u))
+            ms = self.marks
+            if ms and ms[-1][0] == label:       # a run of one label (requests) is one mark,
+                if u > ms[-1][1]:               # its highest: the list must not grow per request
+                    ms[-1][1] = u
+            else:
+                ms.append([label, u])
         if u > self.peak:
             self.peak = u
             self.at = label
@@ -249,7 +254,7 @@ def run(board):
     HEAP.mark("end")
     info["heap_peak"] = HEAP.peak
     info["heap_at"] = HEAP.at
-    info["heap_marks"] = " ".join(HEAP.marks)
+    info["heap_marks"] = " ".join("%s:%d" % (m[0], m[1]) for m in HEAP.marks)
     info["heap_free"] = gc.mem_free()
     info["sleep_s"] = int(sleep_s)
     info["rtc_bytes"] = store.size()
@@ -295,7 +300,7 @@ def _wake(board, store, cfg, secrets, info):
         from lwm2m import send
         send.take(store, cfg, send.read_values(registry, send.paths(cfg)), dev.now())
         dev.sampled = True
-        out["taken"] = 1
+        out["taken"] = info["taken"] = 1     # (info: in the WAKE line even if the wake crashes)
         store.commit()
         del send
         dm.drop()
