@@ -167,7 +167,7 @@ class LazyDM:
         import sys
         self.dm = None
         p = sys.modules.get("lwm2m")
-        for n in ("dmw", "senml", "lcbor", "observe", "persist", "send", "dm", "fmt", "tlv"):
+        for n in ("dmw", "senml", "lcbor", "observe", "persist", "send", "sample", "dm", "fmt", "tlv"):
             if sys.modules.pop("lwm2m." + n, None) is not None and p is not None and n in p.__dict__:
                 delattr(p, n)
         if self.cbor is None:       # the CBOR codec, unless another layer had it before us
@@ -297,12 +297,12 @@ def _wake(board, store, cfg, secrets, info):
     if cfg["schedule"].get("report") == "send" and not dev.sampled:
         # this wake's sample is taken and persisted before any radio work: a Send that fails
         # (no answer, a shortage) loses no reading, it goes out at the next wake
-        from lwm2m import send
-        send.take(store, cfg, send.read_values(registry, send.paths(cfg)), dev.now())
+        from lwm2m import sample
+        sample.take(store, cfg, registry, dev.now())
         dev.sampled = True
         out["taken"] = info["taken"] = 1     # (info: in the WAKE line even if the wake crashes)
         store.commit()
-        del send
+        del sample
         dm.drop()
     planner = Planner(store, cfg)
     asleep = int(now - planner.last_exchange) if planner.last_exchange else 1 << 30
