@@ -1,5 +1,5 @@
 """Every security mode's wakes fit the device's heap budget (tools/heap_budget.py: 64 KiB of a
-32-bit MCU, 80 KiB of the 64-bit unix port), run exactly as the device runs (ROMFS image, heap =
+32-bit MCU, 91 KiB of the 64-bit unix port), run exactly as the device runs (ROMFS image, heap =
 budget + image), including the heaviest DTLS fallback wake, and do their work there: the Send
 goes out and server requests are served (2.05), in DTLS wakes too."""
 import heap_budget
