@@ -4,7 +4,8 @@ the harness heap budget (tools/heap_budget.py): asserted on what the SERVER rece
 - every sample the device took reached the server (the distinct SenML records of the Sends in
   the server's log), in every mode (nosec, psk with each CID setting, oscore) and on every path
   (cid, dtls-reuse, resume, full handshake with cookie, the fallback chains, OSCORE B.2);
-- a burst of 50 requests queued for one DTLS resumption wake is all answered 2.xx;
+- a burst of 50 requests queued for one DTLS resumption wake (scenario dtls-resume-burst) is
+  all answered 2.xx, and so in a CID, a NoSec and an OSCORE wake;
 - the answers to a resumed Update are lost (three downlink records): the fallback handshake
   completes in the same wake without a crash and the sample still goes out;
 - a Send whose answers are all lost makes the wake 'partial' (not ok), the sample waits in the
@@ -83,10 +84,18 @@ def test_the_server_received_every_sample(case):
     assert all(w["heap_peak"] <= runner.HEAP_BUDGET for w in rep["wakes"])
 
 
-def test_a_burst_of_50_requests_in_a_dtls_resumption_wake_is_all_answered():
-    rep = run(_sc("dtls-resume-burst"), timeout=TIMEOUT, name="e2e-delivery")
+BURST = {"psk-null": ({}, "resume+update"),       # the scenario itself: a DTLS resumption wake
+         "psk-rfc9146": ({"security": {"cid": "rfc9146"}}, "cid+update"),
+         "nosec": ({"mode": "nosec", "plugins": ["nosec"], "security": {}}, "nosec+update"),
+         "oscore": ({"mode": "oscore", "plugins": ["oscore", "nosec"], "security": {}}, "oscore+update")}
+
+
+@pytest.mark.parametrize("mode", sorted(BURST))
+def test_a_burst_of_50_queued_requests_is_all_answered(mode):
+    over, path = BURST[mode]
+    rep = run(_sc("dtls-resume-burst", **over), timeout=TIMEOUT, name="e2e-delivery")
     w = rep["wakes"][2]
-    assert w["path"] == "resume+update", w.get("path")
+    assert w["path"] == path, w.get("path")
     assert w["result"] == "ok", (w.get("result"), w.get("undone"), w.get("log", [])[-5:])
     codes = [r["code"] for r in w.get("server_reads", [])]
     assert len(codes) == 50, codes

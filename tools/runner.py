@@ -368,9 +368,9 @@ async def run_scenario(name, sc, out_dir="reports", quiet=False, workdir=None, k
         try:
             import report as rep
             for d in rep.day_summary(wakes):
-                print("day %d: %d wakes (%d ok), %d B up, %d B down, %d datagrams, %d round trips, paths %s" % (
+                print("day %d: %d wakes (%d ok), %d B up, %d B down, %d datagrams, %d round trips, samples taken %d / sent %d, paths %s" % (
                     d["day"], d["wakes"], d["ok"], d["bytes_up"], d["bytes_down"], d["dgrams_up"] + d["dgrams_down"],
-                    d["round_trips"], json.dumps(d["paths"])))
+                    d["round_trips"], d["samples_taken"], d["samples_sent"], json.dumps(d["paths"])))
         except (ImportError, KeyError) as e:
             print("day summary unavailable: %s" % e)
     if out_dir:
@@ -508,8 +508,9 @@ def main():
     t = time.monotonic()
     rep = asyncio.run(run_scenario(args.scenario, SCENARIOS[args.scenario], args.out))
     print("reports: %s/%s.json (%.1f s real time)" % (args.out, args.scenario, time.monotonic() - t))
-    if rep["summary"]["ok"] != rep["summary"]["wakes"]:
-        sys.exit(1)
+    s = rep["summary"]
+    if s["ok"] != s["wakes"] or s["samples"]["delivered"] + s["samples"]["waiting"] < s["samples"]["taken"]:
+        sys.exit(1)       # a wake not ok, or a sample taken that neither reached the server nor waits
 
 
 if __name__ == "__main__":
