@@ -56,29 +56,39 @@ def _every_sample_delivered(rep):
     assert sum(w.get("sent", 0) for w in wakes) >= delivered
 
 
-# (scenario, overrides, the paths that must appear): every mode and path of the README
+# (scenario, overrides, the paths that must appear, the fallback chains that must appear as a
+# wake's 'tried' paths): every mode and path of the README
 CASES = {
-    "nosec": ("demo", {"wakes": 6}, {"nosec+register", "nosec+update"}),
-    "oscore": ("oscore", {}, {"oscore-b2+register", "oscore+update"}),
-    "oscore-b2-heal": ("oscore-heal", {}, {"oscore-b2+update"}),
-    "psk-null-resume": ("dtls-resume", {}, {"full-handshake+register", "resume+update", "full-handshake+update"}),
-    "psk-null-reuse": ("dtls-reuse", {}, {"dtls-reuse+update"}),
-    "psk-rfc9146-fallback": ("dtls-cid-fallback", {}, {"cid+update", "full-handshake+register"}),
-    "psk-rfc9146-restart": ("dtls-cid", {}, {"cid+update", "full-handshake+update"}),
-    "psk-legacy254": ("dtls-cid-fallback", {"security": {"cid": "legacy254"}, "wakes": 3}, {"cid+update"}),
-    "psk-legacy53": ("dtls-cid-fallback", {"security": {"cid": "legacy53"}, "wakes": 3}, {"cid+update"}),
+    "nosec": ("demo", {"wakes": 6}, {"nosec+register", "nosec+update"}, []),
+    "oscore": ("oscore", {}, {"oscore-b2+register", "oscore+update"}, []),
+    "oscore-b2-heal": ("oscore-heal", {}, {"oscore-b2+update"}, [["oscore", "oscore-b2"]]),
+    "psk-null-resume": ("dtls-resume", {}, {"full-handshake+register", "resume+update", "full-handshake+update"},
+                        [["resume", "full-handshake"]]),
+    "psk-null-reuse": ("dtls-reuse", {}, {"dtls-reuse+update"}, []),
+    "psk-null-reuse-chain": ("dtls-reuse", {"server_restart": [3]}, {"dtls-reuse+update", "full-handshake+update"},
+                             [["dtls-reuse", "resume", "full-handshake"]]),
+    "psk-null-reuse-nat": ("dtls-reuse", {"wakes": 3, "nat": {"timeout_s": 45}}, {"resume+update"},
+                           [["dtls-reuse", "resume"]]),
+    "psk-rfc9146-fallback": ("dtls-cid-fallback", {}, {"cid+update", "full-handshake+register"},
+                             [["cid", "resume"]]),
+    "psk-rfc9146-restart": ("dtls-cid", {}, {"cid+update", "full-handshake+update"}, []),
+    "psk-legacy254": ("dtls-cid-fallback", {"security": {"cid": "legacy254"}, "wakes": 3}, {"cid+update"}, []),
+    "psk-legacy53": ("dtls-cid-fallback", {"security": {"cid": "legacy53"}, "wakes": 3}, {"cid+update"}, []),
 }
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_the_server_received_every_sample(case):
-    name, over, paths = CASES[case]
+    name, over, paths, chains = CASES[case]
     rep = run(_sc(name, **over), timeout=TIMEOUT, name="e2e-delivery")
     bad = [(w["wake"], w.get("result"), w.get("undone"), w.get("error"), w.get("log", [])[-3:])
            for w in rep["wakes"] if w.get("result") != "ok"]
     assert not bad, bad
     got = {w.get("path") for w in rep["wakes"]}
     assert paths <= got, (paths, got)
+    tried = [[t[0] for t in w["tried"]] for w in rep["wakes"] if w.get("tried")]
+    for c in chains:
+        assert any(t[:len(c)] == c for t in tried), (c, tried)
     _every_sample_delivered(rep)
     _no_memory_error(rep)
     assert all(w["heap_peak"] <= runner.HEAP_BUDGET for w in rep["wakes"])
