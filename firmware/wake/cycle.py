@@ -311,6 +311,9 @@ def _wake(board, store, cfg, secrets, info):
         planner.fails += 1
         planner.save()
         out.update({"result": "network-down", "path": "none", "fails": planner.fails})
+        if out["taken"]:
+            from lwm2m import send
+            out["waiting"] = send.count(store, cfg)    # kept for the next wake
         return out
     net = Udp(cfg["_host"], cfg["_port"], board.local_port())
     mode = cfg["security"]["mode"]
