@@ -270,6 +270,12 @@ async def run_scenario(name, sc, out_dir="reports", quiet=False, workdir=None, k
                     pending_reads.append((i, act[1], getattr(server, act[0])(ep, act[1])))
                 elif act[0] == "write-attr":   # ("write-attr", uri, {"pmin": 60, ...})
                     pending_reads.append((i, act[1], server.write_attrs(ep, act[1], **act[2])))
+                elif act[0] in ("read-composite", "observe-composite", "cancel-composite"):
+                    # (op, [paths], SenML format 110/112): FETCH at the root (LwM2M 1.1 composite)
+                    f = getattr(server, act[0].replace("-", "_"))
+                    pending_reads.append((i, act[1], f(ep, act[1], *act[2:])))
+                elif act[0] == "write-composite":        # ("write-composite", {path: value}, cf)
+                    pending_reads.append((i, act[1], server.write_composite(ep, act[1], *act[2:])))
                 elif act[0] in ("create", "write-cf"):   # (op, uri, values, content format)
                     f = server.create if act[0] == "create" else server.write
                     pending_reads.append((i, act[1], f(ep, act[1], act[2], act[3])))
@@ -303,8 +309,9 @@ async def run_scenario(name, sc, out_dir="reports", quiet=False, workdir=None, k
             pending_reads.remove((w, u, f))
             try:
                 r = f.result()
-                notes.append("server %s %s -> %s" % ("read", u, repr(r)[:60]))
-                info.setdefault("server_reads", []).append({"uri": u, "code": r.code, "value": r.decoded()})
+                op = getattr(r, "op", "read")      # read, write-attributes, observe, ...
+                notes.append("server %s %s -> %s" % (op, u, repr(r)[:60]))
+                info.setdefault("server_reads", []).append({"op": op, "uri": u, "code": r.code, "value": r.decoded()})
             except Exception as e:
                 notes.append("server %s failed: %s" % (u, e))
         if info.get("served"):

@@ -7,7 +7,8 @@ import sys
 
 
 def load(cfg=None):
-    if sys.platform in ("linux", "darwin"):
+    # webassembly: MicroPython's 32-bit port under Node, used to measure the heap (tools/wasm)
+    if sys.platform in ("linux", "darwin", "webassembly"):
         from board.unix import UnixBoard
         return UnixBoard(cfg)
     if sys.platform == "esp32":

@@ -11,8 +11,8 @@ readable by a server), 4.04 Not Found, 4.05 Method Not Allowed, 4.06 Not Accepta
 4.15 Unsupported Content-Format (Write/Create). A rejected request changes nothing: payloads are
 decoded and checked completely before anything is stored. Writes, Creates and Deletes are kept
 in flash (lwm2m/persist.py). Formats: lwm2m/fmt.py.
-What it does not do: access control (one server), Read-Composite/Write-Composite (FETCH,
-iPATCH), Bootstrap."""
+FETCH and iPATCH (Read-, Observe- and Write-Composite) go to lwm2m/composite.py.
+What it does not do: access control (one server), Bootstrap."""
 from micropython import const
 
 from coap import codec as C
@@ -59,6 +59,9 @@ class DM:
 
     def handle(self, m):
         # Answer one request from the server (returns the response Message).
+        if m.code in (5, 7):      # FETCH, iPATCH: Read/Observe/Write-Composite (lwm2m/composite.py)
+            from lwm2m import composite
+            return composite.handle(self, m)
         try:
             ids = [int(s) for s in m.get_all(C.URI_PATH)]
         except ValueError:

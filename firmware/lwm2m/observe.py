@@ -138,6 +138,9 @@ def effective(att, ids, reg):
 # -- observation state -------------------------------------------------------------------------
 def _state(reg, ids, cf):
     # (payload, numeric value or None) of ids now, or None if ids no longer exist.
+    if ids and ids[0] == 0xFFFF:            # an Observe-Composite (lwm2m/composite.py)
+        from lwm2m import composite
+        return composite.state(reg, ids, cf)
     from lwm2m import fmt
     o = reg.get(ids[0])
     if o is None or (len(ids) > 1 and ids[1] not in o.inst):

@@ -167,7 +167,7 @@ class LazyDM:
         import sys
         self.dm = None
         p = sys.modules.get("lwm2m")
-        for n in ("dmw", "senml", "lcbor", "observe", "persist", "send", "sample", "dm", "fmt", "tlv"):
+        for n in ("dmw", "composite", "senml", "lcbor", "observe", "persist", "send", "sample", "dm", "fmt", "tlv"):
             if sys.modules.pop("lwm2m." + n, None) is not None and p is not None and n in p.__dict__:
                 delattr(p, n)
         if self.cbor is None:       # the CBOR codec, unless another layer had it before us
