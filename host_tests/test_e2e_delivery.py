@@ -9,7 +9,8 @@ the harness heap budget (tools/heap_budget.py): asserted on what the SERVER rece
 - the answers to a resumed Update are lost (three downlink records): the fallback handshake
   completes in the same wake without a crash and the sample still goes out;
 - a Send whose answers are all lost makes the wake 'partial' (not ok), the sample waits in the
-  store and goes out at the next wake.
+  store and goes out at the next wake;
+- a real shortage in the DM code is answered 5.03 and logged with the heap figures.
 Bounded: each scenario has a wall-clock timeout and a handful of wakes.
 """
 import copy
@@ -141,3 +142,27 @@ def test_a_send_whose_answers_are_lost_is_partial_and_its_sample_goes_out_next_w
     assert w1["fails"] == 0 and w1["sleep_s"] == 3600      # no back-off: the path works
     assert w2["result"] == "ok" and w2["sent"] == 2 and w2["waiting"] == 0
     _every_sample_delivered(rep)
+
+
+def test_a_real_shortage_is_answered_503_and_logged_with_the_heap_figures():
+    """LazyDM, under micropython from the ROMFS image: a request whose DM code raises
+    MemoryError is answered 5.03 (never a MemoryError that ends the wake), counted as refused,
+    and logged with the free heap and the largest free block; the DM code is dropped."""
+    import subprocess
+    argv = runner.device_argv()
+    code = (
+        "from wake import cycle\nfrom coap import codec as C\n"
+        "class Short:\n    def handle(self, m):\n        raise MemoryError\n"
+        "class Dev:\n    store = None\n"
+        "d = cycle.LazyDM(None, Dev())\nd.dm = Short()\n"
+        "m = C.Message(C.CON, C.GET, 1, b'\\x01')\nm.set_path('/3/0')\n"
+        "r = d.handle(m)\nprint('CODE', r.code, 'N', d.n, 'REFUSED', d.refused, 'DM', d.dm)\n")
+    prog = argv[-1].replace("import main\n", "") + code
+    r = subprocess.run(argv[:-1] + [prog], capture_output=True, text=True, timeout=60)
+    out = r.stdout + r.stderr
+    assert "CODE 163 N 1 REFUSED 1 DM None" in out, out
+    import re
+    m = re.search(r"W request /3/0 refused 5.03: heap free (\d+), largest block (\d+)", out)
+    assert m, out
+    free, block = int(m.group(1)), int(m.group(2))
+    assert 0 < block <= free <= runner.HEAP_BUDGET, (free, block)
