@@ -11,6 +11,10 @@ SLEEP ?= 60
 SERVER ?= coap://127.0.0.1:5683
 SECRETS ?=
 SCENARIO ?= demo
+PORT ?=
+FIRMWARE ?=
+DRY ?=
+DRYFLAG := $(if $(DRY),--dry-run)
 DEB_PKGS := openssl libcoap3-bin
 # MicroPython's 32-bit webassembly port (npm), run under Node to measure the heap of a 32-bit
 # MCU (tools/wasm, docs/memory.md); installed into .node/ (git-ignored)
@@ -19,7 +23,7 @@ WASM_VER := 1.28.0-6
 NODE_DIR := .node
 WASM_OK := $(NODE_DIR)/ok-$(WASM_VER)
 
-.PHONY: all setup test demo run mpy bench clean console flash deploy wasm32 heap32
+.PHONY: all help setup test demo run mpy bench clean console flash deploy monitor hw-test size wasm32 heap32
 
 all: test
 
@@ -66,8 +70,44 @@ demo: $(VENV)/ok
 run: $(VENV)/ok
 	$(VPY) tools/runner.py --external --board $(BOARD) --server $(SERVER) --wakes $(WAKES) --sleep $(SLEEP) $(if $(SECRETS),--secrets $(SECRETS))
 
+help:
+	@echo "make setup                 create .venv with the pinned tools (every target does it on first use)"
+	@echo "make test                  all tests (unit under CPython and micropython, end to end, interop)"
+	@echo "make demo [SCENARIO=demo]  a simulated day of wakes through a NAT; reports/SCENARIO.{json,png}"
+	@echo "make bench                 measured bytes per wake of each security mode"
+	@echo "make heap32                live-heap peak per wake path, 64-bit unix port vs 32-bit webassembly port"
+	@echo "make mpy                   compile firmware/ with mpy-cross and pack build/firmware.romfs"
+	@echo "make size                  .mpy bytes per module and in total"
+	@echo "make run SERVER=coap://HOST:PORT [WAKES=5] [SLEEP=60] [BOARD=unix] [SECRETS=file]"
+	@echo "                           the firmware (unix port, real clock) against your server"
+	@echo "make console [PORT=5683] [HOST=0.0.0.0]   the harness LwM2M server on UDP port PORT (HOST: listen address) with its console"
+	@echo "make flash PORT=/dev/ttyUSB0 FIRMWARE=ESP32_GENERIC-ROMFS-....bin [DRY=1]"
+	@echo "                           erase the board and write the MicroPython image (esptool)"
+	@echo "make deploy PORT=/dev/ttyUSB0 BOARD=esp32 SECRETS=secrets/esp32.json [DRY=1]"
+	@echo "                           validate config+secrets, then ROMFS image, /main.py, config, secrets (mpremote)"
+	@echo "make monitor PORT=/dev/ttyUSB0   the board's log, WAKE lines as the runner's table"
+	@echo "make hw-test PORT=/dev/ttyUSB0 BOARD=esp32 SECRETS=secrets/esp32.json SERVER=coap://HOST:PORT [WAKES=3] [SLEEP=20]"
+	@echo "                           deploy, run a few wakes against SERVER, check the WAKE lines"
+	@echo "make clean                 remove build/, reports/, .sim/"
+	@echo "DRY=1: print the exact esptool/mpremote command lines without running them"
+
 console: $(VENV)/ok
-	$(VPY) tools/harness/console.py
+	$(VPY) tools/deploy.py console --port $(or $(PORT),5683) $(if $(HOST),--host $(HOST))
+
+flash: $(VENV)/ok
+	$(VPY) tools/deploy.py flash --port "$(PORT)" --firmware "$(FIRMWARE)" $(DRYFLAG)
+
+deploy: $(VENV)/ok
+	$(VPY) tools/deploy.py deploy --port "$(PORT)" --board "$(if $(filter command line environment,$(origin BOARD)),$(BOARD))" --secrets "$(SECRETS)" $(DRYFLAG)
+
+monitor: $(VENV)/ok
+	$(VPY) tools/deploy.py monitor --port "$(PORT)"
+
+hw-test: $(VENV)/ok
+	$(VPY) tools/deploy.py hw-test --port "$(PORT)" --board "$(if $(filter command line environment,$(origin BOARD)),$(BOARD),esp32)" --secrets "$(SECRETS)" --server "$(if $(filter command line environment,$(origin SERVER)),$(SERVER))" --wakes $(if $(filter command line environment,$(origin WAKES)),$(WAKES),3) --sleep $(if $(filter command line environment,$(origin SLEEP)),$(SLEEP),20) $(DRYFLAG)
+
+size: $(VENV)/ok mpy
+	$(VPY) tools/size.py
 
 bench: $(VENV)/ok wasm32
 	$(VPY) tools/bench.py

@@ -132,7 +132,7 @@ def load_board(name):
 class Device:
     """The firmware under the micropython binary, one process per wake, state in a directory."""
 
-    def __init__(self, workdir, config, secrets=None, clock_file=None, local_port="fresh"):
+    def __init__(self, workdir, config, secrets=None, clock_file=None, local_port="fresh", heap="64K"):
         self.dir = os.path.join(workdir, "device")
         os.makedirs(self.dir, exist_ok=True)
         self.config_path = os.path.join(workdir, "config.json")
@@ -147,7 +147,11 @@ class Device:
         self.clock_file = clock_file
         self.local_port = local_port
         self.fixed_port = None
+        self.heap = heap        # unused: the heap is device_argv's (the budget, tools/heap_budget.py)
         self.wakes = 0
+
+    def argv(self, heap_budget=None):
+        return device_argv(heap_budget)
 
     def power_cut(self):
         """RTC memory is lost (flash survives): the next boot is a power-on."""
@@ -180,7 +184,7 @@ class Device:
         except FileNotFoundError:
             pass
         t = time.monotonic()
-        p = await asyncio.create_subprocess_exec(*device_argv(heap_budget),
+        p = await asyncio.create_subprocess_exec(*self.argv(heap_budget),
                                                  env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
         try:
             out, _ = await asyncio.wait_for(p.communicate(), WAKE_TIMEOUT_S)
@@ -244,7 +248,11 @@ async def run_scenario(name, sc, out_dir="reports", quiet=False, workdir=None, k
     if secrets and server.plugin("dtls") is not None and "psk" not in plugin_cfg.get("dtls", {}):
         # the server's PSK store holds the client's provisioned identity and key
         server.plugin("dtls").psk[secrets["psk_identity"]] = bytes.fromhex(secrets["psk_key"])
-    dev = Device(workdir, board, secrets, clock.path, sc.get("local_port", "fresh"))
+    if board.get("board") == "esp32-sim":     # the real ESP32 board layer on a model of its APIs
+        from esp32sim.harness import SimDevice
+        dev = SimDevice(workdir, board, secrets, clock.path, sc.get("local_port", "fresh"), sim=sc.get("esp32sim"))
+    else:
+        dev = Device(workdir, board, secrets, clock.path, sc.get("local_port", "fresh"))
     wakes = []
     if not quiet:
         print("scenario %s: %s" % (name, sc.get("title", "")))
@@ -328,6 +336,7 @@ async def run_scenario(name, sc, out_dir="reports", quiet=False, workdir=None, k
             notes.append("not done: " + info["undone"])
         if cut:
             notes.append("power cut before wake")
+        notes.extend(info.get("notes", ()))
         if info.get("tried"):
             notes.append("tried " + " > ".join("%s:%s" % tuple(t) for t in info["tried"]))
         if info.get("error"):

@@ -133,6 +133,11 @@ class DM:
         r = fmt.encode(o, ids, accept)
         if r is None:
             return _resp(C.NOT_ACCEPTABLE)
+        if r[1] is None:
+            # a single resource without a value is not present: 4.04 (LwM2M 1.1.1 Core 5.4.1,
+            # Read "4.04 Not Found: URI of Read operation is not found"); an instance or object
+            # Read leaves it out (fmt.records)
+            return _resp(C.NOT_FOUND)
         return _resp(C.CONTENT, r[1], r[0])
 
     # Discover, Write-Attributes, Write, Create: lwm2m/dmw.py (loaded only for them)
