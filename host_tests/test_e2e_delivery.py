@@ -10,7 +10,8 @@ the harness heap budget (tools/heap_budget.py): asserted on what the SERVER rece
   completes in the same wake without a crash and the sample still goes out;
 - a Send whose answers are all lost makes the wake 'partial' (not ok), the sample waits in the
   store and goes out at the next wake;
-- a real shortage in the DM code is answered 5.03 and logged with the heap figures.
+- a real shortage in the DM code is answered 5.03 and logged with the heap figures;
+- a wake whose Update gets no answer keeps its sample (taken before the radio) for the next.
 Bounded: each scenario has a wall-clock timeout and a handful of wakes.
 """
 import copy
@@ -175,3 +176,15 @@ def test_a_real_shortage_is_answered_503_and_logged_with_the_heap_figures():
     assert m, out
     free, block = int(m.group(1)), int(m.group(2))
     assert 0 < block <= free <= runner.HEAP_BUDGET, (free, block)
+
+
+def test_a_wake_without_an_answer_keeps_its_sample_for_the_next_wake():
+    # NoSec: the server's answers (ACK, 1-byte token: 0x61) to the Update and its three
+    # retransmissions are lost: the wake fails, but its sample was persisted before the radio
+    sc = _sc("demo", wakes=3, actions={}, drop_down={1: [0, 4, 0x61]})
+    rep = run(sc, timeout=TIMEOUT, name="e2e-delivery")
+    w1, w2 = rep["wakes"][1], rep["wakes"][2]
+    assert w1["result"] == "no-answer", (w1.get("result"), w1.get("log", [])[-5:])
+    assert w1["taken"] == 1 and w1["waiting"] == 1 and not w1.get("sent")
+    assert w2["result"] == "ok" and w2["sent"] == 2 and w2["waiting"] == 0
+    _every_sample_delivered(rep)
