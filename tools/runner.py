@@ -289,6 +289,8 @@ async def run_scenario(name, sc, out_dir="reports", quiet=False, workdir=None, k
                     pending_reads.append((i, act[1], f(ep, act[1], act[2], act[3])))
         if sc.get("drop_down", {}).get(i):
             _drop_down(server, sc["drop_down"][i])
+        if sc.get("drop_send_acks", {}).get(i):
+            _drop_send_acks(server, sc["drop_send_acks"][i])
         if i in sc.get("server_restart", ()):
             for p in server.plugins:
                 if hasattr(p, "restart"):
@@ -473,6 +475,23 @@ def _drop_down(server, spec):
                 return
         send(data, addr)
     server.sendto = sendto
+
+
+def _drop_send_acks(server, n):
+    """Fault (scenario key drop_send_acks {wake: n}): the server receives the next n Send
+    transmissions (POST /dp; logged, samples recorded) but its answers are lost, whatever else
+    goes on in the wake (retransmitted Updates, requests)."""
+    from harness import coap as _C
+    left = [n]
+    reply = server.reply
+
+    def r(peer, req, code, payload=b"", opts=()):
+        if left[0] > 0 and req.code == _C.POST and req.get_all(_C.URI_PATH) == [b"dp"]:
+            left[0] -= 1
+            server.log("fault-drop", what="Send answer", mid=req.mid, left=left[0])
+            return None
+        return reply(peer, req, code, payload, opts)
+    server.reply = r
 
 
 async def run_external(args):

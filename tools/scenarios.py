@@ -10,7 +10,8 @@ whatever it asked), settle_s (real seconds the server keeps running after each w
 Action ops: read, write, exec (queued for a queue-mode client), read-now (sent at once),
 forget (the server drops every registration). drop_down ({wake index: n or [skip, n, first
 byte]}): from that wake on, the server's next n datagrams starting with that byte (default 23,
-DTLS application data) are lost, after `skip` of them went through. heap_budget ({wake index: bytes}) gives one
+DTLS application data) are lost, after `skip` of them went through; drop_send_acks ({wake
+index: n}): the server's answers to the next n Send transmissions are lost. heap_budget ({wake index: bytes}) gives one
 wake a different heap budget than the device's (tools/heap_budget.py; to study what fits).
 """
 
