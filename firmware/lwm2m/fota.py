@@ -44,8 +44,11 @@ def _load(store):
         st = json.loads(s) if s else None
     except ValueError:
         st = None
-    if not isinstance(st, dict) or not isinstance(st.get("st"), int):
+    if not isinstance(st, dict) or st.get("st") not in (0, 1, 2, 3) or not isinstance(st.get("res"), int):
         st = {"st": 0, "res": 0}
+    elif st["st"] == 1 and not (isinstance(st.get("pos"), int) and st["pos"] >= 0 and (
+            st.get("push") or isinstance(st.get("uri"), str))):
+        st = {"st": 0, "res": 4}      # a download state that does not hold together: start again
     return st
 
 

@@ -143,7 +143,7 @@ class LazyDM:
         gc.collect()
         self.n += 1
         try:
-            if m.get(C.URI_PATH) == b"5":      # Firmware Update: lwm2m/fota.py, docs/fota.md
+            if m.get(C.URI_PATH) == b"5" and self.registry.get(5):   # Firmware Update (fota.py)
                 from lwm2m import fota        # (smaller than the DM code)
                 d = self.dev
                 r = fota.handle(m, d.store, d.board, d)

@@ -183,3 +183,14 @@ def test_fota_unsupported_package_and_bad_uri():
     ex = C.Message(C.CON, C.POST)
     ex.set_path("/5/0/2")
     assert fota.handle(ex, st, b, None).code == C.METHOD_NOT_ALLOWED          # not Downloaded
+
+
+def test_fota_state_checked_when_loaded():
+    from lwm2m import fota
+    b = FakeBoard()
+    st = Store(b)
+    rd = C.Message(C.CON, C.GET)
+    rd.set_path("/5/0/3")
+    for bad in (b"{not json", b'{"st": 7, "res": 0}', b'{"st": 1, "res": 0}', b"[1, 2]"):
+        b.flash["fw"] = bad
+        assert fota.handle(rd, st, b, None).payload == b"0", bad      # Idle, not a crash
