@@ -110,3 +110,22 @@ def test_bootstrap_interrupted_commits_nothing():
     fin = [o for o in list(rep["bootstrap"]["sessions"].values())[0]["ops"] if o["op"] == "finish"]
     assert fin[0]["code"] == "4.06"
     assert not events(rep, "register")
+
+
+def test_power_cut_mid_bootstrap_leaves_no_half_written_account():
+    """The power goes after the second staged Write (the process ends, RTC memory is lost):
+    nothing was committed, so the next wake bootstraps again from the start and the device
+    registers with the complete account."""
+    sc = _bs("psk", wakes=3)
+    sc["plugin_cfg"] = {"dtls": {"psk": {}}}
+    sc["wake_env"] = {0: {"LWM2M_DIE_AFTER_BS_WRITES": "3"}}     # Delete, Write /0/1, Write /1/0
+    sc["power_cut_at"] = [1]
+    rep = run(sc)
+    w = rep["wakes"]
+    assert w[0]["result"] == "no-wake-line", w[0]
+    assert w[1]["path"] == "bootstrap" and w[1]["result"] == "ok" and w[1]["bs_why"] == "no-account", w[1]
+    assert w[2]["path"] == "full-handshake+register" and w[2]["result"] == "ok", w[2]
+    reqs = [e for e in rep["bootstrap"]["events"] if e["ev"] == "bootstrap-request"]
+    assert len(reqs) == 2
+    regs = events(rep, "register")
+    assert len(regs) == 1 and list(rep["registrations"].values())[0]["identity"] == "bs-provisioned"

@@ -71,6 +71,14 @@ class Bootstrap:
 
     def _save(self):
         self.store.flash_put("bss", json.dumps(self.staged).encode())
+        import os
+        g = getattr(os, "getenv", None)      # harness: the power goes after N staged writes
+        n = g and g("LWM2M_DIE_AFTER_BS_WRITES")
+        if n:
+            self.saves = getattr(self, "saves", 0) + 1
+            if self.saves >= int(n):
+                import sys
+                sys.exit(9)
 
     # -- the server's requests ---------------------------------------------------------------------
     def handle(self, m):

@@ -71,6 +71,7 @@ class BootstrapServer(asyncio.DatagramProtocol):
         self.mid = random.randrange(65536)
         self.tok = random.randrange(65536)
         self.tasks = []
+        self.running = {}       # ep -> (task, mid of its Bootstrap-Request)
         self.requests = 0
 
     def script(self, ep, ops):
@@ -114,8 +115,18 @@ class BootstrapServer(asyncio.DatagramProtocol):
                 self.transport.sendto(C.encode(C.Message(C.ACK, code, m.mid, m.token)), addr)
                 self.requests += 1
                 self.log("bootstrap-request", ep=ep, code=C.code_str(code), pct=q.get("pct"))
-                if code == C.CHANGED and not any(not t.done() for t in self.tasks):
-                    self.tasks.append(asyncio.ensure_future(self._run(ep, ops, addr)))
+                if code == C.CHANGED:
+                    # a new request from the endpoint restarts its bootstrap (the device reset
+                    # in the middle of the previous one); a retransmitted request does not
+                    old = self.running.get(ep)
+                    if old and not old[0].done():
+                        if old[1] == m.mid:
+                            return
+                        old[0].cancel()
+                        self.log("bootstrap-restart", ep=ep)
+                    t = asyncio.ensure_future(self._run(ep, ops, addr))
+                    self.tasks.append(t)
+                    self.running[ep] = (t, m.mid)
             elif m.mtype == C.CON:
                 self.transport.sendto(C.encode(C.Message(C.ACK, C.NOT_FOUND, m.mid, m.token)), addr)
             return
