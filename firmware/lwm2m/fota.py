@@ -154,6 +154,7 @@ def pull(ex, store, board, cfg, blocks):
     pos = st.get("pos", 0)
     got = 0
     n = 0
+    primed = 0
     from errors import LwError
     try:
         while n < blocks:
@@ -167,6 +168,19 @@ def pull(ex, store, board, cfg, blocks):
             req.set_path(path)
             req.add(C.BLOCK2, ((pos // bs) << 4) | szx)
             r = ex.request(req)
+            if r.code == 136 and pos >= _HDR and not primed:
+                # 4.08 to a later block from a new address: a server that serves those only after
+                # block 0 of the same representation (aiocoap). Fetch block 0 once, check it is
+                # still our package (size and digest in its header), then ask again.
+                primed = 1
+                q = C.Message(C.CON, C.GET)
+                q.set_path(path)
+                q.add(C.BLOCK2, szx)
+                r0 = ex.request(q)
+                if r0.code != C.CONTENT or bytes(r0.payload[4:40]) != st["size"].to_bytes(4, "big") + bytes.fromhex(st["sha"]):
+                    _set(store, st, 0, 4)
+                    break
+                continue
             if r.code != C.CONTENT:
                 _set(store, st, 0, 7 if r.code == C.NOT_FOUND else 4)
                 break
