@@ -245,6 +245,10 @@ async def run_scenario(name, sc, out_dir="reports", quiet=False, workdir=None, k
     if secrets and server.plugin("dtls") is not None and "psk" not in plugin_cfg.get("dtls", {}):
         # the server's PSK store holds the client's provisioned identity and key
         server.plugin("dtls").psk[secrets["psk_identity"]] = bytes.fromhex(secrets["psk_key"])
+    emu, uart_env = None, None
+    if sc.get("modem") is not None:       # an nRF9160 behind the SLM (tools/modem_emu)
+        from modem_emu import start_for_scenario
+        emu, uart_env = start_for_scenario(sc["modem"], clock, target, board)
     dev = Device(workdir, board, secrets, clock.path, sc.get("local_port", "fresh"))
     wakes = []
     if not quiet:
@@ -287,7 +291,9 @@ async def run_scenario(name, sc, out_dir="reports", quiet=False, workdir=None, k
             if nat and hasattr(nat, "expire_check"):
                 nat.expire_check()
             meter.mark(label)
-        info = await dev.wake(heap_budget=sc.get("heap_budget", {}).get(i))
+        if emu:
+            emu.before_wake(i, label)
+        info = await dev.wake(extra_env=uart_env, heap_budget=sc.get("heap_budget", {}).get(i))
         await asyncio.sleep(0.05)   # let late datagrams through the NAT into the meter
         info["wake"] = i
         info["vt"] = clock.now() - T0
@@ -339,10 +345,14 @@ async def run_scenario(name, sc, out_dir="reports", quiet=False, workdir=None, k
             await asyncio.sleep(0.1)  # real time for server retransmissions (to a sleeping client)
         clock.advance(sl / 1000.0)
     await asyncio.sleep(0)
+    if emu:
+        emu.after_run(wakes, quiet)
     report = {"scenario": name, "title": sc.get("title", ""), "wakes": wakes,
               "server_events": server.events, "registrations": {k: v.summary() for k, v in server.regs.items()}}
     if meter:
         report["meter"] = meter.to_json() if hasattr(meter, "to_json") else None
+    if emu:
+        report["modem"] = emu.to_json()
     ok = sum(1 for w in wakes if w.get("result") == "ok")
     tot_up = sum(w["bytes_up"] for w in wakes)
     tot_down = sum(w["bytes_down"] for w in wakes)
@@ -377,6 +387,8 @@ async def run_scenario(name, sc, out_dir="reports", quiet=False, workdir=None, k
                 rep.draw_chart(os.path.join(out_dir, name + ".png"), name, wakes, meter)
         except ImportError:
             pass
+    if emu:
+        emu.close()
     if nat:
         nat.close()
     server.close()

@@ -103,3 +103,32 @@ SCENARIOS["dtls-reuse"] = {
     "board": dict(_DTLS_KA, schedule=dict(_DTLS_KA["schedule"], sleep_s=60)),
     "nat": {"timeout_s": 120}, "local_port": "fixed",
 }
+
+# nRF9160 behind the Serial LTE Modem (tools/modem_emu): the firmware drives the modem's AT
+# commands over the UART (a loopback TCP socket here); datagrams leave from the modem's socket
+# through the NAT; each wake's energy comes from the emulated modem's radio states.
+_NRF = {"schedule": dict(FAST_SCHED, sleep_s=3600), "coap": dict(FAST_COAP, ack_timeout_ms=1500)}
+
+
+def _nrf(title, mode, plugins, wakes=24, modem=None, **kw):
+    sc = {"title": title, "wakes": wakes, "mode": mode, "plugins": plugins, "board_name": "nrf9160",
+          "board": _NRF, "nat": {"timeout_s": 120}, "local_port": "fresh",
+          "modem": dict({"dialect": "A", "profile": "lte-m"}, **(modem or {}))}
+    sc.update(kw)
+    return sc
+
+
+SCENARIOS["nrf9160"] = _nrf("nRF9160 (SLM dialect A, LTE-M): a day of hourly reports, OSCORE; modem reset at 8, "
+                            "coverage gap at 15", "oscore", ["oscore", "nosec"],
+                            modem={"faults": {8: {"reset": True}, 15: {"coverage": False}}})
+SCENARIOS["nrf9160-nosec"] = _nrf("nRF9160 LTE-M, NoSec: a day of hourly reports", "nosec", ["nosec"])
+SCENARIOS["nrf9160-oscore"] = _nrf("nRF9160 LTE-M, OSCORE: a day of hourly reports", "oscore", ["oscore", "nosec"])
+SCENARIOS["nrf9160-dtls-cid"] = _nrf("nRF9160 LTE-M, host DTLS with CID: a day of hourly reports", "psk",
+                                     ["dtls", "nosec"], security={"cid": "rfc9146"})
+SCENARIOS["nrf9160-reset"] = _nrf("nRF9160: the modem resets while the host sleeps (before wake 3)", "oscore",
+                                  ["oscore", "nosec"], wakes=6, modem={"faults": {3: {"reset": True}}})
+SCENARIOS["nrf9160-coverage"] = _nrf("nRF9160: no coverage at wakes 2-3 (registration lost), back at 4", "nosec",
+                                     ["nosec"], wakes=6, modem={"faults": {2: {"coverage": False},
+                                                                           3: {"coverage": False}}})
+SCENARIOS["nrf9160-b"] = _nrf("nRF9160-class modem with the Serial Modem add-on (dialect B, hex mode), NoSec",
+                              "nosec", ["nosec"], wakes=6, modem={"dialect": "B"})

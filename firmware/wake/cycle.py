@@ -162,6 +162,19 @@ def make_channel(mode, net, store, board, cfg, secrets):
     raise ConfigError("security.mode " + mode)
 
 
+def make_net(cfg, board, store):
+    """The datagram layer: a socket of the host's own IP stack (net/udp.py), or the nRF9160's
+    socket over the Serial LTE Modem's AT commands when the board config has a `modem` section
+    (net/slm.py, boards/nrf9160.json)."""
+    m = cfg.get("modem")
+    if m:
+        from net.slm import SlmNet
+        m["_sleep_s"] = cfg["schedule"]["sleep_s"]
+        return SlmNet(cfg["_host"], cfg["_port"], board, store, m)
+    from net.udp import Udp
+    return Udp(cfg["_host"], cfg["_port"], board.local_port())
+
+
 def _backoff(sch, result, fails):
     """Sleep after a failed wake, doubling with each failed wake in a row. A transient failure
     (no answer, network down) retries sooner than the schedule: error_backoff_s, 2x, 4x ... up to
@@ -243,7 +256,6 @@ def _wake(board, store, cfg, secrets, info):
     from lwm2m import std
     from lwm2m.register import Registration
     from wake.planner import Planner
-    from net.udp import Udp
 
     valid = store.load()
     if not valid:
@@ -275,7 +287,13 @@ def _wake(board, store, cfg, secrets, info):
         planner.fails += 1
         planner.save()
         return {"result": "network-down", "path": "none", "fails": planner.fails}
-    net = Udp(cfg["_host"], cfg["_port"], board.local_port())
+    try:
+        net = make_net(cfg, board, store)
+    except NetworkDown as e:      # no modem, no registration, no coverage: a failed wake
+        planner.last_wake = int(now)
+        planner.fails += 1
+        planner.save()
+        return {"result": e.outcome, "path": "none", "fails": planner.fails, "error": str(e)}
     mode = cfg["security"]["mode"]
     chan = make_channel(mode, net, store, board, cfg, secrets)
     chan.mark = HEAP.mark
@@ -390,6 +408,8 @@ def _wake(board, store, cfg, secrets, info):
     out.update({"path": label, "result": result, "up": net.up, "down": net.down,
                 "dg_up": net.dg_up, "dg_down": net.dg_down, "retx": ex.retransmissions,
                 "dropped": chan.dropped})
+    if hasattr(net, "report"):
+        out["modem"] = net.report()
     if chan.last_error and chan.dropped:
         out["drop_reason"] = chan.last_error
     if dev.reboot:
