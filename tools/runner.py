@@ -293,7 +293,7 @@ async def run_scenario(name, sc, out_dir="reports", quiet=False, workdir=None, k
             meter.mark(label)
         if emu:
             emu.before_wake(i, label)
-        info = await dev.wake(extra_env=uart_env, heap_budget=sc.get("heap_budget", {}).get(i))
+        info = await dev.wake(extra_env=uart_env, heap_budget=sc.get("heap_budget", {}).get(i, sc.get("heap")))
         await asyncio.sleep(0.05)   # let late datagrams through the NAT into the meter
         info["wake"] = i
         info["vt"] = clock.now() - T0
