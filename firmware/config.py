@@ -23,7 +23,7 @@ DEFAULTS = {
               "nat_timeout_prior_s": [30, 120]},
 }
 
-MODES = ("nosec", "psk", "oscore")
+MODES = ("nosec", "psk", "oscore", "modem-psk")   # modem-psk: DTLS in the nRF9160 (docs/nrf9160.md)
 
 
 def _merge(base, over):
@@ -81,7 +81,7 @@ def load(path=None, secrets_path=None):
     if mode not in MODES:
         raise ConfigError("security.mode %r: one of %s" % (mode, ", ".join(MODES)))
     scheme, host, port = parse_uri(cfg["server"]["uri"])
-    if (scheme == "coaps") != (mode == "psk"):
+    if (scheme == "coaps") != (mode in ("psk", "modem-psk")):
         raise ConfigError("security.mode %s does not fit server.uri %s (coaps:// is DTLS-PSK)"
                           % (mode, cfg["server"]["uri"]))
     cfg["_host"], cfg["_port"] = host, port
@@ -96,7 +96,8 @@ def load(path=None, secrets_path=None):
     if mode != "nosec":
         sp = secrets_path or os.getenv("LWM2M_SECRETS") or cfg.get("secrets") or "/secrets.json"
         secrets = _read_json(sp, "secrets")
-        need = {"psk": ("psk_identity", "psk_key"), "oscore": ("oscore",)}[mode]
+        need = {"psk": ("psk_identity", "psk_key"), "modem-psk": ("psk_identity", "psk_key"),
+                "oscore": ("oscore",)}[mode]
         for k in need:
             if k not in secrets:
                 raise ConfigError("secrets file %s lacks %r (see secrets/example.json)" % (sp, k))

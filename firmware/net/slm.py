@@ -239,7 +239,7 @@ class SlmNet:
         elif ln == b"Ready" or ln == b"INIT ERROR":
             # the SLM booted again under us: every socket and session in the modem is gone
             self.reset_seen = True
-            self.flags = 0
+            self.flags &= _CRED     # credentials are in the modem's NVM: they survive
             self.h = self.oh = -1
         elif not (ln[:1] in b"+%#" and b":" in ln):
             self.garbled += 1        # noise, not a notification
@@ -260,7 +260,7 @@ class SlmNet:
             self.resets += 1
             self.events.append("modem-reset")
             log("modem reset detected (CFUN %d): sockets and sessions lost" % cfun, "W")
-            self.flags = 0
+            self.flags &= _CRED     # credentials are in the modem's NVM: they survive
             self.h = self.oh = -1
         if cfun != 1 or not self.flags & _UP:
             import sys

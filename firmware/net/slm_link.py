@@ -9,7 +9,6 @@ state URCs), +CPSMS with the timers derived from the schedule, %RAI=1, optionall
 #XDATACTRL (dialect A: the data-mode time limit that sends a datagram), then CFUN=1.
 The requested PSM timers go to the log; the granted ones come with +CEREG (slm.SlmNet._urc).
 """
-from errors import NetworkDown
 from log import log
 from net.slm import timer_s, _UP, _CRED
 
@@ -67,14 +66,10 @@ def configure(net, cfun):
 def provision(net, tag):
     """Write the PSK identity and key into the modem's credential store (CFUN=4 only). The key
     goes to the modem only: never logged."""
-    import json
-    s = getattr(net, "psk", None)
-    if not s:
-        raise NetworkDown("modem DTLS: no PSK in the secrets")
-    ident, key = s
+    ident, key = net.secure[1], net.secure[2]
     for typ in (3, 4):
         net.cmd("AT%%CMNG=3,%d,%d" % (tag, typ), soft=1)    # delete first: each pair is unique
-    net.cmd('AT%%CMNG=0,%d,4,%s' % (tag, json.dumps(ident)))
+    net.cmd('AT%%CMNG=0,%d,4,"%s"' % (tag, ident))
     net._w(b'AT%%CMNG=0,%d,3,"' % tag)
     net._w(key.encode() if isinstance(key, str) else key)
     net._w(b'"' + net.eol)

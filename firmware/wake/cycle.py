@@ -159,10 +159,13 @@ def make_channel(mode, net, store, board, cfg, secrets):
     if mode == "oscore":
         from sec.oscore_channel import OscoreChannel
         return OscoreChannel(net, store, board, cfg["security"], secrets)
+    if mode == "modem-psk":      # DTLS run by the nRF9160 itself (sec/modem_dtls.py)
+        from sec.modem_dtls import ModemDtlsChannel
+        return ModemDtlsChannel(net, store, board, cfg["security"], secrets)
     raise ConfigError("security.mode " + mode)
 
 
-def make_net(cfg, board, store):
+def make_net(cfg, board, store, secrets=None):
     """The datagram layer: a socket of the host's own IP stack (net/udp.py), or the nRF9160's
     socket over the Serial LTE Modem's AT commands when the board config has a `modem` section
     (net/slm.py, boards/nrf9160.json)."""
@@ -170,7 +173,10 @@ def make_net(cfg, board, store):
     if m:
         from net.slm import SlmNet
         m["_sleep_s"] = cfg["schedule"]["sleep_s"]
-        return SlmNet(cfg["_host"], cfg["_port"], board, store, m)
+        sec = None
+        if cfg["security"]["mode"] == "modem-psk":     # the modem's DTLS socket, PSK in %CMNG
+            sec = (int(m.get("sec_tag", 16842753)), secrets["psk_identity"], secrets["psk_key"])
+        return SlmNet(cfg["_host"], cfg["_port"], board, store, m, sec)
     from net.udp import Udp
     return Udp(cfg["_host"], cfg["_port"], board.local_port())
 
@@ -288,7 +294,7 @@ def _wake(board, store, cfg, secrets, info):
         planner.save()
         return {"result": "network-down", "path": "none", "fails": planner.fails}
     try:
-        net = make_net(cfg, board, store)
+        net = make_net(cfg, board, store, secrets)
     except NetworkDown as e:      # no modem, no registration, no coverage: a failed wake
         planner.last_wake = int(now)
         planner.fails += 1

@@ -19,7 +19,8 @@ sleep back-off in wake/cycle.py doubles with it).
 """
 import struct
 
-PATHS = ("nosec", "oscore", "oscore-b2", "cid", "dtls-reuse", "resume", "full-handshake")
+PATHS = ("nosec", "oscore", "oscore-b2", "cid", "dtls-reuse", "resume", "full-handshake",
+         "modem-cid", "modem-handshake")     # modem-*: DTLS run by the nRF9160 (sec/modem_dtls.py)
 OPTIMISTIC = ("dtls-reuse",)      # paths that depend on the NAT mapping still being alive
 _HDR = ">BIIIIB"                  # ver, last_exchange, last_wake, nat_lo, nat_hi, fails
 _HDR_LEN = 18
