@@ -72,7 +72,7 @@ def timer_s(bits, ext=True):
 class SlmNet:
     """net interface over the modem's UDP socket (or its DTLS socket: secure=(sec_tag, ...))."""
 
-    def __init__(self, host, port, board, store, m, secure=None):
+    def __init__(self, host, port, board, store, m, secure=None, uart=None):
         self.up = self.down = self.dg_up = self.dg_down = 0
         self.unsendable = self.garbled = self.errors = 0
         self.host = host
@@ -99,7 +99,10 @@ class SlmNet:
         self.reset_seen = False
         try:
             import sys
-            if sys.platform in ("linux", "darwin"):
+            if uart is not None:           # a test double: write(b), readinto(mv, timeout_ms)
+                self.u = uart
+                self.sock = 0
+            elif sys.platform in ("linux", "darwin"):
                 import os
                 import socket
                 a = (os.getenv("LWM2M_UART") or m.get("emulator") or ":").rsplit(":", 1)
@@ -269,8 +272,9 @@ class SlmNet:
             del L
             sys.modules.pop("net.slm_link", None)
         r = self.cmd("AT+CEREG?")
-        if r:
-            self._urc(b"+CEREG: " + r[0][r[0].find(b",") + 1:])    # the read form has <n> first
+        for x in r:     # the read form has <n> first; a URC met on the way has <stat> first
+            i = x.find(b",") + 1
+            self._urc(b"+CEREG: " + (x[i:] if 0 < i < len(x) and 48 <= x[i] <= 57 else x))
         dl = self.b.ticks_ms() + self.m.get("reg_timeout_ms", 8000)
         while self.stat not in (1, 5):
             if self._wait(dl) is None:
@@ -323,7 +327,8 @@ class SlmNet:
             self._w(data)
             # the data-mode time limit sends the datagram; the terminator then goes alone
             import time
-            time.sleep_ms(self.m.get("dm_guard_ms", 150))
+            g = self.m.get("dm_guard_ms", 150)
+            time.sleep_ms(g) if hasattr(time, "sleep_ms") else time.sleep(g / 1000)
             self._w(t)
             dl = self.b.ticks_ms() + 5000
             while True:

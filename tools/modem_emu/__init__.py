@@ -8,7 +8,7 @@ this emulator:
               "radio": {...},                                   # radio.py profile overrides
               "faults": {wake index: {"reset": True, "coverage": False, "error": {"AT#XSENDTO": 1},
                                      "garble": 0.3, "split": True, "slow_bps": 9600, "storm": 5,
-                                     "echo": True}}}
+                                     "echo": True, "silent": True}}}
 
 Faults hold for the wake they are given for (set while the host sleeps before it) and are
 cleared before the next one. Energy per wake (the wake and the sleep after it, mJ, from the
@@ -22,7 +22,7 @@ sys.path.insert(0, HERE)
 from emu import ModemEmu  # noqa: E402
 
 DEFAULT_FAULTS = {"coverage": True, "error": {}, "garble": 0, "split": False, "slow_bps": 0, "storm": 0,
-                  "echo": False}
+                  "echo": False, "silent": False}
 
 
 class ScenarioModem:

@@ -305,6 +305,8 @@ class ModemEmu:
             self._out(b"\r\n#XAPOLL: %d,1\r\n" % s.h, urc=True)
 
     def _input(self, buf):
+        if self.faults.get("silent"):      # a hung modem: reads everything, answers nothing
+            return bytearray()
         while True:
             if self.dm is not None:
                 term = b"+++"
