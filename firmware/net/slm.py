@@ -75,6 +75,7 @@ class SlmNet:
     def __init__(self, host, port, board, store, m, secure=None, uart=None):
         self.up = self.down = self.dg_up = self.dg_down = 0
         self.unsendable = self.garbled = self.errors = 0
+        self.err = None            # the last ERROR answer, with its command
         self.host = host
         self.port = port
         self.b = board
@@ -209,9 +210,10 @@ class SlmNet:
             if ln == b"ERROR" or ln.startswith(b"+CME ERROR") or ln.startswith(b"+CMS ERROR"):
                 self.errors += 1
                 log("AT %s -> %s" % (c, ln.decode()), "D" if soft else "W")
+                self.err = "%s -> %s" % (c, ln.decode())
                 if soft:
                     return None
-                raise NetworkDown("%s -> %s" % (c, ln.decode()))
+                raise NetworkDown(self.err)
             if want and ln.startswith(want):
                 out.append(ln[len(want):].strip())
                 if keep:
@@ -270,7 +272,11 @@ class SlmNet:
             import net.slm_link as L
             L.configure(self, cfun)
             del L
+            # drop the set-up code: out of sys.modules and out of the package
             sys.modules.pop("net.slm_link", None)
+            p = sys.modules.get("net")
+            if p is not None and "slm_link" in p.__dict__:
+                delattr(p, "slm_link")
         r = self.cmd("AT+CEREG?")
         for x in r:     # the read form has <n> first; a URC met on the way has <stat> first
             i = x.find(b",") + 1
@@ -310,7 +316,7 @@ class SlmNet:
         self.h = -1
         self.flags &= ~_SECOPEN
         self._save()
-        raise NetworkDown("modem socket: %s" % why)
+        raise NetworkDown("modem socket: %s (%s)" % (why, self.err))
 
     # -- datagrams ---------------------------------------------------------------------------------
     def send(self, data):

@@ -163,6 +163,10 @@ class ModemEmu:
                 self.faults[k] = v
             if not self.faults["coverage"] and self.stat in (1, 5):
                 self._lose_registration()
+            elif self.faults["coverage"] and self.cfun == 1 and self.stat not in (1, 5):
+                self._register()          # coverage is back: the modem registers on its own
+                if self.cereg_n and self.stat == 1:
+                    self._out(b"\r\n+CEREG: " + self._cereg_body() + b"\r\n", urc=True)
 
     def reset(self):
         for s in self.socks.values():
