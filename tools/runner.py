@@ -446,7 +446,9 @@ def main():
     t = time.monotonic()
     rep = asyncio.run(run_scenario(args.scenario, SCENARIOS[args.scenario], args.out))
     print("reports: %s/%s.json (%.1f s real time)" % (args.out, args.scenario, time.monotonic() - t))
-    if rep["summary"]["ok"] != rep["summary"]["wakes"]:
+    # a scenario may plan failed wakes (a coverage gap): those do not fail the run
+    expected = SCENARIOS[args.scenario].get("expect_fail", ())
+    if [w for w in rep["wakes"] if w.get("result") != "ok" and w["wake"] not in expected]:
         sys.exit(1)
 
 

@@ -327,13 +327,17 @@ class SlmNet:
                 self.unsendable += 1
                 log("datagram of %d B holds the data-mode terminator: not sent" % len(data), "W")
                 return
-            if self.cmd('AT#XSENDTO="%s",%d' % (self.host, self.port) if self.secure is None
-                        else "AT#XSEND", soft=1) is None:
-                self._failed("send refused")
-            self._w(data)
-            # the data-mode time limit sends the datagram; the terminator then goes alone
+            c = 'AT#XSENDTO="%s",%d' % (self.host, self.port) if self.secure is None else "AT#XSEND"
             import time
             g = self.m.get("dm_guard_ms", 150)
+            if self.m.get("dm_ok", True):          # SLM 3.1 answers OK on entering data mode
+                if self.cmd(c, soft=1) is None:
+                    self._failed("send refused")
+            else:                                  # older SLM: no OK; give it the guard time
+                self._w(c.encode() + self.eol)
+                time.sleep_ms(g) if hasattr(time, "sleep_ms") else time.sleep(g / 1000)
+            self._w(data)
+            # the data-mode time limit sends the datagram; the terminator then goes alone
             time.sleep_ms(g) if hasattr(time, "sleep_ms") else time.sleep(g / 1000)
             self._w(t)
             dl = self.b.ticks_ms() + 5000

@@ -306,3 +306,15 @@ def test_fuzz_noise_never_crashes():
         except NetworkDown:
             down += 1
     assert ok + down == 60 and ok > 0
+
+
+def test_old_slm_without_ok_on_data_mode_entry():
+    # SLM <= 2.x sends no OK when entering data mode (modem.dm_ok false): the datagram still goes
+    def ans(c, m):
+        if c.startswith("AT#XSENDTO="):
+            m.dm = bytearray()
+            return None
+        return slm_a(c, m)
+    n, modem, st = _net(ans, mdm=_MDM_UP, m={"dm_ok": False})
+    n.send(b'x,"y"')
+    assert modem.sent == [b'x,"y"'] and n.dg_up == 1
