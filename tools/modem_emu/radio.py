@@ -9,7 +9,8 @@ current if eDRX is on, else the idle DRX current).
 Energy, in mJ, accumulated per category from Nordic's published figures where there is one and
 model assumptions elsewhere (docs/nrf9160.md lists which is which):
 - lumps: RRC connection set-up from idle/PSM (`setup_mJ`), each datagram's air time at the TX or
-  RX current (`bytes*8/rate`), registration (`reg_s` at `search_mA`), each periodic TAU (`tau_mJ`);
+  RX current (`bytes*8/rate`), registration (`reg_s` at `search_mA`), each periodic TAU (`tau_mJ`),
+  each round trip's network latency (`rtt_s` connected: loopback has none);
 - states integrated over simulated time: connected (`conn_mA`, the C-DRX tail), idle
   (`idle_mA` or the eDRX average), PSM floor (`psm_uA`).
 Time that the firmware spends between datagrams is real (awake) time on the simulated clock.
@@ -23,15 +24,15 @@ VBAT = 3.7   # V: the Product Specification's current figures are at VBAT 3.7 V
 PROFILES = {
     "lte-m": {"psm_uA": 2.7, "tau_mJ": 105.0, "tx_mA": 110.0, "rx_mA": 40.0, "conn_mA": 6.0,
               "idle_mA": 0.6, "setup_mJ": 105.0, "rate_up_kbps": 180.0, "rate_down_kbps": 300.0,
-              "inactivity_s": 10.0, "rai_release_s": 0.2, "reg_s": 3.0, "search_mA": 40.0,
+              "inactivity_s": 10.0, "rai_release_s": 0.2, "rtt_s": 0.1, "reg_s": 3.0, "search_mA": 40.0,
               "edrx_uA": {"0101": 18.0, "1011": 6.0}, "act": 7},
     "nb-iot": {"psm_uA": 2.7, "tau_mJ": 550.0, "tx_mA": 45.0, "rx_mA": 40.0, "conn_mA": 5.0,
                "idle_mA": 0.5, "setup_mJ": 550.0, "rate_up_kbps": 25.0, "rate_down_kbps": 25.0,
-               "inactivity_s": 20.0, "rai_release_s": 0.5, "reg_s": 8.0, "search_mA": 45.0,
+               "inactivity_s": 20.0, "rai_release_s": 0.5, "rtt_s": 1.0, "reg_s": 8.0, "search_mA": 45.0,
                "edrx_uA": {"0101": 37.0, "1011": 9.0}, "act": 9},
 }
 
-CATS = ("reg", "setup", "tx", "rx", "connected", "idle", "psm", "tau")
+CATS = ("reg", "setup", "tx", "rx", "rtt", "connected", "idle", "psm", "tau")
 
 
 class Radio:
@@ -52,7 +53,8 @@ class Radio:
         self.active_s = 2            # granted T3324
         self.edrx = None
         self.rai = False
-        self.counts = {"setups": 0, "taus": 0, "regs": 0}
+        self.counts = {"setups": 0, "taus": 0, "regs": 0, "rtts": 0}
+        self.waiting = False         # an uplink waits for its answer (a round trip)
 
     def _mw(self, ma):
         return ma * VBAT
@@ -124,6 +126,7 @@ class Radio:
     def uplink(self, n):
         self._connect()
         self.e["tx"] += n * 8 / (self.p["rate_up_kbps"] * 1000.0) * self._mw(self.p["tx_mA"])
+        self.waiting = True
 
     def downlink(self, n):
         self.advance()
@@ -133,6 +136,10 @@ class Radio:
             self.release_at = max(self.release_at, self.t + (self.p["rai_release_s"] if self.rai
                                                              else self.p["inactivity_s"]))
         self.e["rx"] += n * 8 / (self.p["rate_down_kbps"] * 1000.0) * self._mw(self.p["rx_mA"])
+        if self.waiting:    # the network's latency of one round trip, connected (the harness's is ~0)
+            self.e["rtt"] += self.p["rtt_s"] * self._mw(self.p["conn_mA"])
+            self.counts["rtts"] += 1
+            self.waiting = False
 
     def release_hint(self):
         """RAI NO_DATA: the network releases the connection early."""
