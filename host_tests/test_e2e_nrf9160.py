@@ -45,16 +45,19 @@ def _samples(rep):
 
 
 def test_nosec_dialect_a_keeps_the_socket_across_sleeps_through_malformed_output():
-    rep = run(nrf(wakes=4, modem={"faults": {2: {"garble": 0.5, "split": True, "storm": 4, "echo": True}}}))
+    rep = run(nrf(wakes=4, modem={"grant": {"tau_s": 36000, "active_s": 4},
+                                  "faults": {2: {"garble": 0.5, "split": True, "storm": 4, "echo": True},
+                                             3: {"slow_bps": 20000}}}))
     _ok(rep)
     w = rep["wakes"]
     assert [x["path"] for x in w] == ["nosec+register"] + ["nosec+update"] * 3
     assert len(events(rep, "register")) == 1 and len(events(rep, "update")) == 3
     _samples(rep)
     assert "configured" in w[0]["modem"]["ev"] and "socket-opened" in w[0]["modem"]["ev"]
+    assert "psm-req:10800/2" in w[0]["modem"]["ev"]          # requested: 3 x the hourly schedule
     for x in w[1:]:
         assert "socket-kept" in x["modem"]["ev"] and "rai" in x["modem"]["ev"]
-        assert x["modem"]["tau"] > 3600            # the granted periodic TAU outlasts the sleep
+        assert x["modem"]["tau"] == 36000 and x["modem"]["act"] == 4   # granted, not requested
     assert w[2]["modem"]["garbled"] > 0             # noise was seen and dropped
     # energy is measured by the modem: each wake has a figure; RAI ends the connection early,
     # so the connected tail of a keep-alive wake is far below the 10 s inactivity timer's

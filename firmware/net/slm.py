@@ -287,6 +287,8 @@ class SlmNet:
                 self.events.append("no-registration")
                 self.h = self.oh = -1      # the PDN went with the registration
                 raise NetworkDown("modem not registered (CEREG %d): no coverage" % self.stat)
+        if "configured" in self.events:
+            log("PSM granted: TAU %d s, active %d s" % (self.tau, self.act))
         if self.secure is not None:
             return
         if self.h >= 0:
