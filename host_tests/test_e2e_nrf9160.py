@@ -128,3 +128,12 @@ def test_modem_dtls_survives_sleep_and_heals_after_reset_and_server_restart():
     assert ka["dg_up"] == 2 and ka["dg_down"] == 2
     assert all(x["heap_peak"] < 64 * 1024 for x in rep["wakes"])
     _samples(rep)
+
+
+def test_modem_dtls_dialect_b_hex_through_a_modem_reset():
+    rep = run(nrf("modem-psk", ("dtls", "nosec"), wakes=4, modem={"dialect": "B", "faults": {2: {"reset": True}}}),
+              timeout=400)
+    _ok(rep)
+    assert [x["path"] for x in rep["wakes"]] == ["modem-handshake+register", "modem-cid+update",
+                                                "modem-handshake+update", "modem-cid+update"]
+    _samples(rep)

@@ -151,3 +151,6 @@ SCENARIOS["nrf9160-modem-dtls-reset"] = _nrf("nRF9160, DTLS in the modem: modem 
                                              "the modem), server loses its sessions before wake 5", "modem-psk",
                                              ["dtls", "nosec"], wakes=7, modem={"faults": {3: {"reset": True}}},
                                              server_restart=[5], actions={5: [("forget",)]})
+SCENARIOS["nrf9160-edrx"] = _nrf("nRF9160 LTE-M, NoSec, no PSM but eDRX 81.92 s: reachable between wakes, at a cost",
+                                 "nosec", ["nosec"], wakes=4,
+                                 modem={"board": {"psm": {"enable": False}, "edrx": "0101"}})
