@@ -101,7 +101,7 @@ class Radio:
         self.counts["regs"] += 1
         self.on = True
         self.rrc = False
-        self.idle_until = self.t + self.active_s
+        self.idle_until = self.t + (self.active_s if self.psm else 1e18)
         self.last_tau = self.t
 
     def power_off(self):
