@@ -259,6 +259,8 @@ class SlmNet:
             except NetworkDown:
                 if i == 2:
                     raise NetworkDown("modem silent (no OK to AT)")
+                if self.A:                 # a data mode left open (a wake cut short): end it
+                    self._w(self.term)
         cf = self.cmd("AT+CFUN?")
         cfun = _int(cf[0]) if cf else -1
         if self.flags & _UP and (cfun != 1 or self.reset_seen):
