@@ -71,8 +71,14 @@ def _read_json(path, what):
         raise ConfigError("%s file %s is not valid JSON: %s" % (what, path, e))
 
 
+def _env(name):
+    """The unix port's environment (harness); a board's os has no getenv."""
+    g = getattr(os, "getenv", None)
+    return g(name) if g else None
+
+
 def load(path=None, secrets_path=None):
-    path = path or os.getenv("LWM2M_CONFIG") or "/config.json"
+    path = path or _env("LWM2M_CONFIG") or "/config.json"
     raw = _read_json(path, "config")
     if not isinstance(raw, dict):
         raise ConfigError("config %s: top level must be an object" % path)
@@ -93,8 +99,15 @@ def load(path=None, secrets_path=None):
     if not isinstance(sl, (int, float)) or sl < 1:
         raise ConfigError("schedule.sleep_s must be a number >= 1, got %r" % (sl,))
     secrets = {}
-    if mode != "nosec":
-        sp = secrets_path or os.getenv("LWM2M_SECRETS") or cfg.get("secrets") or "/secrets.json"
+    sp = secrets_path or _env("LWM2M_SECRETS") or cfg.get("secrets") or "/secrets.json"
+    if mode == "nosec":
+        # no keys needed, but the file may hold the board's Wi-Fi credentials ("wifi")
+        try:
+            os.stat(sp)
+            secrets = _read_json(sp, "secrets")
+        except OSError:
+            pass
+    else:
         secrets = _read_json(sp, "secrets")
         need = {"psk": ("psk_identity", "psk_key"), "modem-psk": ("psk_identity", "psk_key"),
                 "oscore": ("oscore",)}[mode]

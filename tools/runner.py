@@ -150,6 +150,9 @@ class Device:
         self.heap = heap
         self.wakes = 0
 
+    def argv(self, heap_budget=None):
+        return device_argv(heap_budget)
+
     def power_cut(self):
         """RTC memory is lost (flash survives): the next boot is a power-on."""
         for f in ("rtc.bin", "sleep"):
@@ -181,7 +184,7 @@ class Device:
         except FileNotFoundError:
             pass
         t = time.monotonic()
-        p = await asyncio.create_subprocess_exec(*device_argv(heap_budget),
+        p = await asyncio.create_subprocess_exec(*self.argv(heap_budget),
                                                  env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
         try:
             out, _ = await asyncio.wait_for(p.communicate(), WAKE_TIMEOUT_S)
@@ -249,7 +252,11 @@ async def run_scenario(name, sc, out_dir="reports", quiet=False, workdir=None, k
     if sc.get("modem") is not None:       # an nRF9160 behind the SLM (tools/modem_emu)
         from modem_emu import start_for_scenario
         emu, uart_env = start_for_scenario(sc["modem"], clock, target, board)
-    dev = Device(workdir, board, secrets, clock.path, sc.get("local_port", "fresh"))
+    if board.get("board") == "esp32-sim":     # the real ESP32 board layer on a model of its APIs
+        from esp32sim.harness import SimDevice
+        dev = SimDevice(workdir, board, secrets, clock.path, sc.get("local_port", "fresh"), sim=sc.get("esp32sim"))
+    else:
+        dev = Device(workdir, board, secrets, clock.path, sc.get("local_port", "fresh"))
     wakes = []
     if not quiet:
         print("scenario %s: %s" % (name, sc.get("title", "")))
@@ -275,6 +282,12 @@ async def run_scenario(name, sc, out_dir="reports", quiet=False, workdir=None, k
                     pending_reads.append((i, act[1], getattr(server, act[0])(ep, act[1])))
                 elif act[0] == "write-attr":   # ("write-attr", uri, {"pmin": 60, ...})
                     pending_reads.append((i, act[1], server.write_attrs(ep, act[1], **act[2])))
+                elif act[0] in ("read-composite", "observe-composite", "cancel-composite"):
+                    # (op, [paths], SenML format 110/112): FETCH at the root (LwM2M 1.1 composite)
+                    f = getattr(server, act[0].replace("-", "_"))
+                    pending_reads.append((i, act[1], f(ep, act[1], *act[2:])))
+                elif act[0] == "write-composite":        # ("write-composite", {path: value}, cf)
+                    pending_reads.append((i, act[1], server.write_composite(ep, act[1], *act[2:])))
                 elif act[0] in ("create", "write-cf"):   # (op, uri, values, content format)
                     f = server.create if act[0] == "create" else server.write
                     pending_reads.append((i, act[1], f(ep, act[1], act[2], act[3])))
@@ -308,8 +321,9 @@ async def run_scenario(name, sc, out_dir="reports", quiet=False, workdir=None, k
             pending_reads.remove((w, u, f))
             try:
                 r = f.result()
-                notes.append("server %s %s -> %s" % ("read", u, repr(r)[:60]))
-                info.setdefault("server_reads", []).append({"uri": u, "code": r.code, "value": r.decoded()})
+                op = getattr(r, "op", "read")      # read, write-attributes, observe, ...
+                notes.append("server %s %s -> %s" % (op, u, repr(r)[:60]))
+                info.setdefault("server_reads", []).append({"op": op, "uri": u, "code": r.code, "value": r.decoded()})
             except Exception as e:
                 notes.append("server %s failed: %s" % (u, e))
         if info.get("served"):
@@ -322,6 +336,7 @@ async def run_scenario(name, sc, out_dir="reports", quiet=False, workdir=None, k
             notes.append("Send of %d samples" % info["sent"])
         if cut:
             notes.append("power cut before wake")
+        notes.extend(info.get("notes", ()))
         if info.get("tried"):
             notes.append("tried " + " > ".join("%s:%s" % tuple(t) for t in info["tried"]))
         if info.get("error"):

@@ -154,3 +154,14 @@ SCENARIOS["nrf9160-modem-dtls-reset"] = _nrf("nRF9160, DTLS in the modem: modem 
 SCENARIOS["nrf9160-edrx"] = _nrf("nRF9160 LTE-M, NoSec, no PSM but eDRX 81.92 s: reachable between wakes, at a cost",
                                  "nosec", ["nosec"], wakes=4,
                                  modem={"board": {"psm": {"enable": False}, "edrx": "0101"}})
+# The ESP32 board layer (firmware/board/esp32.py) on the models of MicroPython's ESP32 APIs
+# (tools/esp32sim), booted from the image and the files `make deploy` puts on a board; each
+# wake's Wi-Fi association time and energy are in its notes and in reports/esp32-sim.json.
+SCENARIOS["esp32-sim"] = {
+    "title": "ESP32 board layer on the API models: OSCORE through a 120 s NAT, Wi-Fi association each wake",
+    "wakes": 6, "mode": "oscore", "plugins": ["oscore", "nosec"], "board_name": "esp32-sim",
+    "board": {"schedule": dict(FAST_SCHED, sleep_s=3600), "coap": FAST_COAP},
+    "nat": {"timeout_s": 120}, "local_port": "fresh",
+    "esp32sim": {"ap": {"assoc_ms": 400}, "clock_set": True},   # set before the run (no NTP in the table)
+    "actions": {2: [("read", "/4/0")]},
+}
