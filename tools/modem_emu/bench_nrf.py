@@ -13,7 +13,7 @@ import statistics
 WAYS = [
     # (label, scenario overrides, heap budget: see tools/scenarios.py HEAP_NRF_*)
     ("nosec", {"mode": "nosec", "plugins": ["nosec"]}, None),
-    ("oscore", {"mode": "oscore", "plugins": ["oscore", "nosec"]}, 72 * 1024),
+    ("oscore", {"mode": "oscore", "plugins": ["oscore", "nosec"]}, 80 * 1024),
     ("host dtls-cid", {"mode": "psk", "plugins": ["dtls", "nosec"], "security": {"cid": "rfc9146"}}, 80 * 1024),
     ("modem dtls-cid", {"mode": "modem-psk", "plugins": ["dtls", "nosec"]}, None),
 ]
