@@ -114,7 +114,7 @@ class SlmNet:
                 from board.modem_uart import open_uart
                 self.u = open_uart(m)
                 self.sock = 0
-        except (OSError, ValueError) as e:
+        except (OSError, ValueError, ImportError) as e:
             raise NetworkDown("uart: %s" % e)
         try:
             self._open()
