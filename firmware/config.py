@@ -23,7 +23,7 @@ DEFAULTS = {
               "nat_timeout_prior_s": [30, 120]},
 }
 
-MODES = ("nosec", "psk", "oscore", "modem-psk")   # modem-psk: DTLS in the nRF9160 (docs/nrf9160.md)
+MODES = ("nosec", "psk", "oscore")
 
 
 def _merge(base, over):
@@ -87,7 +87,7 @@ def load(path=None, secrets_path=None):
     if mode not in MODES:
         raise ConfigError("security.mode %r: one of %s" % (mode, ", ".join(MODES)))
     scheme, host, port = parse_uri(cfg["server"]["uri"])
-    if (scheme == "coaps") != (mode in ("psk", "modem-psk")):
+    if (scheme == "coaps") != (mode == "psk"):
         raise ConfigError("security.mode %s does not fit server.uri %s (coaps:// is DTLS-PSK)"
                           % (mode, cfg["server"]["uri"]))
     cfg["_host"], cfg["_port"] = host, port
@@ -109,8 +109,7 @@ def load(path=None, secrets_path=None):
             pass
     else:
         secrets = _read_json(sp, "secrets")
-        need = {"psk": ("psk_identity", "psk_key"), "modem-psk": ("psk_identity", "psk_key"),
-                "oscore": ("oscore",)}[mode]
+        need = {"psk": ("psk_identity", "psk_key"), "oscore": ("oscore",)}[mode]
         for k in need:
             if k not in secrets:
                 raise ConfigError("secrets file %s lacks %r (see secrets/example.json)" % (sp, k))

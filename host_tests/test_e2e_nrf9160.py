@@ -53,12 +53,12 @@ def test_nosec_dialect_a_keeps_the_socket_across_sleeps_through_malformed_output
     assert [x["path"] for x in w] == ["nosec+register"] + ["nosec+update"] * 3
     assert len(events(rep, "register")) == 1 and len(events(rep, "update")) == 3
     _samples(rep)
-    assert "configured" in w[0]["modem"]["ev"] and "socket-opened" in w[0]["modem"]["ev"]
-    assert "psm-req:10800/2" in w[0]["modem"]["ev"]          # requested: 3 x the hourly schedule
+    assert "configured" in w[0]["net"]["ev"] and "socket-opened" in w[0]["net"]["ev"]
+    assert "psm-req:10800/2" in w[0]["net"]["ev"]          # requested: 3 x the hourly schedule
     for x in w[1:]:
-        assert "socket-kept" in x["modem"]["ev"] and "rai" in x["modem"]["ev"]
-        assert x["modem"]["tau"] == 36000 and x["modem"]["act"] == 4   # granted, not requested
-    assert w[2]["modem"]["garbled"] > 0             # noise was seen and dropped
+        assert "socket-kept" in x["net"]["ev"] and "rai" in x["net"]["ev"]
+        assert x["net"]["tau"] == 36000 and x["net"]["act"] == 4   # granted, not requested
+    assert w[2]["net"]["garbled"] > 0             # noise was seen and dropped
     # energy is measured by the modem: each wake has a figure; RAI ends the connection early,
     # so the connected tail of a keep-alive wake is far below the 10 s inactivity timer's
     for x in w:
@@ -95,10 +95,10 @@ def test_oscore_modem_reset_and_coverage_gap():
     _ok(rep, skip=(4,))
     w = rep["wakes"]
     assert w[0]["path"] == "oscore-b2+register"
-    assert "modem-reset" in w[2]["modem"]["ev"] and w[2]["modem"]["resets"] == 1
+    assert "modem-reset" in w[2]["net"]["ev"] and w[2]["net"]["resets"] == 1
     assert w[2]["path"] == "oscore+update"          # the OSCORE context lives in the host
     assert w[4]["result"] == "network-down" and "registered" in w[4]["error"]
-    assert w[5]["result"] == "ok" and "socket-opened" in w[5]["modem"]["ev"]   # the PDN took the socket
+    assert w[5]["result"] == "ok" and "socket-opened" in w[5]["net"]["ev"]   # the PDN took the socket
     _no_replay(rep)
     _samples(rep)
     assert rep["modem"]["stats"]["resets"] == 1
@@ -113,16 +113,16 @@ def test_host_dtls_cid_over_the_modem():
 
 
 def test_modem_dtls_survives_sleep_and_heals_after_reset_and_server_restart():
-    rep = run(nrf("modem-psk", ("dtls", "nosec"), wakes=6, modem={"faults": {2: {"reset": True}}},
+    rep = run(nrf("psk", ("dtls", "nosec"), security={"modem": True}, wakes=6, modem={"faults": {2: {"reset": True}}},
                   server_restart=[4], actions={4: [("forget",)]}), timeout=400)
     _ok(rep)
     p = [x["path"] for x in rep["wakes"]]
     # a handshake is a new security context: Register (LwM2M 1.1.1 Transport 6.4.3)
-    assert p == ["modem-handshake+register", "modem-cid+update", "modem-handshake+register", "modem-cid+update",
-                 "modem-handshake+register", "modem-cid+update"], p
+    assert p == ["modem-full-handshake+register", "modem-cid+update", "modem-full-handshake+register", "modem-cid+update",
+                 "modem-full-handshake+register", "modem-cid+update"], p
     assert rep["wakes"][4]["tried"][0] == ["modem-cid", "no-answer"]
-    assert "psk-written" in rep["wakes"][0]["modem"]["ev"]
-    assert "psk-written" not in rep["wakes"][2]["modem"]["ev"]     # credentials stay in NVM
+    assert "psk-written" in rep["wakes"][0]["net"]["ev"]
+    assert "psk-written" not in rep["wakes"][2]["net"]["ev"]     # credentials stay in NVM
     assert rep["modem"]["stats"]["handshakes"] == 3
     # a keep-alive through the modem's session: one CID record each way (Update + ACK) plus the Send
     ka = rep["wakes"][1]
@@ -132,9 +132,9 @@ def test_modem_dtls_survives_sleep_and_heals_after_reset_and_server_restart():
 
 
 def test_modem_dtls_dialect_b_hex_through_a_modem_reset():
-    rep = run(nrf("modem-psk", ("dtls", "nosec"), wakes=4, modem={"dialect": "B", "faults": {2: {"reset": True}}}),
+    rep = run(nrf("psk", ("dtls", "nosec"), security={"modem": True}, wakes=4, modem={"dialect": "B", "faults": {2: {"reset": True}}}),
               timeout=400)
     _ok(rep)
-    assert [x["path"] for x in rep["wakes"]] == ["modem-handshake+register", "modem-cid+update",
-                                                "modem-handshake+register", "modem-cid+update"]
+    assert [x["path"] for x in rep["wakes"]] == ["modem-full-handshake+register", "modem-cid+update",
+                                                "modem-full-handshake+register", "modem-cid+update"]
     _samples(rep)

@@ -186,7 +186,7 @@ def cmd_deploy(a, bpath=None):
         cfg["server"]["uri"], ", Wi-Fi %r" % secrets["wifi"]["ssid"] if bt.get("wifi") else ""))
     mode = cfg["security"]["mode"]
     # a board with an nRF9160 (a `modem` section) also needs the AT driver (docs/nrf9160.md)
-    image, size = build(mode + ("+modem" if cfg.get("modem") and mode != "modem-psk" else ""))
+    image, size = build(mode + ("+modem" if cfg.get("modem") else ""))
     if size > bt["romfs_bytes"]:
         raise Failed("ROMFS image %d bytes > the %d-byte romfs partition" % (size, bt["romfs_bytes"]))
     print("ROMFS image %s: %d bytes for security mode %s (partition %d)" % (

@@ -232,7 +232,7 @@ async def run_scenario(name, sc, out_dir="reports", quiet=False, workdir=None, k
         nat = NatSim(clock, (host, port), meter, **sc["nat"])
         target = await nat.start()
     board = merge(load_board(sc.get("board_name", "unix")), sc.get("board", {}))
-    scheme = "coaps" if sc.get("mode") in ("psk", "modem-psk") else "coap"
+    scheme = "coaps" if sc.get("mode") == "psk" else "coap"
     board["server"]["uri"] = "%s://%s:%d" % (scheme, target[0], target[1])
     board["security"] = merge(board.get("security", {}), sc.get("security", {}))
     board["security"]["mode"] = sc.get("mode", "nosec")

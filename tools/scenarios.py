@@ -146,10 +146,10 @@ SCENARIOS["nrf9160-coverage"] = _nrf("nRF9160: no coverage at wakes 2-3 (registr
 SCENARIOS["nrf9160-b"] = _nrf("nRF9160-class modem with the Serial Modem add-on (dialect B, hex mode), NoSec",
                               "nosec", ["nosec"], wakes=6, modem={"dialect": "B"})
 SCENARIOS["nrf9160-modem-dtls"] = _nrf("nRF9160 LTE-M, DTLS in the modem (#XSSOCKET, CID): a day of hourly reports",
-                                       "modem-psk", ["dtls", "nosec"])
+                                       "psk", ["dtls", "nosec"], security={"modem": True})
 SCENARIOS["nrf9160-modem-dtls-reset"] = _nrf("nRF9160, DTLS in the modem: modem reset before wake 3 (new handshake by "
-                                             "the modem), server loses its sessions before wake 5", "modem-psk",
-                                             ["dtls", "nosec"], wakes=7, modem={"faults": {3: {"reset": True}}},
+                                             "the modem), server loses its sessions before wake 5", "psk",
+                                             ["dtls", "nosec"], security={"modem": True}, wakes=7, modem={"faults": {3: {"reset": True}}},
                                              server_restart=[5], actions={5: [("forget",)]})
 SCENARIOS["nrf9160-edrx"] = _nrf("nRF9160 LTE-M, NoSec, no PSM but eDRX 81.92 s: reachable between wakes, at a cost",
                                  "nosec", ["nosec"], wakes=4,

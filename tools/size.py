@@ -26,11 +26,11 @@ BIN = os.path.join(ROOT, ".venv", "bin")
 DEVICE_FLAGS = ["-X", "no-source-lines"]
 NEVER = ("board/unix.py",)
 ONLY = {"dtls/": ("psk",), "sec/dtls_channel.py": ("psk",), "oscore/": ("oscore",),
-        "sec/oscore_channel.py": ("oscore",), "crypto/": ("psk", "oscore"),
-        "sec/modem_dtls.py": ("modem-psk",)}      # DTLS run by an nRF9160 (docs/nrf9160.md)
-# the nRF9160 AT driver: in a mode's image only for a board with a modem ("<mode>+modem")
-MODEM = ("net/slm.py", "net/slm_link.py", "board/modem_uart.py")
-SETS = ("nosec", "psk", "oscore", "modem-psk", "all")
+        "sec/oscore_channel.py": ("oscore",), "crypto/": ("psk", "oscore")}
+# the nRF9160 (Serial LTE Modem) code: in a mode's image only for a board with a `modem`
+# section ("<mode>+modem"; docs/nrf9160.md)
+MODEM = ("net/modem.py", "net/slm.py", "net/slm_link.py", "board/modem_uart.py", "sec/modem_dtls.py")
+SETS = ("nosec", "psk", "oscore", "all")
 GOAL = 60 * 1024
 
 
@@ -48,11 +48,11 @@ def modes_of(rel):
     if rel in NEVER:
         return ()
     if rel in MODEM:
-        return ("modem-psk",)
+        return ("modem",)
     for prefix, modes in ONLY.items():
         if rel.startswith(prefix):
             return modes
-    return ("nosec", "psk", "oscore", "modem-psk")
+    return ("nosec", "psk", "oscore")
 
 
 def device_files(which):

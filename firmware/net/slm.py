@@ -420,6 +420,14 @@ class SlmNet:
     def local(self):
         return None
 
+    def open(self, store, board, scfg, secrets):
+        """The channel for DTLS run by the modem (wake/cycle.py asks any net for it), or None
+        when this is the modem's plain UDP socket."""
+        if self.secure is None:
+            return None
+        from sec.modem_dtls import ModemDtlsChannel
+        return ModemDtlsChannel(self, store, board, scfg, secrets)
+
     def report(self):
         """What the WAKE line says about the modem: events, granted PSM timers, resets."""
         return {"ev": self.events, "tau": self.tau, "act": self.act, "resets": self.resets, "h": self.h,

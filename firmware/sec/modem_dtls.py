@@ -1,4 +1,4 @@
-"""Modem-offloaded DTLS (security.mode 'modem-psk'): the nRF9160 runs DTLS 1.2 PSK itself on an
+"""Modem-offloaded DTLS (security.mode "psk" with security.modem true): the nRF9160 runs DTLS 1.2 PSK itself on an
 `AT#XSSOCKET`; the host moves plaintext CoAP over the modem's secure socket (net/slm.py with
 `secure`). The PSK is in the modem's credential store (`AT%CMNG`, written in CFUN=4 by
 net/slm_link.py under `modem.sec_tag`); the Connection ID is asked for with `#XSSOCKETOPT` 14
@@ -9,10 +9,11 @@ Paths (the planner appends +update / +register):
 - 'modem-cid': the modem still holds the socket and its DTLS session (it stayed in PSM while
   the host slept; the RTC 'mdm' section says which handle): nothing to set up, one record each
   way, the CID lets the server follow the new NAT port;
-- 'modem-handshake': (re)open the secure socket and let the modem run a full handshake: first
+- 'modem-full-handshake': (re)open the secure socket and let the modem run a full handshake: first
   contact, after a modem reset (CFUN 0 at wake: sockets and sessions lost), a lost registration
   (the PDN took the socket with it), or when 'modem-cid' got no answer (the server lost the
-  session). The old socket is closed first.
+  session). The old socket is closed first. The planner counts these in the slots of 'cid' and
+  'full-handshake' (wake/planner.py), and a modem handshake is followed by a Register.
 What it does not do: certificates, session resumption across a modem reset (the nRF9160's
 DTLS session cache is not documented for DTLS: docs/nrf9160.md), nonce bookkeeping (the modem
 owns the record sequence numbers; the host never sees keys).
@@ -23,7 +24,7 @@ from net.slm import fields, _int, _SECOPEN
 
 
 class ModemDtlsChannel:
-    kind = "modem-psk"
+    kind = "modem-dtls"
 
     def __init__(self, net, store, board, cfg, secrets):
         self.net = net
@@ -37,8 +38,8 @@ class ModemDtlsChannel:
     def paths(self):
         n = self.net
         if n.flags & _SECOPEN and n.h >= 0:
-            return ["modem-cid", "modem-handshake"]
-        return ["modem-handshake"]
+            return ["modem-cid", "modem-full-handshake"]
+        return ["modem-full-handshake"]
 
     def connect(self, path):
         n = self.net
@@ -71,7 +72,7 @@ class ModemDtlsChannel:
         n._save()
         n.events.append("modem-handshake")
         if self.mark:
-            self.mark("modem-handshake")
+            self.mark("handshake")
 
     def _live(self):
         n = self.net

@@ -15,7 +15,7 @@ WAYS = [
     ("nosec", {"mode": "nosec", "plugins": ["nosec"]}, None),
     ("oscore", {"mode": "oscore", "plugins": ["oscore", "nosec"]}, 80 * 1024),
     ("host dtls-cid", {"mode": "psk", "plugins": ["dtls", "nosec"], "security": {"cid": "rfc9146"}}, 80 * 1024),
-    ("modem dtls-cid", {"mode": "modem-psk", "plugins": ["dtls", "nosec"]}, None),
+    ("modem dtls-cid", {"mode": "psk", "plugins": ["dtls", "nosec"], "security": {"modem": True}}, None),
 ]
 SLEEP_CATS = ("psm", "tau")
 
