@@ -89,7 +89,7 @@ def test_error_answers_and_a_silent_modem_end_in_network_down_then_heal():
 
 
 def test_oscore_modem_reset_and_coverage_gap():
-    rep = run(nrf("oscore", ("oscore", "nosec"), wakes=6, heap=80 * 1024,
+    rep = run(nrf("oscore", ("oscore", "nosec"), wakes=6,
                   modem={"faults": {2: {"reset": True}, 4: {"coverage": False}}}), timeout=400)
     _no_crash(rep)
     _ok(rep, skip=(4,))
@@ -105,7 +105,7 @@ def test_oscore_modem_reset_and_coverage_gap():
 
 
 def test_host_dtls_cid_over_the_modem():
-    rep = run(nrf("psk", ("dtls", "nosec"), wakes=3, heap=80 * 1024, security={"cid": "rfc9146"}), timeout=400)
+    rep = run(nrf("psk", ("dtls", "nosec"), wakes=3, security={"cid": "rfc9146"}), timeout=400)
     _ok(rep)
     assert [x["path"] for x in rep["wakes"]] == ["full-handshake+register", "cid+update", "cid+update"]
     _no_replay(rep)
@@ -127,7 +127,7 @@ def test_modem_dtls_survives_sleep_and_heals_after_reset_and_server_restart():
     # a keep-alive through the modem's session: one CID record each way (Update + ACK) plus the Send
     ka = rep["wakes"][1]
     assert ka["dg_up"] == 2 and ka["dg_down"] == 2
-    assert all(x["heap_peak"] < 64 * 1024 for x in rep["wakes"])
+    assert all(x["heap_peak"] < 64 * 1024 for x in rep["wakes"])     # no DTLS code on the host
     _samples(rep)
 
 

@@ -8,10 +8,13 @@ RTC memory is lost before a wake), server_restart (wake indices before which the
 all security state), sleep_override ({wake index: seconds} the device stays off after that wake,
 whatever it asked), settle_s (real seconds the server keeps running after each wake), seed.
 Action ops: read, write, exec (queued for a queue-mode client), read-now (sent at once),
-forget (the server drops every registration). heap_budget ({wake index: bytes}) gives one
-wake a different heap budget than the device's 64 KiB (to study what fits); heap (bytes) gives
-every wake of the scenario another budget. modem: the firmware runs over an nRF9160 Serial LTE
-Modem emulator (tools/modem_emu/__init__.py documents the keys).
+forget (the server drops every registration). drop_down ({wake index: n or [skip, n, first
+byte]}): from that wake on, the server's next n datagrams starting with that byte (default 23,
+DTLS application data) are lost, after `skip` of them went through; drop_send_acks ({wake
+index: n}): the server's answers to the next n Send transmissions are lost. heap_budget ({wake index: bytes}) gives one
+wake a different heap budget than the device's (tools/heap_budget.py; to study what fits).
+heap (bytes) gives every wake of the scenario another budget. modem: the firmware runs over an
+nRF9160 Serial LTE Modem emulator (tools/modem_emu/__init__.py documents the keys).
 """
 
 FAST_COAP = {"ack_timeout_ms": 300, "ack_random_factor": 1.5, "max_retransmit": 3}
@@ -73,9 +76,10 @@ SCENARIOS["oscore-heal"] = {
     "server_restart": [3], "actions": {2: [("read", "/3/0/9")]},
 }
 
-# DTLS keep-alive scenarios (host_tests/test_e2e_dtls.py). No Send (schedule.report "none"), so
-# each wake's bytes are its path's own cost (make bench's rows).
-_DTLS_KA = {"schedule": dict(FAST_SCHED, sleep_s=3600, report="none"), "coap": FAST_COAP}
+# DTLS path scenarios: each wake takes a sample and Sends it (the runner's summary counts the
+# samples the server received). host_tests/test_e2e_dtls.py runs them with schedule.report
+# "none", so that each wake's bytes are its path's own cost (make bench's rows).
+_DTLS_KA = {"schedule": dict(FAST_SCHED, sleep_s=3600, report="send"), "coap": FAST_COAP}
 
 # No CID: the NAT forgets the device every hour, so every wake resumes the session with the
 # Update piggy-backed on the client's CCS + Finished. Before wake 3 the server restarts and loses
@@ -106,13 +110,8 @@ SCENARIOS["dtls-reuse"] = {
     "nat": {"timeout_s": 120}, "local_port": "fixed",
 }
 
-# Heap: the AT driver (net/slm.py) costs about 8 KiB more than net/udp.py (its code objects and
-# interned names, the line buffer): NoSec and OSCORE keep-alive wakes fit the 64 KiB budget,
-# the OSCORE B.2 + Register wake needs 66 KiB and host DTLS over the modem 72 KiB (handshake)
-# / 67 KiB (CID), measured on the unix port (64-bit objects). docs/nrf9160.md.
-HEAP_NRF_OSCORE = 80 * 1024    # 72 KiB left a Send's ACK unread in a wake that set up the modem
-HEAP_NRF_DTLS = 80 * 1024
-
+# Heap: the AT driver (net/slm.py) costs about 8 KiB more than net/udp.py on the unix port;
+# every way back over the modem fits the harness budget (tools/heap_budget.py). docs/nrf9160.md.
 # nRF9160 behind the Serial LTE Modem (tools/modem_emu): the firmware drives the modem's AT
 # commands over the UART (a loopback TCP socket here); datagrams leave from the modem's socket
 # through the NAT; each wake's energy comes from the emulated modem's radio states.
@@ -129,16 +128,14 @@ def _nrf(title, mode, plugins, wakes=24, modem=None, **kw):
 
 SCENARIOS["nrf9160"] = _nrf("nRF9160 (SLM dialect A, LTE-M): a day of hourly reports, OSCORE; modem reset at 8, "
                             "coverage gap at 15", "oscore", ["oscore", "nosec"],
-                            modem={"faults": {8: {"reset": True}, 15: {"coverage": False}}}, heap=HEAP_NRF_OSCORE,
+                            modem={"faults": {8: {"reset": True}, 15: {"coverage": False}}},
                             expect_fail=[15])
 SCENARIOS["nrf9160-nosec"] = _nrf("nRF9160 LTE-M, NoSec: a day of hourly reports", "nosec", ["nosec"])
-SCENARIOS["nrf9160-oscore"] = _nrf("nRF9160 LTE-M, OSCORE: a day of hourly reports", "oscore", ["oscore", "nosec"],
-                                   heap=HEAP_NRF_OSCORE)
+SCENARIOS["nrf9160-oscore"] = _nrf("nRF9160 LTE-M, OSCORE: a day of hourly reports", "oscore", ["oscore", "nosec"])
 SCENARIOS["nrf9160-dtls-cid"] = _nrf("nRF9160 LTE-M, host DTLS with CID: a day of hourly reports", "psk",
-                                     ["dtls", "nosec"], security={"cid": "rfc9146"}, heap=HEAP_NRF_DTLS)
+                                     ["dtls", "nosec"], security={"cid": "rfc9146"})
 SCENARIOS["nrf9160-reset"] = _nrf("nRF9160: the modem resets while the host sleeps (before wake 3)", "oscore",
-                                  ["oscore", "nosec"], wakes=6, modem={"faults": {3: {"reset": True}}},
-                                  heap=HEAP_NRF_OSCORE)
+                                  ["oscore", "nosec"], wakes=6, modem={"faults": {3: {"reset": True}}})
 SCENARIOS["nrf9160-coverage"] = _nrf("nRF9160: no coverage at wakes 2-3 (registration lost), back at 4", "nosec",
                                      ["nosec"], wakes=6, modem={"faults": {2: {"coverage": False},
                                                                            3: {"coverage": False}}},
@@ -154,6 +151,28 @@ SCENARIOS["nrf9160-modem-dtls-reset"] = _nrf("nRF9160, DTLS in the modem: modem 
 SCENARIOS["nrf9160-edrx"] = _nrf("nRF9160 LTE-M, NoSec, no PSM but eDRX 81.92 s: reachable between wakes, at a cost",
                                  "nosec", ["nosec"], wakes=4,
                                  modem={"board": {"psm": {"enable": False}, "edrx": "0101"}})
+
+# 50 server requests queued while the device sleeps, all served in one DTLS resumption wake
+# (no CID: the NAT forgot the device, the session is resumed with the Update piggy-backed, then
+# the server sends everything it queued): Read of /3/0 in SenML CBOR and TLV, Write,
+# Write-Attributes, Observe, Discover, Create and Delete. Every answer must be 2.xx.
+_BURST = ([("read-cf", "/3/0", 112)] * 10 + [("read-cf", "/3/0", 11542)] * 10
+          + [("write", "/1/0/3", str(300 + k)) for k in range(6)]
+          + [("write-attr", "/3303/0/5700", {"pmax": 10800 + k, "st": 0.5}) for k in range(6)]
+          + [("observe", "/3303/0/5700"), ("observe", "/3/0/9")]
+          + [("discover", "/3"), ("discover", "/3303/0")] * 3
+          + [("create", "/3303", [("/3303/%d/5701" % k, "K")], 11542) for k in range(5, 10)]
+          + [("delete", "/3303/%d" % k) for k in range(5, 10)])
+assert len(_BURST) == 50
+SCENARIOS["dtls-resume-burst"] = {
+    "title": "DTLS without CID: 50 requests queued for one resumption wake (read SenML CBOR/TLV, write, "
+             "write-attributes, observe, discover, create, delete), all answered 2.xx",
+    "wakes": 4, "mode": "psk", "plugins": ["dtls", "nosec"], "security": {"cid": None},
+    "board": {"schedule": dict(FAST_SCHED, sleep_s=3600), "coap": FAST_COAP},
+    "nat": {"timeout_s": 120}, "local_port": "fresh",
+    "actions": {2: _BURST},
+}
+
 # The ESP32 board layer (firmware/board/esp32.py) on the models of MicroPython's ESP32 APIs
 # (tools/esp32sim), booted from the image and the files `make deploy` puts on a board; each
 # wake's Wi-Fi association time and energy are in its notes and in reports/esp32-sim.json.

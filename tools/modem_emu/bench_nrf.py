@@ -11,10 +11,10 @@ import asyncio
 import statistics
 
 WAYS = [
-    # (label, scenario overrides, heap budget: see tools/scenarios.py HEAP_NRF_*)
+    # (label, scenario overrides, heap budget: None = the harness budget, tools/heap_budget.py)
     ("nosec", {"mode": "nosec", "plugins": ["nosec"]}, None),
-    ("oscore", {"mode": "oscore", "plugins": ["oscore", "nosec"]}, 80 * 1024),
-    ("host dtls-cid", {"mode": "psk", "plugins": ["dtls", "nosec"], "security": {"cid": "rfc9146"}}, 80 * 1024),
+    ("oscore", {"mode": "oscore", "plugins": ["oscore", "nosec"]}, None),
+    ("host dtls-cid", {"mode": "psk", "plugins": ["dtls", "nosec"], "security": {"cid": "rfc9146"}}, None),
     ("modem dtls-cid", {"mode": "psk", "plugins": ["dtls", "nosec"], "security": {"modem": True}}, None),
 ]
 SLEEP_CATS = ("psm", "tau")
