@@ -53,7 +53,7 @@ def test_pull_from_aiocoap_over_several_wakes(tmp_path):
         ctx = await aiocoap.Context.create_server_context(site, bind=("127.0.0.1", port))
         try:
             uri = "coap://127.0.0.1:%d/fw/v4.bin" % port
-            sc = base(wakes=6, actions={1: [("write", "/5/0/1", uri)], 5: [("read", "/5/0/3"), ("read", "/5/0/7")]})
+            sc = base(wakes=7, actions={1: [("write", "/5/0/1", uri)], 6: [("read", "/5/0/3"), ("read", "/5/0/7")]})
             sc["board"]["fota"] = {"wake_uJ": 500000}
             sc["board"]["schedule"]["report"] = "none"
             return await asyncio.wait_for(runner.run_scenario("t", sc, out_dir=None, quiet=True, workdir=str(tmp_path)), 300)

@@ -30,6 +30,9 @@ ONLY = {"dtls/": ("psk",), "sec/dtls_channel.py": ("psk",), "oscore/": ("oscore"
 # features a per-mode image leaves out (loaded only when used; docs/bootstrap.md, docs/fota.md):
 # in the "all" image, package.json and manifest.py
 OPTIONAL = ("lwm2m/bootstrap.py", "lwm2m/bsrun.py", "lwm2m/fota.py", "lwm2m/fotareq.py")
+# the nRF9160 (Serial LTE Modem) code: in a mode's image only for a board with a `modem`
+# section ("<mode>+modem"; docs/nrf9160.md)
+MODEM = ("net/modem.py", "net/slm.py", "net/slm_link.py", "board/modem_uart.py", "sec/modem_dtls.py")
 SETS = ("nosec", "psk", "oscore", "all")
 GOAL = 60 * 1024
 
@@ -49,6 +52,8 @@ def modes_of(rel):
         return ()
     if rel in OPTIONAL:
         return ("optional",)
+    if rel in MODEM:
+        return ("modem",)
     for prefix, modes in ONLY.items():
         if rel.startswith(prefix):
             return modes
@@ -56,7 +61,9 @@ def modes_of(rel):
 
 
 def device_files(which):
-    return [r for r in sources() if modes_of(r) and (which == "all" or which in modes_of(r))]
+    which, _, extra = which.partition("+")
+    return [r for r in sources() if modes_of(r) and (which == "all" or which in modes_of(r)
+                                                     or (extra == "modem" and r in MODEM))]
 
 
 def rom_name(rel):
@@ -81,8 +88,9 @@ def build_device(which, features=()):
     source is newer (or this file). `features`: optional ones to add ("bootstrap", "fota": what
     the board config enables). Returns (path, size)."""
     import shutil
-    if which not in SETS:
-        raise ValueError("unknown set %r (one of %s)" % (which, ", ".join(SETS)))
+    if which.partition("+")[0] not in SETS or which.partition("+")[2] not in ("", "modem"):
+        raise ValueError("unknown set %r (one of %s, optionally +modem)" % (which, ", ".join(SETS)))
+    img = os.path.join(ROOT, "build", "device", which + ".romfs")
     extra = [r for r in OPTIONAL if ("fota" if "fota" in r else "bootstrap") in features]
     img = os.path.join(ROOT, "build", "device", which + "".join("+" + f for f in sorted(features)) + ".romfs")
     files = device_files(which)
