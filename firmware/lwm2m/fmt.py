@@ -15,6 +15,7 @@ _SJSON = const(110)
 _SCBOR = const(112)
 _TLV = const(11542)
 _LCBOR = const(11544)
+_I64 = 1 << 63
 
 
 def records(o, ids):
@@ -49,12 +50,33 @@ def text(v, typ):
     return str(v).encode()
 
 
+def finite(x):
+    # True for a finite number (inf - inf and nan are nan, never 0); no math module needed.
+    return x == x and x - x == 0
+
+
+def check(v, typ):
+    # v if it is storable as LwM2M type typ (a signed 64-bit integer or time, a finite float,
+    # a string or opaque value of at most 1 KiB), else ValueError. MicroPython's json.dumps
+    # writes inf and nan as `inf`/`nan`, which its json.loads rejects: a non-finite number
+    # must never be persisted (issue #11, F1).
+    if typ in ("i", "t"):
+        if not isinstance(v, int) or isinstance(v, bool) or not -_I64 <= v < _I64:
+            raise ValueError("integer out of range")
+    elif typ == "f":
+        if not isinstance(v, float) or not finite(v):
+            raise ValueError("not a finite number")
+    elif typ in ("s", "o") and len(v) > 1024:
+        raise ValueError("value too long")
+    return v
+
+
 def untext(b, typ):
     s = bytes(b).decode()
     if typ in ("i", "t"):
-        return int(s)
+        return check(int(s), typ)
     if typ == "f":
-        return float(s)
+        return check(float(s), typ)
     if typ == "b":
         if s not in ("0", "1"):
             raise ValueError("boolean must be 0 or 1")
@@ -69,12 +91,18 @@ def untext(b, typ):
 def coerce(v, typ):
     # A decoded SenML/CBOR value as a value of LwM2M type typ; ValueError if it is not one.
     if typ in ("i", "t"):
-        if isinstance(v, float) and v == int(v):
+        # a float is an integer only if finite (int(inf) raises OverflowError: issue #11, F2)
+        if isinstance(v, float) and finite(v) and v == int(v):
             v = int(v)
-        ok = isinstance(v, int) and not isinstance(v, bool)
+        ok = isinstance(v, int) and not isinstance(v, bool) and -_I64 <= v < _I64
     elif typ == "f":
         ok = isinstance(v, (int, float)) and not isinstance(v, bool)
-        v = float(v) if ok else v
+        if ok:
+            try:
+                v = float(v)
+            except OverflowError:      # an integer beyond the float range
+                ok = False
+            ok = ok and finite(v)
     elif typ == "b":
         ok = isinstance(v, bool)
     elif typ == "o":
@@ -90,7 +118,7 @@ def coerce(v, typ):
         ok = isinstance(v, str)
     if not ok:
         raise ValueError("not a value of type " + typ)
-    return v
+    return check(v, typ)
 
 
 def single(o, ids):

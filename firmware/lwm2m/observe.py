@@ -92,8 +92,23 @@ def drop(store, ids):
 
 # -- attributes --------------------------------------------------------------------------------
 def attrs(store):
+    # The attributes in flash; a blob that does not parse or holds anything but finite numbers
+    # (older firmware persisted gt=inf as `inf`) is dropped and logged (issue #11).
     b = store.flash_get("att")
-    return json.loads(b) if b else {}
+    if not b:
+        return {}
+    try:
+        a = json.loads(b)
+        for d in a.values():
+            for v in d.values():
+                if not (isinstance(v, (int, float)) and v == v and v - v == 0):
+                    raise ValueError
+        return a
+    except (ValueError, TypeError, AttributeError):
+        from log import log
+        log("state: attributes in flash do not validate: dropped", "E")
+        store.flash_put("att", b"")
+        return {}
 
 
 def _key(ids):

@@ -37,6 +37,12 @@ from dtls.client import DtlsClient, ticks_ms, ticks_diff
 _VER = const(2)
 
 
+def _sess_ok(s):
+    # A saved session: flags(1) suite(2) sid_len(1) sid(<= 32) ms(48), nothing more or less.
+    return len(s) >= 4 and s[0] < 2 and s[1] == 0xC0 and s[2] == 0xA8 and s[3] <= 32 \
+        and len(s) == 52 + s[3]
+
+
 class DtlsChannel:
     kind = "dtls"
 
@@ -104,7 +110,7 @@ class DtlsChannel:
                 p = 4
                 if b[1] & 1:
                     n = p + 52 + b[p + 3]
-                    if n > len(b):
+                    if n > len(b) or not _sess_ok(b[p:n]):
                         raise IndexError
                     c.session = bytes(b[p:n])
                     p = n
@@ -114,14 +120,18 @@ class DtlsChannel:
                     if not self.fl and st.get("qdw") is None:
                         c.conn = None     # no persisted counter for these keys: unusable
             else:
+                # flash copies are checked as strictly as the checksummed RTC blob: a
+                # truncated or damaged one means a full handshake, not a crash (issue #11, F6)
                 s = st.flash_get("dtls_s")
-                if s and len(s) >= 52 + s[3]:
+                if s and _sess_ok(s):
                     c.session = bytes(s)
                 k = st.flash_get("dtls_c")
                 if k:
-                    c.conn = R.load(k, False)[0]
+                    c.conn, n = R.load(k, False)
+                    if n != len(k) or len(c.conn.peer_cid) > 32 or len(c.conn.own_cid) > 32:
+                        raise IndexError
                     self.fl = True
-        except (DtlsError, IndexError):
+        except (DtlsError, IndexError, ValueError, TypeError):
             c.session = c.conn = None
         if c.conn is not None and not self.seq.restore():
             c.conn = None

@@ -31,7 +31,11 @@ class DeviceCtx:
         self.update_now = False
         self.sampled = False      # a sample wake already took this wake's sample
         s = store.get("temp")
-        self.temp_state = json.loads(s) if s else [None, None]
+        t = json.loads(s) if s else [None, None]
+        for x in t:
+            if x is not None and not (isinstance(x, (int, float)) and x == x and x - x == 0):
+                raise ValueError("temp")
+        self.temp_state = [t[0], t[1]]
         self.store = store
 
     def read_temperature(self):
@@ -174,6 +178,35 @@ def _backoff(sch, result, fails):
     return min(sch["sleep_s"], base * (1 << k))
 
 
+def _guard(store, make, name):
+    """make() with what the store holds; if that does not load (a section damaged, or written
+    by a firmware that checked less), drop section `name`, log it and make() again: the device
+    goes on as without it (re-register, full handshake), never a crash at every wake."""
+    try:
+        return make()
+    except MemoryError:
+        raise
+    except Exception as e:
+        log("state: %s dropped: %s: %s" % (name, type(e).__name__, e), "E")
+        store.drop(name)
+        return make()
+
+
+def _recover(store, board, n):
+    """The last n wakes crashed (a flash counter): drop what a crash could come from, more after
+    each crash in a row. Nonce bounds (q* sections, seq_* keys) and the endpoint stay."""
+    for k in list(store.sections):
+        if k[0] != "q":
+            store.drop(k)
+    dropped = ["rtc"]
+    if n > 1:
+        for k in ("dmw", "att", "smp", "dtls_s"):
+            if store.flash_get(k):
+                store.flash_put(k, b"")
+                dropped.append(k)
+    log("state: %d crashed wakes in a row: dropped %s" % (n, " ".join(dropped)), "E")
+
+
 def _endpoint(cfg, board):
     ep = cfg.get("endpoint")
     if ep:
@@ -208,10 +241,15 @@ def run(board):
     except ConfigError as e:
         info["result"] = "config-error"
         info["error"] = str(e)
-        log("config: %s" % e, "E")
+        log("config-error %s" % e, "E")
         sleep_s = 3600
     except Exception as e:   # last line of defence: log, persist what we have, sleep
         info["result"] = "crash"
+        try:                 # the next wake drops what this one may have crashed on
+            c = store.flash_get("crash")
+            store.flash_put("crash", bytes((min((c[0] if c else 0) + 1, 255),)))
+        except Exception:
+            pass
         info["error"] = "%s: %s" % (type(e).__name__, e)
         log("wake failed: %s" % info["error"], "E")
         import sys
@@ -221,6 +259,8 @@ def run(board):
             micropython.mem_info()     # plain shortage, or a fragmented heap (max free block)
         sleep_s = 300
     try:
+        if info.get("result") != "crash" and info.get("recovered"):
+            store.flash_put("crash", b"")
         store.commit()
     except Exception as e:
         log("persist failed: %s" % e, "E")
@@ -248,6 +288,10 @@ def _wake(board, store, cfg, secrets, info):
     valid = store.load()
     if not valid:
         info["cause"] += "+rtc-lost" if info["cause"] == "deepsleep" else ""
+    cr = store.flash_get("crash")
+    if cr:
+        _recover(store, board, cr[0])
+        info["recovered"] = cr[0]
     now = board.now()
     endpoint = cfg.get("endpoint")
     if not endpoint:
@@ -255,10 +299,11 @@ def _wake(board, store, cfg, secrets, info):
         endpoint = e.decode() if e else _endpoint(cfg, board)
         if not e:
             store.flash_put("ep", endpoint.encode())
-    dev = DeviceCtx(board, endpoint, store)
+    dev = _guard(store, lambda: DeviceCtx(board, endpoint, store), "temp")
     registry = std.build(Registry(), board, cfg, dev)
     dm = LazyDM(registry, dev)
-    reg = Registration(store, board, cfg["server"], registry, endpoint)
+    reg = _guard(store, lambda: Registration(store, board, cfg["server"], registry, endpoint),
+                 "reg")
     if cfg["schedule"].get("sample_s") and valid and reg.is_registered(now):
         # radio-less sample wake unless a deadline needs the radio (lwm2m/send.py)
         from lwm2m import send
@@ -267,7 +312,7 @@ def _wake(board, store, cfg, secrets, info):
             return w
         del send
         dm.drop()
-    planner = Planner(store, cfg)
+    planner = _guard(store, lambda: Planner(store, cfg), "plan")
     asleep = int(now - planner.last_exchange) if planner.last_exchange else 1 << 30
     out = {"ep": endpoint}
     if not board.net_up():
@@ -275,14 +320,20 @@ def _wake(board, store, cfg, secrets, info):
         planner.fails += 1
         planner.save()
         return {"result": "network-down", "path": "none", "fails": planner.fails}
-    net = Udp(cfg["_host"], cfg["_port"], board.local_port())
+    try:
+        net = Udp(cfg["_host"], cfg["_port"], board.local_port())
+    except NetworkDown as e:          # host not resolvable, no socket: no radio this wake
+        planner.last_wake = int(now)
+        planner.fails += 1
+        planner.save()
+        return {"result": e.outcome, "path": "none", "fails": planner.fails, "error": str(e)}
     mode = cfg["security"]["mode"]
     chan = make_channel(mode, net, store, board, cfg, secrets)
     chan.mark = HEAP.mark
-    sec = store.get("sec")
-    if sec:
-        chan.restore(sec)
-    ex = Exchange(chan, store, board, cfg["coap"], handler=dm.handle, log=lambda m: log(m, "D"))
+    if store.get("sec"):
+        _guard(store, lambda: chan.restore(store.get("sec")), "sec")
+    ex = _guard(store, lambda: Exchange(chan, store, board, cfg["coap"], handler=dm.handle,
+                                        log=lambda m: log(m, "D")), "coap")
     ex.on_serve = lambda: HEAP.mark("request")
     action = "update" if reg.is_registered(now) else "register"
     chain = planner.chain(chan, asleep)
@@ -391,7 +442,7 @@ def _wake(board, store, cfg, secrets, info):
                 "dg_up": net.dg_up, "dg_down": net.dg_down, "retx": ex.retransmissions,
                 "dropped": chan.dropped})
     if chan.last_error and chan.dropped:
-        out["drop_reason"] = chan.last_error
+        out["drop_reason"] = str(chan.last_error)
     if dev.reboot:
         out["reboot"] = 1
     if reg.location:
