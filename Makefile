@@ -13,7 +13,7 @@ SECRETS ?=
 SCENARIO ?= demo
 DEB_PKGS := openssl libcoap3-bin
 
-.PHONY: all setup test demo run mpy bench clean console flash deploy
+.PHONY: all setup test demo run mpy bench clean console flash deploy fuzz
 
 all: test
 
@@ -47,6 +47,11 @@ console: $(VENV)/ok
 
 bench: $(VENV)/ok
 	$(VPY) tools/bench.py
+
+# the project's own fuzzers under micropython: FUZZ_N inputs per target (tools/fuzz/run.py)
+FUZZ_N ?= 100000
+fuzz: $(VENV)/ok
+	$(VPY) tools/fuzz/run.py --n $(FUZZ_N) $(if $(TARGETS),--targets $(TARGETS))
 
 clean:
 	rm -rf build reports .sim .pytest_cache
