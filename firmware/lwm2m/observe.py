@@ -47,16 +47,26 @@ def load(store):
     seq = struct.unpack(">I", s[:4])[0]
     out = []
     off = 4
-    while off < len(s):
-        n = s[off]
-        tok = bytes(s[off + 1:off + 1 + n])
-        off += 1 + n
-        k = s[off]
-        p = struct.unpack(">" + "H" * k, s[off + 1:off + 1 + 2 * k])
-        off += 1 + 2 * k
-        e = [tok, p] + list(struct.unpack(">HIIfH", s[off:off + 16]))
-        off += 16
-        out.append(e)
+    try:
+        while off < len(s):
+            n = s[off]
+            tok = bytes(s[off + 1:off + 1 + n])
+            off += 1 + n
+            k = s[off]
+            if n > 8 or not 1 <= k <= 4:
+                raise ValueError
+            p = struct.unpack(">" + "H" * k, s[off + 1:off + 1 + 2 * k])
+            off += 1 + 2 * k
+            e = [tok, p] + list(struct.unpack(">HIIfH", s[off:off + 16]))
+            off += 16
+            out.append(e)
+    except (ValueError, IndexError):
+        # not what save() wrote: dropped and logged, the server observes again (issue #11)
+        from log import log
+        log("state: obs does not validate: dropped", "E")
+        store.drop("obs")
+        store.drop("obd")
+        return [], 0
     return out, seq
 
 
