@@ -24,15 +24,11 @@ class Store:
     def __init__(self, board):
         self.board = board
         self.sections = {}
-        self.rtc_valid = False
-        self.rtc_writes = 0
-        self.flash_writes = 0
 
     # -- RTC memory ---------------------------------------------------------------------------
     def load(self):
         raw = self.board.rtc_read()
         self.sections = {}
-        self.rtc_valid = False
         if not raw or len(raw) < 6 or raw[:2] != _MAGIC or raw[2] != _VER:
             return False
         if _sum16(raw[:-2]) != struct.unpack(">H", raw[-2:])[0]:
@@ -53,7 +49,6 @@ class Store:
         except (ValueError, IndexError, UnicodeError):
             self.sections = {}
             return False
-        self.rtc_valid = True
         return True
 
     def get(self, name):
@@ -82,7 +77,6 @@ class Store:
         """Write every section to RTC memory now (cheap: RAM). Raises ValueError if > limit."""
         blob = self.encode()
         self.board.rtc_write(blob)
-        self.rtc_writes += 1
         return len(blob)
 
     def size(self):
@@ -94,7 +88,6 @@ class Store:
 
     def flash_put(self, key, data):
         self.board.flash_write(key, data)
-        self.flash_writes += 1
 
 
 class SeqReserve:

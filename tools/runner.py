@@ -389,14 +389,14 @@ async def run_scenario(name, sc, out_dir="reports", quiet=False, workdir=None, k
 
 
 def _firmware_config():
-    """The firmware's own config validator (firmware/config.py), so that `make run` rejects a
+    """The firmware's own config validator (firmware/cfgcheck.py), so that `make run` rejects a
     broken board or secrets file with the messages the device would log, not a traceback."""
     for p in (os.path.join(ROOT, "tools", "cpython_shims"), os.path.join(ROOT, "firmware")):
         if p not in sys.path:
             sys.path.insert(0, p)
-    import config
+    import cfgcheck
     from errors import ConfigError
-    return config, ConfigError
+    return cfgcheck, ConfigError
 
 
 def _read_json(path, what):
@@ -419,7 +419,7 @@ def external_config(args):
         known = sorted(f[:-5] for f in os.listdir(os.path.join(ROOT, "boards")) if f.endswith(".json"))
         raise SystemExit("board %r: %s not found (boards: %s)" % (args.board, path, ", ".join(known)))
     board = _read_json(path, "board")
-    config, ConfigError = _firmware_config()
+    cfgcheck, ConfigError = _firmware_config()
     try:
         if not isinstance(board, dict):
             raise ConfigError("config %s: the top level must be an object" % path)
@@ -430,14 +430,14 @@ def external_config(args):
         if args.server.startswith("coaps://"):
             board["security"]["mode"] = "psk"
         board["schedule"]["sleep_s"] = args.sleep
-        cfg = config.merged(board, path)
+        cfg = cfgcheck.merged(board, path)
         mode = cfg["security"]["mode"]
         secrets = None
         if mode != "nosec":
             if not args.secrets:
                 raise ConfigError("security.mode %s needs a secrets file: make run SECRETS=secrets/"
                                   "<board>.json (see secrets/example.json)" % mode)
-            secrets = config.check_secrets(_read_json(args.secrets, "secrets"), mode, args.secrets)
+            secrets = cfgcheck.check_secrets(_read_json(args.secrets, "secrets"), mode, args.secrets)
         elif args.secrets:
             secrets = _read_json(args.secrets, "secrets")
     except ConfigError as e:

@@ -28,7 +28,7 @@ Secrets: psk_identity (str), psk_key (hex). The key is never logged or printed.
 from micropython import const
 
 from coap import codec as C
-from errors import ConfigError, SessionUnknown
+from errors import ConfigError, SessionUnknown, AuthFailed
 from state import SeqReserve
 from dtls import DtlsError
 from dtls import record as R
@@ -37,10 +37,7 @@ from dtls.client import DtlsClient, ticks_ms, ticks_diff
 _VER = const(2)
 
 
-def _sess_ok(s):
-    # A saved session: flags(1) suite(2) sid_len(1) sid(<= 32) ms(48), nothing more or less.
-    return len(s) >= 4 and s[0] < 2 and s[1] == 0xC0 and s[2] == 0xA8 and s[3] <= 32 \
-        and len(s) == 52 + s[3]
+_FIN_WAKES = const(3)   # wakes in a row with our Finished ignored before we call it auth-failed
 
 
 class DtlsChannel:
@@ -110,7 +107,8 @@ class DtlsChannel:
                 p = 4
                 if b[1] & 1:
                     n = p + 52 + b[p + 3]
-                    if n > len(b) or not _sess_ok(b[p:n]):
+                    # a saved session: flags(1) suite(2) sid_len(1) sid(<= 32) ms(48)
+                    if n > len(b) or b[p] > 1 or b[p + 1:p + 3] != b"\xc0\xa8" or b[p + 3] > 32:
                         raise IndexError
                     c.session = bytes(b[p:n])
                     p = n
@@ -123,7 +121,8 @@ class DtlsChannel:
                 # flash copies are checked as strictly as the checksummed RTC blob: a
                 # truncated or damaged one means a full handshake, not a crash (issue #11, F6)
                 s = st.flash_get("dtls_s")
-                if s and _sess_ok(s):
+                if s and len(s) > 3 and len(s) == 52 + s[3] and s[0] < 2 and s[3] <= 32 \
+                        and s[1:3] == b"\xc0\xa8":
                     c.session = bytes(s)
                 k = st.flash_get("dtls_c")
                 if k:
@@ -212,7 +211,17 @@ class DtlsChannel:
             self.last_error = e
             if c.conn is not old:
                 self._drop(1, 0)    # keys the server never confirmed
+            if "accepted our Finished" in str(e):        # dtls/handshake.py, Hs.flight
+                # our Finished ignored although the server answered our hellos (the link
+                # works): wrong credentials only when it happens _FIN_WAKES wakes in a row
+                n = min((self.store.get("hs") or b"\x00")[0] + 1, 255)
+                self.store.put("hs", bytes((n,)))
+                if n >= _FIN_WAKES:
+                    self.last_error = AuthFailed("server ignored our Finished in %d wakes in a "
+                                                 "row (wrong PSK?)" % n)
+                    raise self.last_error
             raise
+        self.store.drop("hs")
         self.path_taken = c.path_taken
         if c.path_taken == "full-handshake":
             self.ck_full = max(c.cookie_len, 0)

@@ -178,33 +178,19 @@ def _backoff(sch, result, fails):
     return min(sch["sleep_s"], base * (1 << k))
 
 
-def _guard(store, make, name):
-    """make() with what the store holds; if that does not load (a section damaged, or written
-    by a firmware that checked less), drop section `name`, log it and make() again: the device
-    goes on as without it (re-register, full handshake), never a crash at every wake."""
+def _guard(store, m, name):
+    """m() with what the store holds; if that does not load (a section damaged, or written by
+    a firmware that checked less), drop section `name`, log it and m() again: the device goes
+    on as without it (re-register, full handshake), never a crash at every wake. (Few new
+    names here and below: each costs heap in the interned-name pool, see README "Memory".)"""
     try:
-        return make()
+        return m()
     except MemoryError:
         raise
     except Exception as e:
         log("state: %s dropped: %s: %s" % (name, type(e).__name__, e), "E")
         store.drop(name)
-        return make()
-
-
-def _recover(store, board, n):
-    """The last n wakes crashed (a flash counter): drop what a crash could come from, more after
-    each crash in a row. Nonce bounds (q* sections, seq_* keys) and the endpoint stay."""
-    for k in list(store.sections):
-        if k[0] != "q":
-            store.drop(k)
-    dropped = ["rtc"]
-    if n > 1:
-        for k in ("dmw", "att", "smp", "dtls_s"):
-            if store.flash_get(k):
-                store.flash_put(k, b"")
-                dropped.append(k)
-    log("state: %d crashed wakes in a row: dropped %s" % (n, " ".join(dropped)), "E")
+        return m()
 
 
 def _endpoint(cfg, board):
@@ -225,9 +211,10 @@ def run(board):
     store = Store(board)
     try:
         import config
-        cfg, secrets = config.load()
+        cfg, secrets = config.load(board=board)
         del config              # the local name would keep the module alive
         _unload("config")
+        _unload("cfgcheck")
         # the board learns its own options (local port, Wi-Fi credentials from the secrets)
         board.cfg = dict(cfg.get("board_opts") or {})
         if secrets.get("wifi"):
@@ -259,7 +246,7 @@ def run(board):
             micropython.mem_info()     # plain shortage, or a fragmented heap (max free block)
         sleep_s = 300
     try:
-        if info.get("result") != "crash" and info.get("recovered"):
+        if info.get("result") != "crash" and "+state-dropped" in info["cause"]:
             store.flash_put("crash", b"")
         store.commit()
     except Exception as e:
@@ -290,8 +277,18 @@ def _wake(board, store, cfg, secrets, info):
         info["cause"] += "+rtc-lost" if info["cause"] == "deepsleep" else ""
     cr = store.flash_get("crash")
     if cr:
-        _recover(store, board, cr[0])
-        info["recovered"] = cr[0]
+        # the last cr[0] wakes crashed (a flash counter): drop what a crash could come from,
+        # more after each crash in a row; nonce bounds (q* sections, seq_* keys) and the
+        # endpoint stay
+        for k in list(store.sections):
+            if k[0] != "q":
+                store.drop(k)
+        for k in ("dmw", "att", "smp", "dtls_s") if cr[0] > 1 else ():
+            if store.flash_get(k):
+                store.flash_put(k, b"")
+        log("state: %d crashed wakes in a row: RTC memory dropped%s"
+            % (cr[0], ", and flash dmw att smp dtls_s" if cr[0] > 1 else ""), "E")
+        info["cause"] += "+state-dropped after a crash"
     now = board.now()
     endpoint = cfg.get("endpoint")
     if not endpoint:

@@ -43,7 +43,7 @@ class Store:
 
 
 def test_f5_config_errors_name_the_key():
-    import config
+    import cfgcheck
     from errors import ConfigError
     cases = (({"security": 5}, "security:"), ({"server": False}, "server:"),
              ({"server": {"uri": None}}, "server.uri:"), ({"schedule": 1.5}, "schedule:"),
@@ -57,18 +57,18 @@ def test_f5_config_errors_name_the_key():
              ([1], "top level"))
     for raw, want in cases:
         try:
-            config.merged(raw)
+            cfgcheck.merged(raw)
             assert False, raw
         except ConfigError as e:
             assert want in str(e), (raw, str(e))
-    assert "'1500ms'" in _err(lambda: config.merged({"schedule": {"listen_ms": "1500ms"}}))
-    c = config.merged({})
+    assert "'1500ms'" in _err(lambda: cfgcheck.merged({"schedule": {"listen_ms": "1500ms"}}))
+    c = cfgcheck.merged({})
     assert c["_port"] == 5683
     for sec in ({"psk_identity": "", "psk_key": "00"}, {"psk_identity": "a", "psk_key": "zz"},
                 {"psk_identity": "a"}, [], {"psk_identity": 5, "psk_key": "00"}):
-        e = _err(lambda: config.check_secrets(sec, "psk"))
+        e = _err(lambda: cfgcheck.check_secrets(sec, "psk"))
         assert "secrets" in e and "zz" not in e, e
-    config.check_secrets({"psk_identity": "a", "psk_key": "0011"}, "psk")
+    cfgcheck.check_secrets({"psk_identity": "a", "psk_key": "0011"}, "psk")
 
 
 def _err(f):

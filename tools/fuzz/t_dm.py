@@ -241,15 +241,15 @@ class ConfigTarget:
 
     @staticmethod
     def run(d):
-        import config
+        import cfgcheck
         try:
             raw = json.loads(d)
         except (ValueError, UnicodeError):
             raise ConfigError("not JSON")
         sec = raw.pop("_secrets", None) if isinstance(raw, dict) else None
-        cfg = config.merged(raw)
+        cfg = cfgcheck.merged(raw)
         mode = cfg["security"]["mode"]
-        secrets = config.check_secrets(sec, mode) if mode != "nosec" else {}
+        secrets = cfgcheck.check_secrets(sec, mode) if mode != "nosec" else {}
         from state import Store
         from wake import cycle
         from wake.planner import Planner
@@ -350,8 +350,8 @@ class StateTarget:
         for i, k in enumerate(_FLASH):
             if i + 1 < len(parts) and parts[i + 1]:
                 board.flash[k] = parts[i + 1]
-        import config
-        cfg = config.merged({"server": {"uri": "coaps://127.0.0.1:5684" if mode == "psk" else
+        import cfgcheck
+        cfg = cfgcheck.merged({"server": {"uri": "coaps://127.0.0.1:5684" if mode == "psk" else
                                         "coap://127.0.0.1:5683"},
                              "security": {"mode": mode}, "schedule": {"sample_s": 60},
                              "report": {"paths": ["/3303/0/5700"], "batch": 2}})
