@@ -274,6 +274,10 @@ async def run_scenario(name, sc, out_dir="reports", quiet=False, workdir=None, k
                     pending_reads.append((i, act[1], getattr(server, act[0])(ep, act[1])))
                 elif act[0] == "write-attr":   # ("write-attr", uri, {"pmin": 60, ...})
                     pending_reads.append((i, act[1], server.write_attrs(ep, act[1], **act[2])))
+                elif act[0] == "request":     # ("request", code, uri, payload, cf, [query]): raw
+                    pending_reads.append((i, act[2], server.request(
+                        ep, act[1], act[2], payload=act[3], cf=act[4],
+                        query=act[5] if len(act) > 5 else ())))
                 elif act[0] in ("create", "write-cf"):   # (op, uri, values, content format)
                     f = server.create if act[0] == "create" else server.write
                     pending_reads.append((i, act[1], f(ep, act[1], act[2], act[3])))
