@@ -61,7 +61,7 @@ def load(path=None, secrets_path=None, board=None):
     sp = secrets_path or os.getenv("LWM2M_SECRETS") or d.get("secrets") or "/secrets.json"
     mode = d.get("security")
     mode = mode.get("mode", "nosec") if isinstance(mode, dict) else "nosec"
-    sec = _read_json(sp, "secrets", hs) if mode != "nosec" else {}
+    sec = _read_json(sp, "secrets", hs) if mode in ("psk", "oscore") else {}
     hs = hs.digest()[:8]
     if board is not None and board.flash_read("cfg") == hs:
         cfg = _merge(DEFAULTS, raw)           # these very files passed the checks before
