@@ -173,6 +173,5 @@ def merged(raw, path="config"):
 def run(raw, path, sec, spath):
     """What config.load needs: the merged config, checked, and the secrets checked."""
     cfg = merged(raw, path)
-    if cfg["security"]["mode"] != "nosec":
-        check_secrets(sec, cfg["security"]["mode"], spath)
+    check_secrets(sec, cfg["security"]["mode"], spath)      # nosec: only "wifi" if given
     return cfg

@@ -23,6 +23,7 @@ DEFAULTS = {
               "nat_timeout_prior_s": [30, 120]},
 }
 
+
 def _merge(base, over):
     out = {}
     for k in base:
@@ -49,19 +50,34 @@ def _read_json(path, what, hs):
         raise ConfigError("%s file %s is not valid JSON: %s" % (what, path, e))
 
 
+def _env(name):
+    """The unix port's environment (harness); a board's os has no getenv."""
+    g = getattr(os, "getenv", None)
+    return g(name) if g else None
+
+
 def load(path=None, secrets_path=None, board=None):
     """(config, secrets), both checked (firmware/cfgcheck.py). With a board, a hash of both
     files (and of the checks' version) is kept in flash ('cfg') once they pass, and the checks
     are not even loaded while the files stay the same (their names would take heap)."""
     import hashlib
     hs = hashlib.sha256(b"cfgcheck v1 (bump when the checks change)")
-    path = path or os.getenv("LWM2M_CONFIG") or "/config.json"
+    path = path or _env("LWM2M_CONFIG") or "/config.json"
     raw = _read_json(path, "config", hs)
     d = raw if isinstance(raw, dict) else {}
-    sp = secrets_path or os.getenv("LWM2M_SECRETS") or d.get("secrets") or "/secrets.json"
+    sp = secrets_path or _env("LWM2M_SECRETS") or d.get("secrets") or "/secrets.json"
     mode = d.get("security")
     mode = mode.get("mode", "nosec") if isinstance(mode, dict) else "nosec"
-    sec = _read_json(sp, "secrets", hs) if mode in ("psk", "oscore") else {}
+    sec = {}
+    if mode in ("psk", "oscore"):
+        sec = _read_json(sp, "secrets", hs)
+    else:
+        # no keys needed, but the file may hold the board's Wi-Fi credentials ("wifi")
+        try:
+            os.stat(sp)
+            sec = _read_json(sp, "secrets", hs)
+        except OSError:
+            pass
     hs = hs.digest()[:8]
     if board is not None and board.flash_read("cfg") == hs:
         cfg = _merge(DEFAULTS, raw)           # these very files passed the checks before

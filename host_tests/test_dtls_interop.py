@@ -121,7 +121,8 @@ def test_micropython_channel_against_plugin(img, tmp_path):
         i0 = len(h.dgrams)
         r = mp(img, dict(base, path="resume"), state)
         assert r["ok"] and r["path_taken"] == "resume", r
-        assert r["sizes_up"] == [112, 119] and r["sizes_down"] == [182, 34]
+        # CH | CCS+Fin | Update (its own datagram: security.piggyback false) ; SH+CCS+Fin | ACK
+        assert r["sizes_up"] == [112, 72, 47] and r["sizes_down"] == [182, 34]
         assert h.bytes_since(i0) == (231, 216)
 
 
@@ -136,7 +137,7 @@ def test_micropython_resumption_without_cid_against_plugin(img, tmp_path):
         i0 = len(h.dgrams)
         r = mp(img, dict(base, path="resume"), state)
         assert r["ok"] and r["path_taken"] == "resume", r
-        assert r["sizes_up"] == [107, 109] and r["sizes_down"] == [173, 34]
+        assert r["sizes_up"] == [107, 67, 42] and r["sizes_down"] == [173, 34]
         assert h.bytes_since(i0) == (216, 207)       # 423 B per wake, no cookie exchange
 
 

@@ -190,3 +190,36 @@ def test_readme_example_object():
     assert _code(dm.handle(req(C.GET, "/3304/0/5700", observe=0))) == "2.05"
     assert _code(dm.handle(req(C.POST, "/3304", b'[{"n":"/3304/1/5750","vs":"cellar"}]', cf=110))) == "2.01"
     assert _code(dm.handle(req(C.PUT, "/3304/0/5700", b"1", cf=0))) == "4.05"
+
+
+def test_resource_without_value_is_left_out_or_not_found():
+    # /3303/0/5601, 5602 (min/max) have no value before the first sample and after Execute
+    # 5605: an instance/object Read leaves them out in every format, a Read of the resource
+    # itself is 4.04 (LwM2M 1.1.1 Core: "URI of Read operation is not found"); docs/lwm2m.md
+    b, s, reg, dm, dev = setup()
+    dev.t_min = dev.t_max = lambda: None
+    o = reg.get(3303)
+    o.inst[0][5601], o.inst[0][5602] = dev.t_min, dev.t_max
+    for path in ("/3303", "/3303/0"):
+        for acc in (None, 11542, 110, 112, 11544):
+            r = dm.handle(req(C.GET, path, accept=acc))
+            assert r.code == C.CONTENT, (path, acc, _code(r))
+    r = dm.handle(req(C.GET, "/3303/0", accept=110))
+    import json
+    names = [x.get("n") for x in json.loads(r.payload)]
+    assert names[0] is None or "5601" not in names[0]
+    assert not [n for n in names if n and ("5601" in n or "5602" in n)], names
+    assert any(n and "5700" in n for n in names) or "5700" in json.loads(r.payload)[0].get("bn", "") + str(names)
+    for path in ("/3303/0/5601", "/3303/0/5602"):
+        for acc in (None, 0, 11542, 110, 112, 11544):
+            assert _code(dm.handle(req(C.GET, path, accept=acc))) == "4.04", (path, acc)
+    # Observe of the instance works; of the empty resource it is 4.04 and registers nothing
+    assert _code(dm.handle(req(C.GET, "/3303/0", observe=0, token=b"\x05"))) == "2.05"
+    assert _code(dm.handle(req(C.GET, "/3303/0/5601", observe=0, token=b"\x06"))) == "4.04"
+    from lwm2m import observe
+    es, _seq = observe.load(s)
+    assert [e[1] for e in es] == [(3303, 0)]
+    # once there is a value it is read again
+    o.inst[0][5601] = lambda: 19.5
+    r = dm.handle(req(C.GET, "/3303/0/5601"))
+    assert _code(r) == "2.05" and r.payload == b"19.5"

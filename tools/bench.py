@@ -118,11 +118,29 @@ async def main():
         print("  %-40s %6s B  at %s" % (r["method"], r.get("heap"), r.get("heap_at")))
     for n in notes:
         print("note:", n)
+    h32 = await heap32()
     os.makedirs(os.path.join(runner.ROOT, "reports"), exist_ok=True)
     path = os.path.join(runner.ROOT, "reports", "bench.json")
     with open(path, "w") as f:
-        json.dump({"rows": rows, "notes": notes}, f, indent=1)
+        json.dump({"rows": rows, "notes": notes, "heap32": h32}, f, indent=1)
     print("\nwritten: %s" % path)
+
+
+async def heap32():
+    """The live-heap peak of each wake path on the 64-bit unix port and on MicroPython's 32-bit
+    webassembly port (the same wake recorded, then replayed byte for byte: tools/wasm/measure.py,
+    docs/memory.md), their ratio and the unix-port budget derived from it."""
+    sys.path.insert(0, os.path.join(HERE, "wasm"))
+    try:
+        import measure
+        print("\nLive-heap peak per wake path, 64-bit unix port vs 32-bit webassembly port (the same wake,")
+        print("recorded under the unix port with ample heap and replayed byte for byte; docs/memory.md):")
+        rows, why = await asyncio.wait_for(measure.measure(list(measure.GROUPS), quiet=True), 900)
+        ratio, budget = measure.print_table(rows, why)
+        return {"rows": rows, "ratio_min": ratio, "budget_unix": budget, "unavailable": why}
+    except Exception as e:  # the byte table above stands on its own
+        print("note: 32-bit heap measurement failed: %s: %s" % (type(e).__name__, e))
+        return {"error": "%s: %s" % (type(e).__name__, e)}
 
 
 if __name__ == "__main__":

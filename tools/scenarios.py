@@ -103,3 +103,15 @@ SCENARIOS["dtls-reuse"] = {
     "board": dict(_DTLS_KA, schedule=dict(_DTLS_KA["schedule"], sleep_s=60)),
     "nat": {"timeout_s": 120}, "local_port": "fixed",
 }
+
+# The ESP32 board layer (firmware/board/esp32.py) on the models of MicroPython's ESP32 APIs
+# (tools/esp32sim), booted from the image and the files `make deploy` puts on a board; each
+# wake's Wi-Fi association time and energy are in its notes and in reports/esp32-sim.json.
+SCENARIOS["esp32-sim"] = {
+    "title": "ESP32 board layer on the API models: OSCORE through a 120 s NAT, Wi-Fi association each wake",
+    "wakes": 6, "mode": "oscore", "plugins": ["oscore", "nosec"], "board_name": "esp32-sim",
+    "board": {"schedule": dict(FAST_SCHED, sleep_s=3600), "coap": FAST_COAP},
+    "nat": {"timeout_s": 120}, "local_port": "fresh",
+    "esp32sim": {"ap": {"assoc_ms": 400}, "clock_set": True},   # set before the run (no NTP in the table)
+    "actions": {2: [("read", "/4/0")]},
+}

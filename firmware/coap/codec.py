@@ -107,8 +107,13 @@ class Message:
         self.opts = [(n, v) for n, v in self.opts if n != num]
 
     def set_path(self, path, num=_URI_PATH):
-        for seg in path.strip("/").split("/"):
-            if seg:
+        # RFC 7252 6.4 step 8: one option per segment, empty segments included ("reg/1/" is
+        # "reg", "1", ""; aiocoap-rd hands out such a Location-Path), none for "" or "/".
+        # One leading "/" is the root, not an empty first segment.
+        if path[:1] == "/":
+            path = path[1:]
+        if path:
+            for seg in path.split("/"):
                 self.add(num, seg)
         return self
 

@@ -11,8 +11,8 @@ readable by a server), 4.04 Not Found, 4.05 Method Not Allowed, 4.06 Not Accepta
 4.15 Unsupported Content-Format (Write/Create). A rejected request changes nothing: payloads are
 decoded and checked completely before anything is stored. Writes, Creates and Deletes are kept
 in flash (lwm2m/persist.py). Formats: lwm2m/fmt.py.
-What it does not do: access control (one server), Read-Composite/Write-Composite (FETCH,
-iPATCH), Bootstrap."""
+FETCH and iPATCH (Read-, Observe- and Write-Composite) go to lwm2m/composite.py.
+What it does not do: access control (one server), Bootstrap."""
 from micropython import const
 
 from coap import codec as C
@@ -64,6 +64,9 @@ class DM:
 
     def handle(self, m):
         # Answer one request from the server (returns the response Message).
+        if m.code in (5, 7):      # FETCH, iPATCH: Read/Observe/Write-Composite (lwm2m/composite.py)
+            from lwm2m import composite
+            return composite.handle(self, m)
         try:
             ids = [int(s) for s in m.get_all(C.URI_PATH)]
         except ValueError:
@@ -143,6 +146,11 @@ class DM:
         r = fmt.encode(o, ids, accept)
         if r is None:
             return _resp(C.NOT_ACCEPTABLE)
+        if r[1] is None:
+            # a single resource without a value is not present: 4.04 (LwM2M 1.1.1 Core 5.4.1,
+            # Read "4.04 Not Found: URI of Read operation is not found"); an instance or object
+            # Read leaves it out (fmt.records)
+            return _resp(C.NOT_FOUND)
         return _resp(C.CONTENT, r[1], r[0])
 
     # Discover, Write-Attributes, Write, Create: lwm2m/dmw.py (loaded only for them)

@@ -20,7 +20,8 @@ _I64 = 1 << 63
 
 def records(o, ids):
     # (path, typ, value) of every readable value under ids (object, instance, resource or
-    # resource instance), sorted by path. The caller has checked that ids exist.
+    # resource instance), sorted by path. The caller has checked that ids exist. A resource
+    # whose value is None (a min/max before the first sample or after a reset) is left out.
     out = []
     iids = ids[1:2] or sorted(o.inst)
     for iid in iids:
@@ -30,9 +31,12 @@ def records(o, ids):
             if "R" not in ops:
                 continue
             v = o.value(iid, rid)
+            if v is None:
+                continue        # no value (yet): not present (LwM2M 1.1.1 Core 6.3.1, docs/lwm2m.md)
             if multi:
                 for riid in ids[3:4] or sorted(v):
-                    out.append(((o.oid, iid, rid, riid), typ, v[riid]))
+                    if v[riid] is not None:
+                        out.append(((o.oid, iid, rid, riid), typ, v[riid]))
             else:
                 out.append(((o.oid, iid, rid), typ, v))
     return out
@@ -127,7 +131,8 @@ def single(o, ids):
 
 
 def encode(o, ids, accept):
-    # (content format, payload) of a Read of ids, or None if accept cannot express it.
+    # (content format, payload) of a Read of ids, or None if accept cannot express it;
+    # (content format, None) when ids name one value that has none (Read: 4.04 Not Found).
     one = single(o, ids)
     if accept is None:
         if not one:
@@ -139,12 +144,14 @@ def encode(o, ids, accept):
             return None
         recs = records(o, ids)
         if not recs:
-            return accept, b""
+            return accept, None
         typ = recs[0][1]
         if accept == _OPAQUE and typ != "o":
             return None
         return accept, text(recs[0][2], typ)
     recs = records(o, ids)
+    if one and not recs:
+        return accept, None
     if accept == _TLV:
         return accept, bytes(tlv.encode_records(recs, len(ids) - (len(ids) > 2), bytearray()))
     if accept == _LCBOR:

@@ -70,10 +70,11 @@ class Registry:
     def get(self, oid):
         return self.objs.get(oid)
 
-    def links(self):
+    def links(self, ct=None):
         # CoRE link format for Register: </oid>;ver=x.y where not 1.0, then </oid/iid>.
-        # Objects 0 and 21 are never listed.
-        parts = []
+        # Objects 0 and 21 are never listed. ct: the root link </>;rt="oma.lwm2m";ct=.. first
+        # (the content format the client prefers, LwM2M 1.1.1 Core Register).
+        parts = ['</>;rt="oma.lwm2m";ct=%d' % ct] if ct else []
         for oid in sorted(self.objs):
             o = self.objs[oid]
             if o.hidden or oid in (0, 21):

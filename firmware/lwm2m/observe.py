@@ -25,7 +25,7 @@ from coap import codec as C
 _MAX = const(8)          # observations kept (RTC memory: about 30 B each)
 _BACKOFF = const(300)    # a CON notification that got no ACK is tried again after this
 _NONE = const(0xFFFF)
-_FRESH = const(60)       # an observation made this wake is not notified in the same wake
+_EARLY = const(2)         # a pmax deadline this close counts as reached (clock granularity)
 
 
 def _h16(b):
@@ -163,6 +163,9 @@ def effective(att, ids, reg):
 # -- observation state -------------------------------------------------------------------------
 def _state(reg, ids, cf):
     # (payload, numeric value or None) of ids now, or None if ids no longer exist.
+    if ids and ids[0] == 0xFFFF:            # an Observe-Composite (lwm2m/composite.py)
+        from lwm2m import composite
+        return composite.state(reg, ids, cf)
     from lwm2m import fmt
     o = reg.get(ids[0])
     if o is None or (len(ids) > 1 and ids[1] not in o.inst):
@@ -172,6 +175,8 @@ def _state(reg, ids, cf):
     r = fmt.encode(o, ids, None if cf == _NONE else cf)
     if r is None:
         return None
+    if r[1] is None:
+        return b"", None                    # one resource without a value now: nothing to say
     v = None
     if fmt.single(o, ids) and o.res(ids[2])[0] in ("i", "f"):
         x = o.value(ids[1], ids[2])
@@ -228,17 +233,24 @@ def notify(ex, reg, store, con=True, now=None):
     sent = 0
     for e in es:
         tok, ids, cf, t, due, last, lh = e
-        if now - t < _FRESH:
-            keep.append(e)                  # registered or notified just now: nothing new
-            continue
+        if now <= t:
+            keep.append(e)                  # registered or notified this very second: its
+            continue                        # due (on_request / below) is already in the future
         st = _state(reg, ids, cf)
         if st is None:
             continue                        # the object or instance is gone
         payload, v = st
         a = effective(att, ids, reg)
+        if not payload:                     # no value at the moment: wait for one (at pmax
+            e[4] = _due(a, now, False)      # again, not at every wake)
+            keep.append(e)
+            continue
         h = _h16(payload)
         ch = _changed(a, v, last, h, lh)
-        if (a["pmax"] and a["pmax"] >= a["pmin"] and now >= t + a["pmax"]) or (ch and now >= t + a["pmin"]):
+        # pmax reached (a wake planned for the deadline may start a second early: _EARLY, but
+        # never before pmin), or a change with pmin elapsed
+        if (a["pmax"] and a["pmax"] >= a["pmin"] and now + _EARLY >= t + a["pmax"] and now >= t + a["pmin"]) \
+                or (ch and now >= t + a["pmin"]):
             seq += 1
             m = C.Message(C.CON if con else C.NON, C.CONTENT, ex.next_mid(), tok, payload)
             m.add(C.OBSERVE, seq & 0xFFFFFF)

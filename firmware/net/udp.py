@@ -29,6 +29,7 @@ _MAX = 1280                     # every input is capped at the IPv6 minimum MTU
 class Udp:
     def __init__(self, host, port, local_port=0):
         self.up = self.down = self.dg_up = self.dg_down = 0
+        self.dst = (host, port)        # sec/dtls_channel.py rebinds: __init__ again
         try:
             s = self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
             if local_port:

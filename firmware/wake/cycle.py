@@ -145,7 +145,7 @@ class LazyDM:
         import sys
         self.dm = None
         p = sys.modules.get("lwm2m")
-        for n in ("dmw", "senml", "lcbor", "observe", "persist", "send", "dm", "fmt", "tlv"):
+        for n in ("dmw", "composite", "senml", "lcbor", "observe", "persist", "send", "dm", "fmt", "tlv"):
             if sys.modules.pop("lwm2m." + n, None) is not None and p is not None and n in p.__dict__:
                 delattr(p, n)
         if self.cbor is None:       # the CBOR codec, unless another layer had it before us
@@ -269,7 +269,7 @@ def _wake(board, store, cfg, secrets, info):
     from lwm2m.objects import Registry
     from lwm2m import std
     from lwm2m.register import Registration
-    from wake.planner import Planner
+    from wake.planner import Planner, PATHS
     from net.udp import Udp
 
     valid = store.load()
@@ -333,6 +333,13 @@ def _wake(board, store, cfg, secrets, info):
                                         log=lambda m: log(m, "D")), "coap")
     ex.on_serve = lambda: HEAP.mark("request")
     action = "update" if reg.is_registered(now) else "register"
+    # a new security context needs a Register, not an Update (LwM2M 1.1.1 Transport 6.4.3):
+    # server.register_after_handshake "full" (default: a full handshake), "any" (a
+    # resumption too) or "never" (docs/dtls.md); the planner counts the Register's bytes
+    rah = cfg["server"].get("register_after_handshake", "full")
+    new_ctx = () if rah == "never" else PATHS[-2:] if rah == "any" else PATHS[-1:]
+    if action == "update":
+        planner.reg = (new_ctx, 150)
     chain = planner.chain(chan, asleep)
     out["chain"] = chain
     result = "no-path"
@@ -351,7 +358,7 @@ def _wake(board, store, cfg, secrets, info):
             # a channel may have taken another way than asked (a resumption the server
             # answered with a full handshake): the log and the planner say what happened
             took = getattr(chan, "path_taken", None) or path
-            if action == "update":
+            if action == "update" and took not in new_ctx:
                 try:
                     reg.update(ex)
                     label = took + "+update"
@@ -420,11 +427,20 @@ def _wake(board, store, cfg, secrets, info):
                 log("Notify failed: %r" % e, "W")
             HEAP.mark("notified")
             dm.drop()
-        if dev.update_now:
+        for _ in range(3):      # a lifetime write or Registration Update Trigger: Update now,
+            if not dev.update_now:  # then keep listening: a queue-mode server sends what it
+                break               # queued when the Update arrives (issue 18)
+            dev.update_now = False
             try:
                 reg.update(ex)
             except LwError as e:
                 log("triggered Update failed: %s" % e, "W")
+                break
+            n = ex.serve(cfg["schedule"]["listen_ms"], cfg["schedule"]["listen_max_ms"])
+            dm.drop()
+            if n:
+                out["served"] = out.get("served", 0) + n
+                planner.last_exchange = int(board.now())
     HEAP.mark("served")
     planner.last_wake = int(board.now())
     planner.fails = 0 if result == "ok" else planner.fails + 1

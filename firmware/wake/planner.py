@@ -38,6 +38,8 @@ class Planner:
         self.stats = [[0, 0, 0] for _ in PATHS]
         self.fails = 0           # wakes in a row that ended without an exchange
         self.tried = []          # [(path, outcome)] this wake
+        self.reg = ((), 0)       # (paths after which this wake Registers instead of Updating,
+                                 # the bytes that adds): set by wake/cycle.py
         s = store.get("plan")
         if s and len(s) == _HDR_LEN + 4 * len(PATHS) and s[0] == 2:
             (_v, self.last_exchange, self.last_wake, self.nat_lo, self.nat_hi,
@@ -86,6 +88,9 @@ class Planner:
             # measured bytes replace the channel's static guess, split in the same ratio
             tot = est[0] + est[1] or 1
             est = (measured * est[0] // tot, measured - measured * est[0] // tot, est[2], est[3])
+        elif path in self.reg[0]:
+            # a Register instead of the channel's 13-byte Update (measured bytes include it)
+            est = (est[0] + self.reg[1], est[1], est[2], est[3])
         return est
 
     def chain(self, chan, asleep_s):

@@ -80,3 +80,19 @@ def test_malformed():
     _raises(b"\x40\x00\x00\x00\xff\x01", "empty message")
     e = _raises(b"\x40\xc0\x12\x34", "reserved code")
     assert e.mid == 0x1234 and e.mtype == C.CON
+
+
+def test_path_keeps_empty_segments():
+    # aiocoap-rd answers Register with Location-Path "reg", "1", "" (RFC 7252 6.4: a trailing
+    # "/" is an empty last segment); the Update must go to exactly that path
+    m = C.Message(C.ACK, C.CREATED, 1, b"\x01")
+    m.add(C.LOCATION_PATH, "reg").add(C.LOCATION_PATH, "1").add(C.LOCATION_PATH, "")
+    loc = C.decode(C.encode(m)).path(C.LOCATION_PATH)
+    assert loc == "reg/1/"
+    u = C.Message(C.CON, C.POST, 2, b"\x02").set_path("/" + loc)
+    assert C.decode(C.encode(u)).get_all(C.URI_PATH) == [b"reg", b"1", b""]
+    v = C.Message(C.CON, C.POST, 3, b"\x03").set_path("//x")      # an empty first segment
+    assert v.get_all(C.URI_PATH) == [b"", b"x"]
+    for p in ("", "/"):
+        assert C.Message(C.CON, C.GET, 4, b"").set_path(p).get_all(C.URI_PATH) == []
+    assert C.Message(C.CON, C.GET, 5, b"").set_path("3/0").get_all(C.URI_PATH) == [b"3", b"0"]

@@ -113,3 +113,17 @@ def test_failed_wakes_in_a_row_persist_and_double_the_backoff():
     assert [_backoff(sch, "auth-failed", k) for k in (1, 2, 3, 5, 9)] == [3600, 7200, 14400, 57600, 86400]
     assert _backoff(dict(sch, sleep_s=60), "auth-failed", 1) == 300
     assert _backoff(dict(sch, max_backoff_s=7200), "auth-failed", 4) == 7200
+
+
+
+def test_register_bytes_counted_for_a_path_that_registers():
+    # server.register_after_handshake: after a full handshake the wake sends a Register, not
+    # the channel's 13-byte Update; the planner's estimate carries its bytes (until measured)
+    p = _planner()
+    ch = FakeChan(["resume", "full-handshake"])
+    assert p.estimate(ch, "full-handshake") == (400, 300, 8, 4)
+    p.reg = (("full-handshake",), 150)
+    assert p.estimate(ch, "full-handshake") == (550, 300, 8, 4)
+    assert p.estimate(ch, "resume") == (208, 196, 4, 2)
+    p.record("full-handshake", "ok", 3600, 1000)       # measured (with the Register) wins
+    assert p.estimate(ch, "full-handshake")[0] + p.estimate(ch, "full-handshake")[1] == 1000

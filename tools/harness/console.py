@@ -2,6 +2,7 @@
 """Harness LwM2M server with a console, on the real clock (make console).
 
     console.py [--port 5683] [--plugins nosec,dtls,oscore] [--psk IDENTITY:HEXKEY]
+    (--port 0: any free port, printed at start; `make console PORT=N` passes --port N)
 
 Commands (one per line on stdin):
     list                          registrations (endpoint, location, mode, address, queue)
@@ -16,6 +17,12 @@ Commands (one per line on stdin):
     cancel EP URI                 cancel an observation (GET with Observe 1)
     create EP URI FORMAT JSON     e.g. create EP /3303 senml-json [["/3303/1/5701", "K"]]
     delete EP URI                 delete an object instance
+    read-composite EP FORMAT PATH...      Read-Composite (FETCH), FORMAT senml-json or senml-cbor,
+                                  e.g. read-composite EP senml-cbor /3/0/9 /3303/0/5700
+    observe-composite EP FORMAT PATH...   Observe-Composite: notifications carry every path
+    cancel-composite EP FORMAT PATH...    cancel it (FETCH with Observe 1, same paths)
+    write-composite EP FORMAT JSON        Write-Composite (iPATCH), JSON {"/o/i/r": v, ...};
+                                  all values change or none
     observations [EP]             observations and their notifications so far
     sends [EP] [N]                the last N Send records (resolved SenML: name, time, value)
     events [N]                    the last N server events
@@ -104,14 +111,28 @@ def command(server, line, out=print):
         elif cmd == "create" and len(args) >= 4:
             _queue(server, out, "create %s %s" % (args[0], args[1]), args[0],
                    server.create(args[0], args[1], _values(" ".join(args[3:])), FORMATS[args[2]]))
+        elif cmd in ("read-composite", "observe-composite", "cancel-composite") and len(args) >= 3:
+            cf = FORMATS[args[1]]
+            if cf not in (110, 112):
+                raise ValueError("composite operations use senml-json or senml-cbor")
+            fut = getattr(server, cmd.replace("-", "_"))(args[0], args[2:], cf)
+            _queue(server, out, "%s %s %s" % (cmd, args[0], " ".join(args[2:])), args[0], fut)
+        elif cmd == "write-composite" and len(args) >= 3:
+            cf = FORMATS[args[1]]
+            if cf not in (110, 112):
+                raise ValueError("composite operations use senml-json or senml-cbor")
+            vals = json.loads(" ".join(args[2:]))
+            if not isinstance(vals, dict):
+                raise ValueError('values as JSON {"/o/i/r": value, ...}')
+            _queue(server, out, "write-composite %s" % args[0], args[0], server.write_composite(args[0], vals, cf))
         elif cmd == "observations":
             for ep, reg in server.regs.items():
                 if args and ep != args[0]:
                     continue
                 for o in reg.observations.values():
                     last = o.notifications[-1]
-                    out("%s /%s token=%s notifications=%d seq=%s last=%r" % (
-                        ep, o.uri, o.token.hex(), len(o.notifications) - 1, last.observe, last.decoded()))
+                    out("%s %s token=%s notifications=%d seq=%s last=%r" % (
+                        ep, o.uri if o.uri.startswith("composite:") else "/" + o.uri, o.token.hex(), len(o.notifications) - 1, last.observe, last.decoded()))
         elif cmd == "sends":
             n = int(args[-1]) if args and args[-1].isdigit() else 20
             for ep, reg in server.regs.items():
@@ -127,7 +148,9 @@ def command(server, line, out=print):
         else:
             out("commands: list | read EP URI [FORMAT] | write EP URI VALUE | writef/writep EP URI FORMAT JSON | "
                 "exec EP URI [ARGS] | discover EP URI | write-attr EP URI K=V.. | observe EP URI [FORMAT] | "
-                "cancel EP URI | create EP URI FORMAT JSON | delete EP URI | observations [EP] | sends [EP] [N] | "
+                "cancel EP URI | create EP URI FORMAT JSON | delete EP URI | read-composite EP FORMAT PATH.. | "
+                "observe-composite EP FORMAT PATH.. | cancel-composite EP FORMAT PATH.. | "
+                "write-composite EP FORMAT JSON | observations [EP] | sends [EP] [N] | "
                 "events [N] | quit")
     except (KeyError, ValueError) as e:
         out("error: %s" % e)

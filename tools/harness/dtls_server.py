@@ -24,7 +24,7 @@ import hmac as _hmac
 import os
 
 from harness import _paths  # noqa: F401  (firmware/ on sys.path)
-from coap import codec as C
+from harness import coap as C      # CoAP inside the records: the harness's own codec
 from crypto import CryptoError
 from dtls import DtlsError
 from dtls import record as R

@@ -14,6 +14,9 @@ the old one once it verifies. App. B.1.2: restart() drops every replay window; t
 request then gets a protected 4.01 with an Echo option and the server's own Partial IV, and
 the request that echoes it back sets the new lower edge of the window.
 A byte-identical retransmission of a request is answered with the same protected bytes.
+The outer CoAP message is read and written with the harness's own codec (harness/coap.py);
+protect/unprotect (and the inner-option codec inside them) are the firmware's, cross-checked
+against aiocoap (host_tests/test_oscore_aiocoap.py) and the RFC 8613 Appendix C vectors.
 What it does not do: LwM2M (server.py does), Block-wise, group OSCORE.
 
 Config (LwServer plugin_cfg["oscore"]): clients = [ {master_secret, master_salt, sender_id,
@@ -26,7 +29,7 @@ Keys are never logged.
 import os
 
 from harness import _paths  # noqa: F401
-from coap import codec as C
+from harness import coap as C      # outer CoAP: the harness's own codec
 from errors import ProtocolError as OscoreError
 from oscore import option_of, protect, unprotect
 from oscore.kdf import context
@@ -36,6 +39,7 @@ _R_LEN = 8
 
 def _unprotect_request(ctx, m, opt, replay=True):
     inner, req_id, piv = unprotect(ctx, m, opt, None, replay)
+    inner = C.from_any(inner)
     return inner, req_id, int.from_bytes(piv, "big")
 
 
@@ -282,7 +286,7 @@ class OscorePlugin:
             if p is None or m.token not in p.out:
                 continue
             try:
-                inner = unprotect(c.ctx, m, opt, p.out[m.token])[0]
+                inner = C.from_any(unprotect(c.ctx, m, opt, p.out[m.token])[0])
             except OscoreError as e:
                 self.server.log("drop", why="OSCORE response: %s" % e, src=addr)
                 return

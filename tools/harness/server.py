@@ -6,9 +6,13 @@ Register / Update / De-register / Send (POST /dp) are handled here; a registrati
 address of its latest authentic Register/Update; lifetimes expire on the scenario's virtual
 clock; requests for a queue-mode client wait until its next Register/Update, then go out while
 it listens. Every DM operation (Read, Write, Execute, Discover, Write-Attributes, Create, Delete,
-Observe and its cancellation) is offered as a request returning a future (tests, console), in
-any content format; notifications and Send payloads are decoded (SenML resolved to absolute
-names and times) and kept per registration (`observations`, `sends`, `samples`).
+Observe and its cancellation) and the composite ones (read_composite, write_composite,
+observe_composite, cancel_composite: FETCH / iPATCH with SenML) is offered as a request returning
+a future (tests, console), in any content format; notifications and Send payloads are decoded
+(SenML resolved to absolute names and times) and kept per registration (`observations`,
+`sends`, `samples`). An independent oracle: CoAP with harness/coap.py, TLV with harness/tlv.py
+(values typed by harness/objects.py), SenML and CBOR with json and cbor2; no firmware code
+decodes what the device sends (the DTLS and OSCORE plugins reuse the firmware's record layers).
 What it does not do: bootstrap, or any security itself (plugins in tools/harness/*_server.py).
 """
 import asyncio
@@ -17,9 +21,9 @@ import os
 import random
 import time
 
-from harness import _paths  # noqa: F401  (firmware/ on sys.path)
-from coap import codec as C
-from lwm2m import tlv
+from harness import coap as C      # the harness's own CoAP codec, not the firmware's
+from harness import tlv            # and its own TLV codec
+from harness.objects import path_type
 
 CF_TEXT, CF_LINK, CF_OPAQUE, CF_CBOR, CF_SENML_JSON, CF_SENML_CBOR, CF_TLV = 0, 40, 42, 60, 110, 112, 11542
 EXCHANGE_LIFETIME = 247.0   # s, RFC 7252 4.8.2 (defaults): how long a MID is remembered
@@ -111,11 +115,51 @@ class Observation:
                 "seq": [r.observe for r in self.notifications], "dups": self.duplicates}
 
 
-class Response:
-    """A client's answer to a server request, decoded where the format is known."""
+def req_uri(req):
+    """What a request is about: its path, or for a composite operation (FETCH/iPATCH at the
+    root) "composite:" and the names it lists."""
+    names = getattr(req, "composite", None)
+    if names is not None:
+        return "composite:" + ",".join(names)
+    return req.path()
 
-    def __init__(self, msg):
+
+def op_name(req):
+    """The LwM2M operation a server request is (for logs and reports): read, observe, cancel,
+    discover, write, write-attributes, execute, create, delete, read-composite, write-composite,
+    observe-composite, cancel-composite."""
+    obs = req.get_uint(C.OBSERVE)
+    q = req.get_all(C.URI_QUERY)
+    n = len(req.get_all(C.URI_PATH))
+    if req.code == C.GET:
+        if obs is not None:
+            return "observe" if obs == 0 else "cancel"
+        return "discover" if req.get_uint(C.ACCEPT) == CF_LINK else "read"
+    if req.code == C.FETCH:
+        if obs is not None:
+            return "observe-composite" if obs == 0 else "cancel-composite"
+        return "read-composite"
+    if req.code == C.IPATCH:
+        return "write-composite"
+    if req.code == C.PUT:
+        return "write-attributes" if q and not req.payload and req.get(C.CONTENT_FORMAT) is None else "write"
+    if req.code == C.POST:
+        if n == 1:
+            return "create"
+        return "write" if req.get(C.CONTENT_FORMAT) is not None else "execute"
+    if req.code == C.DELETE:
+        return "delete"
+    return C.code_str(req.code)
+
+
+class Response:
+    """A client's answer to a server request, decoded where the format is known; `op` names the
+    operation of the request it answers."""
+    op = "notify"
+
+    def __init__(self, msg, uri=None):
         self.msg = msg
+        self.uri = uri          # the request's path (types TLV values by the object model)
         self.code = msg.code
         self.cf = msg.get_uint(C.CONTENT_FORMAT)
         self.payload = msg.payload
@@ -127,23 +171,28 @@ class Response:
         return 64 <= self.code < 96
 
     def decoded(self):
-        return decode_payload(self.cf, self.payload)
+        return decode_payload(self.cf, self.payload, self.uri)
 
     def __repr__(self):
         return "<%s cf=%s %r>" % (C.code_str(self.code), self.cf, self.decoded())
 
 
-def decode_payload(cf, payload):
+def decode_payload(cf, payload, uri=None):
     """A payload as Python data: text as str, TLV as {id: ...}, SenML as resolved records
     (RFC 8428 4.6: absolute names and times; CBOR keeps the integer labels 0 n, 2 v, 3 vs,
-    4 vb, 8 vd, 6 t), LwM2M CBOR as nested maps, link format as str, opaque as hex."""
+    4 vb, 8 vd, 6 t), LwM2M CBOR as nested maps, link format as str, opaque as hex. `uri`: the
+    request's path; TLV values are then typed by the object model (harness/objects.py)."""
     if not payload:
         return None
     try:
         if cf in (CF_TEXT, None):
             return payload.decode()
         if cf == CF_TLV:
-            return _tlv_tree(payload)
+            try:
+                ids = tuple(int(x) for x in uri.strip("/").split("/") if x) if uri else ()
+            except ValueError:      # a composite ("composite:/3/0/9,...") carries no TLV
+                ids = ()
+            return tlv.tree(payload, path_type if ids else None, ids)
         if cf == CF_LINK:
             return payload.decode()
         if cf == CF_SENML_JSON:
@@ -172,28 +221,6 @@ def resolve_senml(recs, kbn, kbt, kn, kt):
             d[kt] = bt + r.get(kt, 0)
         out.append(dict(sorted(d.items(), key=lambda kv: str(kv[0]))))
     return out
-
-
-def _tlv_tree(b):
-    out = {}
-    for kind, ident, val in tlv.decode(b):
-        if kind in (tlv.OBJ_INST, tlv.MULTI_RES):
-            out[ident] = _tlv_tree(val)
-        else:
-            out[ident] = _guess(val)
-    return out
-
-
-def _guess(v):
-    try:
-        s = v.decode()
-        if s.isprintable() and s:
-            return s
-    except UnicodeError:
-        pass
-    if len(v) in (1, 2, 4, 8):
-        return int.from_bytes(v, "big", signed=True)
-    return v.hex()
 
 
 class LwServer(asyncio.DatagramProtocol):
@@ -462,16 +489,18 @@ class LwServer(asyncio.DatagramProtocol):
                     reg.queued.append((req, fut))
                     self.log("requeue", ep=reg.ep, uri=req.path(), why="5.03")
                     return
-                r = Response(m)
+                uri = req_uri(req)
+                r = Response(m, uri)
                 r.t = self.clock.now()
+                r.op = op_name(req)
                 if req.get(C.OBSERVE) == b"" and r.observe is not None and r.ok:
-                    reg.observations[m.token] = Observation(req.path(), m.token, r)
-                    self.log("observing", ep=reg.ep, uri=req.path(), token=m.token.hex())
+                    reg.observations[m.token] = Observation(uri, m.token, r)
+                    self.log("observing", ep=reg.ep, uri=uri, token=m.token.hex())
                 elif req.get(C.OBSERVE) is not None:
-                    reg.observations = {t: o for t, o in reg.observations.items() if o.uri != req.path()}
+                    reg.observations = {t: o for t, o in reg.observations.items() if o.uri != uri}
                 if not fut.done():
                     fut.set_result(r)
-                self.log("response", ep=reg.ep, code=C.code_str(m.code), size=len(m.payload))
+                self.log("response", ep=reg.ep, op=r.op, code=C.code_str(m.code), size=len(m.payload))
                 return
             ob = reg.observations.get(m.token)
             if ob is not None:
@@ -482,7 +511,7 @@ class LwServer(asyncio.DatagramProtocol):
                     self.log("notify-dup", ep=reg.ep, uri=ob.uri, mid=m.mid)
                     return
                 ob.mids.add(m.mid)
-                r = Response(m)
+                r = Response(m, ob.uri)
                 r.t = self.clock.now()
                 ob.notifications.append(r)
                 reg.last_seen = self.clock.now()
@@ -528,7 +557,8 @@ class LwServer(asyncio.DatagramProtocol):
             else:
                 fut.set_exception(TimeoutError("no answer from %s" % reg.ep))
 
-    def request(self, ep, code, uri, payload=b"", cf=None, accept=None, observe=None, now=False, query=()):
+    def request(self, ep, code, uri, payload=b"", cf=None, accept=None, observe=None, now=False, query=(),
+                composite=None):
         """Queue or send a request; returns a future resolving to a Response. `now` sends at
         once even to a queue-mode client (what a naive server does: lost if it sleeps)."""
         reg = self.regs.get(ep)
@@ -536,6 +566,8 @@ class LwServer(asyncio.DatagramProtocol):
             raise KeyError("no registration for %s" % ep)
         m = C.Message(C.CON, code)
         m.set_path(uri)
+        if composite is not None:
+            m.composite = list(composite)     # the names of a composite operation (req_uri)
         for q in query:
             m.add(C.URI_QUERY, q)
         if observe is not None:
@@ -594,18 +626,63 @@ class LwServer(asyncio.DatagramProtocol):
         return self.request(ep, C.GET, uri, observe=1)
 
     def observation(self, ep, uri):
+        """The observation of uri (a path, or a list of paths for an Observe-Composite)."""
+        if isinstance(uri, (list, tuple)):
+            uri = "composite:" + ",".join(_names(uri))
         reg = self.regs.get(ep)
         for o in (reg.observations.values() if reg else ()):
             if o.uri == uri.strip("/"):
                 return o
         return None
 
+    # -- composite operations (LwM2M 1.1 Core 6.3.8/6.3.9/6.4.5): FETCH / iPATCH at the root --
+    def read_composite(self, ep, paths, cf=CF_SENML_CBOR, accept=None, now=False):
+        """Read-Composite: FETCH with the names of `paths` (["/3/0/9", "/3303/0"]) as SenML
+        (cf 110 or 112); the answer in `accept` (default cf), decoded to resolved records."""
+        return self.request(ep, C.FETCH, "", payload=composite_names(cf, paths), cf=cf,
+                            accept=accept, now=now, composite=_names(paths))
+
+    def observe_composite(self, ep, paths, cf=CF_SENML_CBOR, accept=None):
+        """Observe-Composite: FETCH with Observe 0; notifications go to
+        observation(ep, paths).notifications, each the whole composite."""
+        return self.request(ep, C.FETCH, "", payload=composite_names(cf, paths), cf=cf,
+                            accept=accept, observe=0, composite=_names(paths))
+
+    def cancel_composite(self, ep, paths, cf=CF_SENML_CBOR):
+        """Cancel Observation-Composite: FETCH with Observe 1 and the same names."""
+        return self.request(ep, C.FETCH, "", payload=composite_names(cf, paths), cf=cf,
+                            observe=1, composite=_names(paths))
+
+    def write_composite(self, ep, values, cf=CF_SENML_CBOR):
+        """Write-Composite: iPATCH with SenML records {"/1/0/1": 7200, "/1/0/7": "UQ"} (or a
+        list of (path, value)); the device changes all of them or none."""
+        if isinstance(values, bytes):           # a payload as given (malformed-input tests)
+            return self.request(ep, C.IPATCH, "", payload=values, cf=cf, composite=[])
+        items = sorted(values.items()) if isinstance(values, dict) else list(values)
+        return self.request(ep, C.IPATCH, "", payload=encode_values(cf, "/", items), cf=cf,
+                            composite=_names([p for p, _ in items]))
+
+
+def _names(paths):
+    return ["/" + p.strip("/") for p in paths]
+
+
+def composite_names(cf, paths):
+    """The payload of a Read-/Observe-Composite: SenML records with a name only (RFC 8790)."""
+    recs = [{"n": n} for n in _names(paths)]
+    if cf == CF_SENML_JSON:
+        return json.dumps(recs).encode()
+    if cf == CF_SENML_CBOR:
+        import cbor2
+        return cbor2.dumps([{0: r["n"]} for r in recs])
+    raise ValueError("composite operations use SenML JSON (110) or SenML CBOR (112)")
+
 
 def encode_values(cf, uri, values):
     """Encode Python values for a Write or Create on uri: `values` is {rid: v} (for an
     instance; v a dict {riid: v} for a multiple resource) or [("/o/i/r", v), ...]. Types follow
     Python: bool, int, float, str, bytes (opaque), tuple (objlnk)."""
-    ids = [int(x) for x in uri.strip("/").split("/")]
+    ids = [int(x) for x in uri.strip("/").split("/") if x]
     recs = []
     if isinstance(values, dict):
         base = ids if len(ids) >= 2 else ids + [0]
@@ -618,7 +695,7 @@ def encode_values(cf, uri, values):
     else:
         recs = [(tuple(int(x) for x in p.strip("/").split("/")), v) for p, v in values]
     if cf == CF_TLV:
-        return _tlv_encode(recs, max(1, len(ids) - (len(ids) > 2)))
+        return tlv.encode(recs, max(1, len(ids) - (len(ids) > 2)))
     if cf in (CF_SENML_JSON, CF_SENML_CBOR):
         out = []
         for p, v in recs:
@@ -653,38 +730,6 @@ def encode_values(cf, uri, values):
             d[p[-1]] = "%d:%d" % v if isinstance(v, tuple) else v
         return cbor2.dumps(root)
     raise ValueError("cannot encode values as content format %s" % cf)
-
-
-def _tlv_value(v):
-    import struct
-    if isinstance(v, bool):
-        return b"\x01" if v else b"\x00"
-    if isinstance(v, int):
-        return tlv.value_bytes(v, "i")
-    if isinstance(v, float):
-        return struct.pack(">d", v)
-    if isinstance(v, bytes):
-        return v
-    if isinstance(v, tuple):
-        return struct.pack(">HH", *v)
-    return str(v).encode()
-
-
-def _tlv_encode(recs, lvl):
-    recs = sorted(recs)
-    out = bytearray()
-    i = 0
-    while i < len(recs):
-        p = recs[i][0]
-        j = i + 1
-        while j < len(recs) and recs[j][0][lvl] == p[lvl]:
-            j += 1
-        if len(p) == lvl + 1:
-            tlv.encode_entry(tlv.RES if lvl == 2 else tlv.RES_INST, p[lvl], _tlv_value(recs[i][1]), out)
-        else:
-            tlv.encode_entry(tlv.OBJ_INST if lvl == 1 else tlv.MULTI_RES, p[lvl], _tlv_encode(recs[i:j], lvl + 1), out)
-        i = j
-    return bytes(out)
 
 
 async def serve_forever(port=5683, host="127.0.0.1", plugins=("nosec",), plugin_cfg=None):
