@@ -14,23 +14,13 @@ def log(msg, level="I"):
         print("%s %s" % (level, msg))
 
 
-def _plain(v):
-    # Only what json.loads reads back: MicroPython's json.dumps writes an exception object as
-    # NoAnswer('x',) and inf as `inf` (issue #11: the WAKE line must stay valid JSON).
-    if v is None or isinstance(v, (bool, int, str)):
-        return v
-    if isinstance(v, float):
-        return v if v == v and v - v == 0 else str(v)
-    if isinstance(v, (list, tuple)):
-        return [_plain(x) for x in v]
-    if isinstance(v, dict):
-        d = {}
-        for k in v:
-            d[str(k)] = _plain(v[k])
-        return d
-    return str(v)
-
-
 def wake_line(fields):
-    """The one line per wake that people and the harness read (path, cost, result)."""
-    print("WAKE " + json.dumps(_plain(fields)))
+    """The one line per wake that people and the harness read (path, cost, result). Only what
+    json.loads reads back: MicroPython's json.dumps writes an exception object as NoAnswer('x',)
+    and inf as `inf` (issue #11: the WAKE line must stay valid JSON)."""
+    for k in fields:
+        v = fields[k]
+        if not isinstance(v, (int, str, list, tuple, dict)) and v is not None and \
+                not (isinstance(v, float) and v == v and v - v == 0):
+            fields[k] = str(v)
+    print("WAKE " + json.dumps(fields))

@@ -53,7 +53,7 @@ def load(store):
             tok = bytes(s[off + 1:off + 1 + n])
             off += 1 + n
             k = s[off]
-            if n > 8 or not 1 <= k <= 4:
+            if n > 8:
                 raise ValueError
             p = struct.unpack(">" + "H" * k, s[off + 1:off + 1 + 2 * k])
             off += 1 + 2 * k

@@ -31,11 +31,17 @@ class DeviceCtx:
         self.update_now = False
         self.sampled = False      # a sample wake already took this wake's sample
         s = store.get("temp")
-        t = json.loads(s) if s else [None, None]
-        for x in t:
-            if x is not None and not (isinstance(x, (int, float)) and x == x and x - x == 0):
-                raise ValueError("temp")
-        self.temp_state = [t[0], t[1]]
+        t = [None, None]
+        try:          # what does not load is dropped: min/max start again (issue #11)
+            t = json.loads(s) if s else t
+            for x in t:
+                if x is not None and not (isinstance(x, (int, float)) and x == x and x - x == 0):
+                    raise ValueError
+            t = [t[0], t[1]]
+        except (ValueError, TypeError, IndexError, KeyError):
+            t = [None, None]
+            store.drop("temp")
+        self.temp_state = t
         self.store = store
 
     def read_temperature(self):
@@ -178,21 +184,6 @@ def _backoff(sch, result, fails):
     return min(sch["sleep_s"], base * (1 << k))
 
 
-def _guard(store, m, name):
-    """m() with what the store holds; if that does not load (a section damaged, or written by
-    a firmware that checked less), drop section `name`, log it and m() again: the device goes
-    on as without it (re-register, full handshake), never a crash at every wake. (Few new
-    names here and below: each costs heap in the interned-name pool, see README "Memory".)"""
-    try:
-        return m()
-    except MemoryError:
-        raise
-    except Exception as e:
-        log("state: %s dropped: %s: %s" % (name, type(e).__name__, e), "E")
-        store.drop(name)
-        return m()
-
-
 def _endpoint(cfg, board):
     ep = cfg.get("endpoint")
     if ep:
@@ -221,6 +212,8 @@ def run(board):
             board.cfg["wifi"] = secrets["wifi"]
         sleep_s = cfg["schedule"]["sleep_s"]
         info.update(_wake(board, store, cfg, secrets, info))
+        if store.flash_get("crash"):     # no crash this time: the count starts again
+            store.flash_put("crash", b"")
         if info.get("result") != "ok":
             sleep_s = _backoff(cfg["schedule"], info.get("result"), info.get("fails", 1))
         if info.get("next_s"):
@@ -232,11 +225,9 @@ def run(board):
         sleep_s = 3600
     except Exception as e:   # last line of defence: log, persist what we have, sleep
         info["result"] = "crash"
-        try:                 # the next wake drops what this one may have crashed on
-            c = store.flash_get("crash")
-            store.flash_put("crash", bytes((min((c[0] if c else 0) + 1, 255),)))
-        except Exception:
-            pass
+        if not isinstance(e, MemoryError):    # heap, not state: dropping state would not help
+            from wake import rescue      # the next wake drops what this one may have crashed on
+            rescue.crashed(store)
         info["error"] = "%s: %s" % (type(e).__name__, e)
         log("wake failed: %s" % info["error"], "E")
         import sys
@@ -246,8 +237,6 @@ def run(board):
             micropython.mem_info()     # plain shortage, or a fragmented heap (max free block)
         sleep_s = 300
     try:
-        if info.get("result") != "crash" and "+state-dropped" in info["cause"]:
-            store.flash_put("crash", b"")
         store.commit()
     except Exception as e:
         log("persist failed: %s" % e, "E")
@@ -276,19 +265,10 @@ def _wake(board, store, cfg, secrets, info):
     if not valid:
         info["cause"] += "+rtc-lost" if info["cause"] == "deepsleep" else ""
     cr = store.flash_get("crash")
-    if cr:
-        # the last cr[0] wakes crashed (a flash counter): drop what a crash could come from,
-        # more after each crash in a row; nonce bounds (q* sections, seq_* keys) and the
-        # endpoint stay
-        for k in list(store.sections):
-            if k[0] != "q":
-                store.drop(k)
-        for k in ("dmw", "att", "smp", "dtls_s") if cr[0] > 1 else ():
-            if store.flash_get(k):
-                store.flash_put(k, b"")
-        log("state: %d crashed wakes in a row: RTC memory dropped%s"
-            % (cr[0], ", and flash dmw att smp dtls_s" if cr[0] > 1 else ""), "E")
-        info["cause"] += "+state-dropped after a crash"
+    if cr:          # the last cr[0] wakes crashed: drop what they may have crashed on
+        from wake import rescue
+        rescue.recover(store, cr[0], info)
+        del rescue
     now = board.now()
     endpoint = cfg.get("endpoint")
     if not endpoint:
@@ -296,11 +276,15 @@ def _wake(board, store, cfg, secrets, info):
         endpoint = e.decode() if e else _endpoint(cfg, board)
         if not e:
             store.flash_put("ep", endpoint.encode())
-    dev = _guard(store, lambda: DeviceCtx(board, endpoint, store), "temp")
+    dev = DeviceCtx(board, endpoint, store)
     registry = std.build(Registry(), board, cfg, dev)
     dm = LazyDM(registry, dev)
-    reg = _guard(store, lambda: Registration(store, board, cfg["server"], registry, endpoint),
-                 "reg")
+    try:
+        reg = Registration(store, board, cfg["server"], registry, endpoint)
+    except Exception as e:   # the section does not load: dropped (logged), as after a power cut
+        from wake import rescue
+        rescue.drop(store, "reg", e)
+        reg = Registration(store, board, cfg["server"], registry, endpoint)
     if cfg["schedule"].get("sample_s") and valid and reg.is_registered(now):
         # radio-less sample wake unless a deadline needs the radio (lwm2m/send.py)
         from lwm2m import send
@@ -309,7 +293,7 @@ def _wake(board, store, cfg, secrets, info):
             return w
         del send
         dm.drop()
-    planner = _guard(store, lambda: Planner(store, cfg), "plan")
+    planner = Planner(store, cfg)       # checks its section's version and length
     asleep = int(now - planner.last_exchange) if planner.last_exchange else 1 << 30
     out = {"ep": endpoint}
     if not board.net_up():
@@ -327,10 +311,10 @@ def _wake(board, store, cfg, secrets, info):
     mode = cfg["security"]["mode"]
     chan = make_channel(mode, net, store, board, cfg, secrets)
     chan.mark = HEAP.mark
-    if store.get("sec"):
-        _guard(store, lambda: chan.restore(store.get("sec")), "sec")
-    ex = _guard(store, lambda: Exchange(chan, store, board, cfg["coap"], handler=dm.handle,
-                                        log=lambda m: log(m, "D")), "coap")
+    sec = store.get("sec")
+    if sec:
+        chan.restore(sec)       # each channel checks its section (and flash) and drops what fails
+    ex = Exchange(chan, store, board, cfg["coap"], handler=dm.handle, log=lambda m: log(m, "D"))
     ex.on_serve = lambda: HEAP.mark("request")
     action = "update" if reg.is_registered(now) else "register"
     # a new security context needs a Register, not an Update (LwM2M 1.1.1 Transport 6.4.3):

@@ -161,9 +161,12 @@ def _payload(rnd, cf, path):
 
 
 def _one_request(rnd):
-    code = rnd.pick((1, 1, 2, 2, 3, 3, 4, 5))
+    code = rnd.pick((1, 1, 2, 2, 3, 3, 4, 5, 7))      # 5 FETCH, 7 iPATCH: composite
     path = rnd.pick(_PATHS)
     cf = rnd.pick(_CFS)
+    if code in (5, 7):
+        path = rnd.pick(("/", "/", "/3303", "/1/0"))
+        cf = rnd.pick((110, 112, 110, 112, 11544, 60))
     q = ()
     payload = b""
     obs = None
@@ -173,8 +176,8 @@ def _one_request(rnd):
              rnd.pick(("inf", "nan", "-1", "60", "1e999", "", "99999999999", "1.5", "\xb6", "-inf"))
              for _ in range(1 + rnd.below(3))]
         cf = None
-    elif code in (2, 3):
-        payload = _payload(rnd, cf, path)
+    elif code in (2, 3, 5, 7):
+        payload = _payload(rnd, cf, path if path != "/" else "/3303/0")
         if code == 2 and path.endswith("5605"):
             payload = rnd.pick((b"0='a b',1", b"0='a", b"", b"1,2", b"\xb6"))
     if code == 1:
@@ -357,17 +360,24 @@ class StateTarget:
                              "report": {"paths": ["/3303/0/5700"], "batch": 2}})
         st = Store(board)
         st.load()
+        # as wake/cycle.py _wake loads them (only the registration is retried there)
         cr = st.flash_get("crash")
         if cr:
-            cycle._recover(st, board, cr[0])
-        dev = cycle._guard(st, lambda: cycle.DeviceCtx(board, "ep", st), "temp")
+            from wake import rescue
+            rescue.recover(st, cr[0], {"cause": ""})
+        dev = cycle.DeviceCtx(board, "ep", st)
         reg = std.build(Registry(), board, cfg, dev)
-        rg = cycle._guard(st, lambda: Registration(st, board, cfg["server"], reg, "ep"), "reg")
-        pl = cycle._guard(st, lambda: Planner(st, cfg), "plan")
+        try:
+            rg = Registration(st, board, cfg["server"], reg, "ep")
+        except Exception as e:
+            from wake import rescue
+            rescue.drop(st, "reg", e)
+            rg = Registration(st, board, cfg["server"], reg, "ep")
+        pl = Planner(st, cfg)
         ch = cycle.make_channel(mode, Net(board, []), st, board, cfg, _SECRETS)
         if st.get("sec"):
-            cycle._guard(st, lambda: ch.restore(st.get("sec")), "sec")
-        ex = cycle._guard(st, lambda: Exchange(ch, st, board, cfg["coap"]), "coap")
+            ch.restore(st.get("sec"))
+        ex = Exchange(ch, st, board, cfg["coap"])
         now = board.now()
         rg.is_registered(now)
         rg.renew_due(now)
