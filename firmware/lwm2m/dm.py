@@ -28,11 +28,6 @@ def _resp(code, payload=b"", cf=None):
     return m
 
 
-def _note(e, level):
-    from log import log
-    log("dm: request rejected: %s: %s" % (type(e).__name__, e), level)
-
-
 def _args_ok(s):
     # LwM2M 1.1 Core 5.4.3 Execute arguments: arg *("," arg), arg = DIGIT ["='" *CHAR "'"].
     i, n = 0, len(s)
@@ -113,12 +108,14 @@ class DM:
         except (ValueError, TypeError, KeyError, IndexError, ArithmeticError) as e:
             # a payload that does not decode or holds values the resource cannot take
             # (UnicodeError is a ValueError; OverflowError an ArithmeticError): nothing changed
-            _note(e, "W")
+            from log import log
+            log("dm: request rejected: %s: %s" % (type(e).__name__, e), "W")
             return _resp(C.BAD_REQUEST)
         except MemoryError:
             raise
         except Exception as e:     # a bug, not the server's fault: logged, the wake goes on
-            _note(e, "E")
+            from log import log
+            log("dm: request rejected: %s: %s" % (type(e).__name__, e), "E")
             return _resp(C.INTERNAL_ERROR)
         return _resp(C.METHOD_NOT_ALLOWED)
 

@@ -15,14 +15,6 @@ _ATTRS = ("pmin", "pmax", "gt", "lt", "st", "epmin", "epmax")
 _U32 = const(0xFFFFFFFF)
 
 
-def _value(o, rid, v, typ):
-    # v checked against the resource's type and range (ValueError otherwise: 4.00).
-    fmt.check(v, typ)
-    if typ in ("i", "t"):
-        from lwm2m.persist import in_range
-        if not in_range(o.oid, rid, v):
-            raise ValueError("out of range")
-    return v
 
 
 def discover(dm, o, ids):
@@ -74,7 +66,7 @@ def write_attrs(dm, o, ids, q):
         x = float(v) if k in ("gt", "lt", "st") else int(v)
         # inf or nan would be persisted as `inf`/`nan` that json.loads rejects (issue #11, F1);
         # periods are 32-bit seconds
-        if not fmt.finite(x) or (x < 0 and k not in ("gt", "lt")) or x > 1e15 or x < -1e15 \
+        if not (x == x and x - x == 0) or (x < 0 and k not in ("gt", "lt")) or x > 1e15 or x < -1e15 \
                 or (k not in ("gt", "lt", "st") and x > _U32):
             return _resp(C.BAD_REQUEST)
         new[k] = x
@@ -113,11 +105,16 @@ def _stage(dm, o, ids, recs, conv, replace, create):
                 continue
             if len(p) != 4:
                 raise ValueError("multiple resource without instances")
-            cur[p[3]] = _value(o, rid, conv(raw, typ), typ)
+            cur[p[3]] = fmt.check(conv(raw, typ), typ)
         else:
             if len(p) != 3 or raw is None:
                 raise ValueError("single resource with instances")
-            upd[rid] = _value(o, rid, conv(raw, typ), typ)
+            upd[rid] = fmt.check(conv(raw, typ), typ)
+        if typ in ("i", "t"):          # and the resource's range (lwm2m/persist.py)
+            from lwm2m.persist import in_range
+            for v in (cur.values() if multi else (upd[rid],)):
+                if not in_range(o.oid, rid, v):
+                    raise ValueError("out of range")
     return upd
 
 def _apply(dm, o, iid, upd, created=False):

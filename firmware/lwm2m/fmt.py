@@ -15,7 +15,6 @@ _SJSON = const(110)
 _SCBOR = const(112)
 _TLV = const(11542)
 _LCBOR = const(11544)
-_I64 = 1 << 63
 
 
 def records(o, ids):
@@ -54,21 +53,17 @@ def text(v, typ):
     return str(v).encode()
 
 
-def finite(x):
-    # True for a finite number (inf - inf and nan are nan, never 0); no math module needed.
-    return x == x and x - x == 0
-
-
 def check(v, typ):
     # v if it is storable as LwM2M type typ (a signed 64-bit integer or time, a finite float,
     # a string or opaque value of at most 1 KiB), else ValueError. MicroPython's json.dumps
     # writes inf and nan as `inf`/`nan`, which its json.loads rejects: a non-finite number
     # must never be persisted (issue #11, F1).
     if typ in ("i", "t"):
-        if not isinstance(v, int) or isinstance(v, bool) or not -_I64 <= v < _I64:
+        if not isinstance(v, int) or isinstance(v, bool) or not -(1 << 63) <= v < 1 << 63:
             raise ValueError("integer out of range")
     elif typ == "f":
-        if not isinstance(v, float) or not finite(v):
+        # finite: inf - inf and nan are nan, never 0 (no math module needed)
+        if not isinstance(v, float) or not (v == v and v - v == 0):
             raise ValueError("not a finite number")
     elif typ in ("s", "o") and len(v) > 1024:
         raise ValueError("value too long")
@@ -96,9 +91,9 @@ def coerce(v, typ):
     # A decoded SenML/CBOR value as a value of LwM2M type typ; ValueError if it is not one.
     if typ in ("i", "t"):
         # a float is an integer only if finite (int(inf) raises OverflowError: issue #11, F2)
-        if isinstance(v, float) and finite(v) and v == int(v):
+        if isinstance(v, float) and v == v and v - v == 0 and v == int(v):
             v = int(v)
-        ok = isinstance(v, int) and not isinstance(v, bool) and -_I64 <= v < _I64
+        ok = isinstance(v, int) and not isinstance(v, bool) and -(1 << 63) <= v < 1 << 63
     elif typ == "f":
         ok = isinstance(v, (int, float)) and not isinstance(v, bool)
         if ok:
@@ -106,7 +101,7 @@ def coerce(v, typ):
                 v = float(v)
             except OverflowError:      # an integer beyond the float range
                 ok = False
-            ok = ok and finite(v)
+            ok = ok and v == v and v - v == 0
     elif typ == "b":
         ok = isinstance(v, bool)
     elif typ == "o":

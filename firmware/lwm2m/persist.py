@@ -22,16 +22,14 @@ def _out(v, typ):
     return v
 
 
-_U32 = 0xFFFFFFFF
-# Ranges of the integer resources a server may write, beyond the signed 64-bit range of every
-# integer: (oid, rid) -> (lowest, highest). The lifetime goes out as a 32-bit `lt`; 0 would
-# mean registering at every wake (issue #11, F4). Checked on write (lwm2m/dmw.py) and on load.
-RANGE = {(1, 1): (1, _U32), (1, 2): (0, _U32), (1, 3): (0, _U32), (1, 0): (1, 65534),
-         (3, 13): (0, _U32)}
-
-
 def in_range(oid, rid, v):
-    r = RANGE.get((oid, rid))
+    # Ranges of the integer resources a server may write, beyond the signed 64-bit range of
+    # every integer: (oid, rid) -> (lowest, highest). The lifetime goes out as a 32-bit `lt`; 0
+    # would mean registering at every wake (issue #11, F4). Checked on write (lwm2m/dmw.py) and
+    # on load. (A table in the function: no module-level names, each costs heap.)
+    u = 0xFFFFFFFF
+    r = {(1, 1): (1, u), (1, 2): (0, u), (1, 3): (0, u), (1, 0): (1, 65534),
+         (3, 13): (0, u)}.get((oid, rid))
     return r is None or r[0] <= v <= r[1]
 
 
@@ -72,7 +70,7 @@ def _in(v, typ, multi, oid=0, rid=0):
     return v
 
 
-def _load(store):
+def load(store):
     # The persisted dict, or {} (and the flash key cleared) if it does not parse.
     b = store.flash_get("dmw")
     if not b:
@@ -94,7 +92,7 @@ def restore(reg, store):
     # (an unknown object, a bad key, a value the resource cannot take) is left out and logged:
     # the device goes on as if the server had never written it, never a crash at every wake.
     bad = 0
-    for k, d in _load(store).items():
+    for k, d in load(store).items():
         try:
             oid, iid = [int(x) for x in k.split("/")]
             if not 0 <= iid <= 65535 or not (d is None or isinstance(d, dict)):
@@ -126,7 +124,7 @@ def restore(reg, store):
 
 def save(store, o, iid, upd=None, created=False, deleted=False):
     # Record a write (`upd`: rid -> value), a Create or a Delete of instance iid of o.
-    a = _load(store)
+    a = load(store)
     k = "%d/%d" % (o.oid, iid)
     if deleted:
         if (a.get(k) or {}).get("+"):

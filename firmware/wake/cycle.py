@@ -227,7 +227,7 @@ def run(board):
         info["result"] = "crash"
         if not isinstance(e, MemoryError):    # heap, not state: dropping state would not help
             from wake import rescue      # the next wake drops what this one may have crashed on
-            rescue.crashed(store)
+            rescue.save(store)
         info["error"] = "%s: %s" % (type(e).__name__, e)
         log("wake failed: %s" % info["error"], "E")
         import sys
@@ -267,7 +267,7 @@ def _wake(board, store, cfg, secrets, info):
     cr = store.flash_get("crash")
     if cr:          # the last cr[0] wakes crashed: drop what they may have crashed on
         from wake import rescue
-        rescue.recover(store, cr[0], info)
+        rescue.load(store, cr[0], info)
         del rescue
     now = board.now()
     endpoint = cfg.get("endpoint")

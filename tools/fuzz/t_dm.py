@@ -364,7 +364,7 @@ class StateTarget:
         cr = st.flash_get("crash")
         if cr:
             from wake import rescue
-            rescue.recover(st, cr[0], {"cause": ""})
+            rescue.load(st, cr[0], {"cause": ""})
         dev = cycle.DeviceCtx(board, "ep", st)
         reg = std.build(Registry(), board, cfg, dev)
         try:
