@@ -37,15 +37,20 @@ def _merge(base, over):
 
 
 def _read_json(path, what, hs):
-    # the parsed file; its text goes into the hash hs (hashlib.sha256)
+    # the parsed file; its bytes go into the hash hs (hashlib.sha256), read in small pieces
+    # (json.load streams too: no copy of the whole file in the heap, which is at its emptiest
+    # here and should stay in one piece for the wake)
     try:
+        with open(path, "rb") as f:
+            b = bytearray(64)
+            n = f.readinto(b)
+            while n:
+                hs.update(memoryview(b)[:n])
+                n = f.readinto(b)
         with open(path) as f:
-            t = f.read()
+            return json.load(f)
     except OSError:
         raise ConfigError("%s file %s not found" % (what, path))
-    hs.update(t.encode())
-    try:
-        return json.loads(t)
     except ValueError as e:
         raise ConfigError("%s file %s is not valid JSON: %s" % (what, path, e))
 

@@ -13,8 +13,7 @@ _MAGIC = b"LW"
 _VER = 1
 
 
-def _sum16(b):
-    s = 0
+def _sum16(b, s=0):
     for x in b:
         s = (s * 31 + x) & 0xFFFF
     return s
@@ -64,14 +63,19 @@ class Store:
         self.sections.pop(name, None)
 
     def encode(self):
+        # one allocation of the blob's size (the checksum is computed over the parts first):
+        # a commit inside a DTLS handshake runs on a fragmented heap
         parts = [_MAGIC, bytes((_VER, len(self.sections)))]
         for name in sorted(self.sections):
             d = self.sections[name]
             nb = name.encode()
             parts.append(bytes((len(nb),)) + nb + struct.pack(">H", len(d)))
             parts.append(d)
-        body = b"".join(parts)
-        return body + struct.pack(">H", _sum16(body))
+        c = 0
+        for p in parts:
+            c = _sum16(p, c)
+        parts.append(struct.pack(">H", c))
+        return b"".join(parts)
 
     def commit(self):
         """Write every section to RTC memory now (cheap: RAM). Raises ValueError if > limit."""

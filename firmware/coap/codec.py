@@ -124,7 +124,7 @@ class Message:
             return "/".join([v.decode() for v in self.get_all(num)])
         except UnicodeError:
             from errors import ProtocolError
-            raise ProtocolError("option %d is not UTF-8" % num)
+            raise ProtocolError("path not UTF-8")
 
     def is_request(self):
         return 1 <= self.code <= 31

@@ -278,6 +278,11 @@ def _wake(board, store, cfg, secrets, info):
             store.flash_put("ep", endpoint.encode())
     dev = DeviceCtx(board, endpoint, store)
     registry = std.build(Registry(), board, cfg, dev)
+    del std                    # built: its code (heap) is not needed for the rest of the wake
+    import sys
+    sys.modules.pop("lwm2m.std", None)
+    if "std" in sys.modules["lwm2m"].__dict__:
+        delattr(sys.modules["lwm2m"], "std")
     dm = LazyDM(registry, dev)
     try:
         reg = Registration(store, board, cfg["server"], registry, endpoint)
@@ -296,18 +301,18 @@ def _wake(board, store, cfg, secrets, info):
     planner = Planner(store, cfg)       # checks its section's version and length
     asleep = int(now - planner.last_exchange) if planner.last_exchange else 1 << 30
     out = {"ep": endpoint}
-    if not board.net_up():
+    net = None
+    if board.net_up():
+        try:
+            net = Udp(cfg["_host"], cfg["_port"], board.local_port())
+        except NetworkDown as e:      # host not resolvable, no socket: no radio this wake
+            out["error"] = str(e)
+    if net is None:
         planner.last_wake = int(now)
         planner.fails += 1
         planner.save()
-        return {"result": "network-down", "path": "none", "fails": planner.fails}
-    try:
-        net = Udp(cfg["_host"], cfg["_port"], board.local_port())
-    except NetworkDown as e:          # host not resolvable, no socket: no radio this wake
-        planner.last_wake = int(now)
-        planner.fails += 1
-        planner.save()
-        return {"result": e.outcome, "path": "none", "fails": planner.fails, "error": str(e)}
+        out.update({"result": "network-down", "path": "none", "fails": planner.fails})
+        return out
     mode = cfg["security"]["mode"]
     chan = make_channel(mode, net, store, board, cfg, secrets)
     chan.mark = HEAP.mark
