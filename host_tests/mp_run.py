@@ -1,8 +1,9 @@
 """Run one host_tests/mp/test_*.py module under the micropython binary.
 
-Usage: micropython -X heapsize=64K host_tests/mp_run.py test_coap_codec
+Usage: micropython -X heapsize=91K host_tests/mp_run.py test_coap_codec
    or, as host_tests/test_micropython.py does: boot the firmware ROMFS image (like the device)
-   and call run(name); firmware modules then come precompiled from /rom.
+   with the device's heap budget (tools/heap_budget.py, via runner.device_argv) and call
+   run(name); firmware modules then come precompiled from /rom.
 Calls every function whose name starts with test_, prints one line per test and a closing
 'N passed, M failed' line; exits 1 on any failure. pytest runs the same files under CPython.
 """

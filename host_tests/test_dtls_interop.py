@@ -33,7 +33,7 @@ def img():
         shutil.rmtree(d, ignore_errors=True)
 
 
-def mp(img, opts, state=None, budget=64 * 1024):
+def mp(img, opts, state=None, budget=None):
     env = dict(os.environ, DTLS_OPTS=json.dumps(opts))
     if state:
         env["LWM2M_STATE"] = state

@@ -47,7 +47,7 @@ def img():
         shutil.rmtree(d, ignore_errors=True)
 
 
-def mp(img, opts, budget=64 * 1024):
+def mp(img, opts, budget=None):
     """Run tools/interop/mp_dtls_client.py (raw mode) under micropython; its RESULT dict."""
     env = dict(os.environ, DTLS_OPTS=json.dumps(opts))
     t0 = time.monotonic()

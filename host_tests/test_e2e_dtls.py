@@ -32,8 +32,11 @@ TIMEOUT = 120                                        # seconds of real time per 
 
 def _sc(name, **kw):
     """A copy of scenario `name` (overrides replace whole keys, `board`/`security` are merged).
-    Every wake runs at the runner's 64 KiB heap budget."""
+    Every wake runs at the runner's heap budget. No Send (the scenarios Send a sample per wake):
+    each wake's bytes are its path's own cost (tools/scenarios.py; test_e2e_delivery.py checks
+    the Sends)."""
     sc = copy.deepcopy(SCENARIOS[name])
+    sc["board"] = runner.merge(sc.get("board", {}), {"schedule": {"report": "none"}})
     for k, v in kw.items():
         if k in ("board", "security", "nat", "plugin_cfg") and isinstance(sc.get(k), dict):
             sc[k] = runner.merge(sc[k], v)

@@ -10,7 +10,7 @@ import os
 import sys
 
 import scenario_util
-from scenario_util import run, events
+from scenario_util import run, events, runner
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tools"))
 from scenarios import SCENARIOS  # noqa: E402
@@ -18,7 +18,7 @@ from scenarios import SCENARIOS  # noqa: E402
 def _ok(rep):
     bad = [(w["wake"], w.get("result"), w.get("error")) for w in rep["wakes"] if w.get("result") != "ok"]
     assert not bad, bad
-    assert all(w["heap_peak"] <= 64 * 1024 for w in rep["wakes"]), [w["heap_peak"] for w in rep["wakes"]]
+    assert all(w["heap_peak"] <= runner.HEAP_BUDGET for w in rep["wakes"]), [w["heap_peak"] for w in rep["wakes"]]
 
 
 def _sc(name, **kw):

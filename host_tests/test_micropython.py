@@ -1,4 +1,5 @@
-"""Every host_tests/mp/test_*.py module also runs under the micropython binary, 64 KiB heap."""
+"""Every host_tests/mp/test_*.py module also runs under the micropython binary, at the device's
+heap budget (tools/heap_budget.py)."""
 import glob
 import os
 import subprocess
@@ -13,7 +14,7 @@ MODS = sorted(os.path.basename(p)[:-3] for p in glob.glob(os.path.join(ROOT, "ho
 @pytest.mark.parametrize("mod", MODS)
 def test_under_micropython(mod):
     """Firmware from the ROMFS image (as on the device), the test module from source, within
-    the device's heap budget (64 KiB plus the image block that stands for flash)."""
+    the device's heap budget (tools/heap_budget.py, plus the image block that stands for flash)."""
     import sys
     sys.path.insert(0, os.path.join(ROOT, "tools"))
     import runner

@@ -3,7 +3,7 @@
 What it does: takes the runner's list of per-wake dicts (and optionally the Meter of
 tools/meter.py for NAT events and the datagram log) and
 - `print_table`: one line per wake, then a per-day summary (bytes up/down, datagrams, round
-  trips, paths taken with counts) and the scenario total;
+  trips, samples taken/sent, paths taken with counts) and the scenario total;
 - `write_json`: the same data plus the meter log, in one JSON file (directories created);
 - `draw_chart`: a PNG (matplotlib, Agg canvas, no display needed): bytes per wake as stacked
   up/down bars coloured by path, failed wakes marked, NAT mapping expiries and forced rebinds
@@ -21,6 +21,8 @@ A wake dict has these keys (missing numeric keys count as 0, missing text as '')
                  as Meter.segment_totals() returns them (so the runner can wake.update() them)
     awake_ms     awake time of the wake (real milliseconds)
     heap_peak    optional: peak heap use in bytes
+    taken, sent  optional: samples taken / samples the server acknowledged in this wake (the
+                 WAKE line); 'smp t/s' in the tables
 Days are counted from the first wake's virtual time: day 1 is [t0, t0 + 24 h).
 
 Other shapes are accepted too (`normalize_wakes`): counters missing at the top level are taken
@@ -136,6 +138,10 @@ def _sum(wakes):
                          else _n(w, "dgrams_up") + _n(w, "dgrams_down") for w in wakes)
     s["paths"] = dict(_path_counts(wakes).most_common())
     s["results"] = dict(Counter(w.get("result", RESULT_OK) for w in wakes).most_common())
+    # the work done (the device's own counts; the runner's summary adds what the server received)
+    s["samples_taken"] = sum(_n(w, "taken") for w in wakes)
+    s["samples_sent"] = sum(_n(w, "sent") for w in wakes)
+    s["partial"] = sum(1 for w in wakes if w.get("result") == "partial")
     return s
 
 
@@ -166,9 +172,9 @@ def summary(wakes):
 # --- table -------------------------------------------------------------------------------------
 WAKE_COLS = (("wake", 5), ("virtual time", 12), ("path", 26), ("result", 16), ("up", 7),
              ("down", 7), ("total", 7), ("dg up/dn", 9), ("rtt", 4), ("awake ms", 9),
-             ("heap", 7))
+             ("heap", 7), ("smp t/s", 8))
 DAY_COLS = (("day", 5), ("wakes", 6), ("failed", 7), ("bytes up", 10), ("bytes down", 11),
-            ("total", 10), ("dg up/dn", 11), ("rtt", 6))
+            ("total", 10), ("dg up/dn", 11), ("rtt", 6), ("smp t/s", 8))
 
 
 def _row(cols, values):
@@ -196,7 +202,7 @@ def print_table(wakes, title, out=sys.stdout):
             _n(w, "bytes_up") + _n(w, "bytes_down"),
             _dgrams(w), _n(w, "round_trips"),
             None if w.get("awake_ms") is None else int(round(w["awake_ms"])),
-            w.get("heap_peak")]) + "\n")
+            w.get("heap_peak"), "%d/%d" % (_n(w, "taken"), _n(w, "sent"))]) + "\n")
     out.write("\nper-day summary (day 1 starts at the first wake)\n")
     out.write(_row(DAY_COLS, [c for c, _ in DAY_COLS]) + "  paths\n")
     out.write("-" * 80 + "\n")
@@ -205,7 +211,7 @@ def print_table(wakes, title, out=sys.stdout):
         out.write(_row(DAY_COLS, [
             s["day"], s["wakes"], s["failed"], s["bytes_up"], s["bytes_down"], s["bytes_total"],
             "%d/%d" % (s["dgrams_up"], s["dgrams_down"]) if s["dgrams_up"] or s["dgrams_down"]
-            else str(s["datagrams"]), s["round_trips"]])
+            else str(s["datagrams"]), s["round_trips"], "%d/%d" % (s["samples_taken"], s["samples_sent"])])
             + "  " + _fmt_counts(Counter(s["paths"])) + "\n")
 
 

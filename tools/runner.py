@@ -3,7 +3,7 @@
 
 Runs the harness LwM2M server, the NAT simulator and the byte meter in one asyncio loop on a
 shared virtual clock, and starts the firmware under the micropython unix port once per wake
-(`micropython -X heapsize=64K firmware/main.py`, one process per wake: a deep sleep is a
+(`micropython -X heapsize=<budget> firmware/main.py`, one process per wake: a deep sleep is a
 reset). Between wakes it advances the clock by the sleep the device asked for, so a day of
 hourly wakes runs in seconds. Prints one line per wake and a summary; writes reports/.
 
@@ -80,7 +80,7 @@ def build_mpy():
 
 
 ROMFS = os.path.join(ROOT, "build", "firmware.romfs")
-HEAP_BUDGET = int(os.getenv("LWM2M_HEAP_BUDGET", 64 * 1024))
+from heap_budget import HEAP_BUDGET  # noqa: E402  (64 KiB of a 32-bit MCU, README "Memory")
 
 
 def build_romfs():
@@ -147,7 +147,7 @@ class Device:
         self.clock_file = clock_file
         self.local_port = local_port
         self.fixed_port = None
-        self.heap = heap
+        self.heap = heap        # unused: the heap is device_argv's (the budget, tools/heap_budget.py)
         self.wakes = 0
 
     def argv(self, heap_budget=None):
@@ -294,6 +294,10 @@ async def run_scenario(name, sc, out_dir="reports", quiet=False, workdir=None, k
                 elif act[0] in ("create", "write-cf"):   # (op, uri, values, content format)
                     f = server.create if act[0] == "create" else server.write
                     pending_reads.append((i, act[1], f(ep, act[1], act[2], act[3])))
+        if sc.get("drop_down", {}).get(i):
+            _drop_down(server, sc["drop_down"][i])
+        if sc.get("drop_send_acks", {}).get(i):
+            _drop_send_acks(server, sc["drop_send_acks"][i])
         if i in sc.get("server_restart", ()):
             for p in server.plugins:
                 if hasattr(p, "restart"):
@@ -329,12 +333,16 @@ async def run_scenario(name, sc, out_dir="reports", quiet=False, workdir=None, k
                 notes.append("server %s failed: %s" % (u, e))
         if info.get("served"):
             notes.append("served %d" % info["served"])
-        if info.get("notified"):
-            notes.append("notified %d" % info["notified"])
+        if info.get("refused"):
+            notes.append("refused %d (5.03)" % info["refused"])
+        if info.get("notified") or info.get("notify_due"):
+            notes.append("notified %d/%d" % (info.get("notified", 0), info.get("notify_due", 0)))
         if info.get("path") == "sample":
             notes.append("sample (%d waiting)" % info.get("samples", 0))
-        elif info.get("sent", 1) > 1:
-            notes.append("Send of %d samples" % info["sent"])
+        elif info.get("sent", 1) != 1 or info.get("waiting"):
+            notes.append("Send of %d samples (%d waiting)" % (info.get("sent", 0), info.get("waiting", 0)))
+        if info.get("undone"):
+            notes.append("not done: " + info["undone"])
         if cut:
             notes.append("power cut before wake")
         notes.extend(info.get("notes", ()))
@@ -373,18 +381,21 @@ async def run_scenario(name, sc, out_dir="reports", quiet=False, workdir=None, k
         paths[w.get("path", "?")] = paths.get(w.get("path", "?"), 0) + 1
     report["summary"] = {"wakes": len(wakes), "ok": ok, "bytes_up": tot_up, "bytes_down": tot_down,
                          "paths": paths, "virtual_s": clock.now() - T0,
-                         "heap_peak_max": max([w.get("heap_peak", 0) for w in wakes] or [0])}
+                         "heap_peak_max": max([w.get("heap_peak", 0) for w in wakes] or [0]),
+                         "heap_budget": HEAP_BUDGET}
+    report["summary"].update(delivery(wakes, server.events, board["security"]["mode"]))
     if not quiet:
         s = report["summary"]
-        print("summary: %d/%d wakes ok, %d B up, %d B down over %s virtual; paths %s; peak heap %d B" % (
-            ok, len(wakes), tot_up, tot_down, fmt_t(s["virtual_s"]), json.dumps(paths), s["heap_peak_max"]))
+        print("summary: %d/%d wakes ok, %d B up, %d B down over %s virtual; paths %s; peak heap %d B (budget %d B)" % (
+            ok, len(wakes), tot_up, tot_down, fmt_t(s["virtual_s"]), json.dumps(paths), s["heap_peak_max"], HEAP_BUDGET))
+        print(delivery_line(s))
     if not quiet:
         try:
             import report as rep
             for d in rep.day_summary(wakes):
-                print("day %d: %d wakes (%d ok), %d B up, %d B down, %d datagrams, %d round trips, paths %s" % (
+                print("day %d: %d wakes (%d ok), %d B up, %d B down, %d datagrams, %d round trips, samples taken %d / sent %d, paths %s" % (
                     d["day"], d["wakes"], d["ok"], d["bytes_up"], d["bytes_down"], d["dgrams_up"] + d["dgrams_down"],
-                    d["round_trips"], json.dumps(d["paths"])))
+                    d["round_trips"], d["samples_taken"], d["samples_sent"], json.dumps(d["paths"])))
         except (ImportError, KeyError) as e:
             print("day summary unavailable: %s" % e)
     if out_dir:
@@ -464,6 +475,89 @@ def external_config(args):
     return board, secrets
 
 
+def server_samples(events):
+    """The samples the server received: the distinct (name, time) of the SenML records of
+    every Send in the server's log (a sample sent twice, its 2.04 lost, counts once)."""
+    seen = set()
+    for e in events:
+        if e.get("ev") != "send" or not isinstance(e.get("data"), list):
+            continue
+        bn, bt = "", 0
+        for r in e["data"]:
+            if not isinstance(r, dict):
+                continue
+            g = lambda k, s, d=None: r.get(k, r.get(str(k), r.get(s, d)))   # noqa: E731 CBOR int keys or names
+            bn = g(-2, "bn", bn) or bn
+            bt = g(-3, "bt", bt) or bt
+            seen.add((bn + (g(0, "n", "") or ""), bt + (g(6, "t", 0) or 0)))
+    return len(seen), len({t for _n, t in seen})
+
+
+def delivery(wakes, events, mode):
+    """What was due and what was delivered over a scenario: samples taken by the device vs
+    received by the server (from the server's log), notifications due/sent, requests
+    served/refused, wakes with work left undone ('partial'), MemoryErrors."""
+    _recs, delivered = server_samples(events)
+    last = wakes[-1] if wakes else {}
+    return {"mode": mode,
+            "samples": {"taken": sum(w.get("taken", 0) for w in wakes),
+                        "sent": sum(w.get("sent", 0) for w in wakes),
+                        "delivered": delivered,
+                        "waiting": last.get("waiting", last.get("samples", 0))},
+            "notifications": {"due": sum(w.get("notify_due", 0) for w in wakes),
+                              "sent": sum(w.get("notified", 0) for w in wakes)},
+            "requests": {"served": sum(w.get("served", 0) for w in wakes),
+                         "refused": sum(w.get("refused", 0) for w in wakes)},
+            "partial": sum(1 for w in wakes if w.get("result") == "partial"),
+            "memory_errors": sum(1 for w in wakes if "MemoryError" in json.dumps(w.get("log", "")) + str(w.get("error", "")))}
+
+
+def delivery_line(s):
+    sm, nt, rq = s["samples"], s["notifications"], s["requests"]
+    return ("delivery (%s): samples taken %d, delivered to the server %d, waiting %d%s; notifications %d/%d due sent; "
+            "requests served %d, refused %d; partial wakes %d; MemoryErrors %d" % (
+                s["mode"], sm["taken"], sm["delivered"], sm["waiting"],
+                "" if sm["delivered"] + sm["waiting"] >= sm["taken"] else " (LOST %d)" % (sm["taken"] - sm["delivered"] - sm["waiting"]),
+                nt["sent"], nt["due"], rq["served"], rq["refused"], s["partial"], s["memory_errors"]))
+
+
+def _drop_down(server, spec):
+    """Fault (scenario key drop_down {wake: spec}): of the datagrams the server sends from now
+    on that start with byte `first` (default 23: DTLS application data, the answers to the
+    device's requests), let `skip` through, then lose the next `n`. spec: n or [skip, n, first]."""
+    skip, n, first = ([0, spec] if isinstance(spec, int) else list(spec)) + [23][len([spec] if isinstance(spec, int) else spec) - 2:]
+    left = [skip, n]
+    send = server.sendto
+
+    def sendto(data, addr):
+        if left[1] > 0 and data and data[0] == first:
+            if left[0] > 0:
+                left[0] -= 1
+            else:
+                left[1] -= 1
+                server.log("fault-drop", size=len(data), left=left[1])
+                return
+        send(data, addr)
+    server.sendto = sendto
+
+
+def _drop_send_acks(server, n):
+    """Fault (scenario key drop_send_acks {wake: n}): the server receives the next n Send
+    transmissions (POST /dp; logged, samples recorded) but its answers are lost, whatever else
+    goes on in the wake (retransmitted Updates, requests)."""
+    from harness import coap as _C
+    left = [n]
+    reply = server.reply
+
+    def r(peer, req, code, payload=b"", opts=()):
+        if left[0] > 0 and req.code == _C.POST and req.get_all(_C.URI_PATH) == [b"dp"]:
+            left[0] -= 1
+            server.log("fault-drop", what="Send answer", mid=req.mid, left=left[0])
+            return None
+        return reply(peer, req, code, payload, opts)
+    server.reply = r
+
+
 async def run_external(args):
     """The firmware against a server the user names, on the real clock (sleeps for real).
     Returns the number of wakes that did not end ok. The device directory and the copy of the
@@ -521,8 +615,9 @@ def main():
     t = time.monotonic()
     rep = asyncio.run(run_scenario(args.scenario, SCENARIOS[args.scenario], args.out))
     print("reports: %s/%s.json (%.1f s real time)" % (args.out, args.scenario, time.monotonic() - t))
-    if rep["summary"]["ok"] != rep["summary"]["wakes"]:
-        sys.exit(1)
+    s = rep["summary"]
+    if s["ok"] != s["wakes"] or s["samples"]["delivered"] + s["samples"]["waiting"] < s["samples"]["taken"]:
+        sys.exit(1)       # a wake not ok, or a sample taken that neither reached the server nor waits
 
 
 if __name__ == "__main__":

@@ -8,8 +8,11 @@ RTC memory is lost before a wake), server_restart (wake indices before which the
 all security state), sleep_override ({wake index: seconds} the device stays off after that wake,
 whatever it asked), settle_s (real seconds the server keeps running after each wake), seed.
 Action ops: read, write, exec (queued for a queue-mode client), read-now (sent at once),
-forget (the server drops every registration). heap_budget ({wake index: bytes}) gives one
-wake a different heap budget than the device's 64 KiB (to study what fits).
+forget (the server drops every registration). drop_down ({wake index: n or [skip, n, first
+byte]}): from that wake on, the server's next n datagrams starting with that byte (default 23,
+DTLS application data) are lost, after `skip` of them went through; drop_send_acks ({wake
+index: n}): the server's answers to the next n Send transmissions are lost. heap_budget ({wake index: bytes}) gives one
+wake a different heap budget than the device's (tools/heap_budget.py; to study what fits).
 """
 
 FAST_COAP = {"ack_timeout_ms": 300, "ack_random_factor": 1.5, "max_retransmit": 3}
@@ -71,9 +74,10 @@ SCENARIOS["oscore-heal"] = {
     "server_restart": [3], "actions": {2: [("read", "/3/0/9")]},
 }
 
-# DTLS keep-alive scenarios (host_tests/test_e2e_dtls.py). No Send (schedule.report "none"), so
-# each wake's bytes are its path's own cost (make bench's rows).
-_DTLS_KA = {"schedule": dict(FAST_SCHED, sleep_s=3600, report="none"), "coap": FAST_COAP}
+# DTLS path scenarios: each wake takes a sample and Sends it (the runner's summary counts the
+# samples the server received). host_tests/test_e2e_dtls.py runs them with schedule.report
+# "none", so that each wake's bytes are its path's own cost (make bench's rows).
+_DTLS_KA = {"schedule": dict(FAST_SCHED, sleep_s=3600, report="send"), "coap": FAST_COAP}
 
 # No CID: the NAT forgets the device every hour, so every wake resumes the session with the
 # Update piggy-backed on the client's CCS + Finished. Before wake 3 the server restarts and loses
@@ -102,6 +106,27 @@ SCENARIOS["dtls-reuse"] = {
     "wakes": 5, "mode": "psk", "plugins": ["dtls", "nosec"], "security": {"cid": None},
     "board": dict(_DTLS_KA, schedule=dict(_DTLS_KA["schedule"], sleep_s=60)),
     "nat": {"timeout_s": 120}, "local_port": "fixed",
+}
+
+# 50 server requests queued while the device sleeps, all served in one DTLS resumption wake
+# (no CID: the NAT forgot the device, the session is resumed with the Update piggy-backed, then
+# the server sends everything it queued): Read of /3/0 in SenML CBOR and TLV, Write,
+# Write-Attributes, Observe, Discover, Create and Delete. Every answer must be 2.xx.
+_BURST = ([("read-cf", "/3/0", 112)] * 10 + [("read-cf", "/3/0", 11542)] * 10
+          + [("write", "/1/0/3", str(300 + k)) for k in range(6)]
+          + [("write-attr", "/3303/0/5700", {"pmax": 10800 + k, "st": 0.5}) for k in range(6)]
+          + [("observe", "/3303/0/5700"), ("observe", "/3/0/9")]
+          + [("discover", "/3"), ("discover", "/3303/0")] * 3
+          + [("create", "/3303", [("/3303/%d/5701" % k, "K")], 11542) for k in range(5, 10)]
+          + [("delete", "/3303/%d" % k) for k in range(5, 10)])
+assert len(_BURST) == 50
+SCENARIOS["dtls-resume-burst"] = {
+    "title": "DTLS without CID: 50 requests queued for one resumption wake (read SenML CBOR/TLV, write, "
+             "write-attributes, observe, discover, create, delete), all answered 2.xx",
+    "wakes": 4, "mode": "psk", "plugins": ["dtls", "nosec"], "security": {"cid": None},
+    "board": {"schedule": dict(FAST_SCHED, sleep_s=3600), "coap": FAST_COAP},
+    "nat": {"timeout_s": 120}, "local_port": "fresh",
+    "actions": {2: _BURST},
 }
 
 # The ESP32 board layer (firmware/board/esp32.py) on the models of MicroPython's ESP32 APIs

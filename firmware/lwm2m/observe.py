@@ -222,8 +222,13 @@ def _changed(a, v, last, h, lh):
             (st is not None and abs(v - last) >= st))
 
 
+due_count = 0     # notifications that were due at the last notify() (the WAKE line's notify_due)
+
+
 def notify(ex, reg, store, con=True, now=None):
     # Send every notification that is due. Returns the number sent (acknowledged if CON).
+    global due_count
+    due_count = 0
     es, seq = load(store)
     if not es:
         return 0
@@ -252,6 +257,7 @@ def notify(ex, reg, store, con=True, now=None):
         if (a["pmax"] and a["pmax"] >= a["pmin"] and now + _EARLY >= t + a["pmax"] and now >= t + a["pmin"]) \
                 or (ch and now >= t + a["pmin"]):
             seq += 1
+            due_count += 1
             m = C.Message(C.CON if con else C.NON, C.CONTENT, ex.next_mid(), tok, payload)
             m.add(C.OBSERVE, seq & 0xFFFFFF)
             if cf != _NONE:

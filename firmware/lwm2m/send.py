@@ -8,7 +8,8 @@ if the 2.04 is lost on every retransmission). Where they wait:
   RTC section 'smp': flags(1) | last value f32(4) | samples not yet spilled
   flash key 'smp':   older samples (spilled), sent first
 With report.durable (default true) each sample goes to flash at once, so a power cut loses
-nothing; otherwise samples stay in RTC memory until they pass _CAP bytes (then spill).
+nothing; otherwise samples stay in RTC memory until they pass 512 bytes (then spill). A sample
+is taken by lwm2m/sample.py (before any radio work; kept apart for the heap).
 A batch goes out when report.batch samples are waiting, or at once when the first path's value
 crosses report.gt or report.lt (from one side to the other). Payload, one path:
   [{-2 bn: "/3303/0/5700", -3 bt: t0, 2 v: v0}, {6 t: t1 - t0, 2 v: v1}, ...]
@@ -20,9 +21,8 @@ from micropython import const
 
 from coap import codec as C
 from errors import LwError
+from lwm2m.sample import take
 
-_CAP = const(512)         # RTC bytes of samples before they spill to flash
-_FLASH_MAX = const(1800)  # flash bytes of samples kept at most (ESP32 NVS blob buffer 2048)
 _MAX_SEND = const(40)     # samples per Send (one datagram well below 1152 B)
 _URGENT = const(1)
 _HAVE_LAST = const(2)
@@ -37,42 +37,6 @@ def _hdr(store):
     if not s or len(s) < 5:
         return 0, 0.0, b""
     return s[0], struct.unpack(">f", s[1:5])[0], bytes(s[5:])
-
-
-def read_values(registry, ps):
-    out = []
-    for p in ps:
-        ids = [int(x) for x in p.strip("/").split("/")]
-        o = registry.get(ids[0])
-        out.append(float(o.value(ids[1], ids[2])))
-    return out
-
-
-def take(store, cfg, vals, now):
-    # Store one sample; returns True if it crossed a threshold (send at once).
-    rep = cfg.get("report") or {}
-    flags, last, rs = _hdr(store)
-    v = vals[0]
-    gt, lt = rep.get("gt"), rep.get("lt")
-    if flags & _HAVE_LAST:
-        cross = (gt is not None and (v > gt) != (last > gt)) or (lt is not None and (v < lt) != (last < lt))
-    else:
-        cross = (gt is not None and v > gt) or (lt is not None and v < lt)
-    if cross:
-        flags |= _URGENT
-    rs += struct.pack(">I", int(now)) + struct.pack(">%df" % len(vals), *vals)
-    if rep.get("durable", True) or len(rs) > _CAP:
-        f = (store.flash_get("smp") or b"") + rs
-        if len(f) > _FLASH_MAX:
-            sz = 4 + 4 * len(vals)
-            cut = (len(f) - _FLASH_MAX + sz - 1) // sz * sz
-            from log import log
-            log("samples: %d oldest dropped (store full)" % (cut // sz), "W")
-            f = f[cut:]
-        store.flash_put("smp", f)
-        rs = b""
-    store.put("smp", bytes((flags | _HAVE_LAST,)) + struct.pack(">f", v) + rs)
-    return cross
 
 
 def count(store, cfg):
@@ -185,7 +149,7 @@ def sample_wake(store, cfg, registry, reg, dev, now):
     # the radio (registration renewal, a notification due, a batch full, a threshold crossed, or
     # schedule.sleep_s since the last exchange).
     dev.sampled = True
-    cross = take(store, cfg, read_values(registry, paths(cfg)), now)
+    cross = take(store, cfg, registry, now)
     sch = cfg["schedule"]
     dl = [reg.renew_due(), reg.last_ok + sch["sleep_s"]]
     d = store.get("obd")          # earliest notification deadline (lwm2m/observe.py)
@@ -193,5 +157,5 @@ def sample_wake(store, cfg, registry, reg, dev, now):
         dl.append(int.from_bytes(d, "big"))
     if cross or due(store, cfg) or min(dl) <= now:
         return None
-    return {"result": "ok", "path": "sample", "samples": count(store, cfg),
+    return {"result": "ok", "path": "sample", "taken": 1, "samples": count(store, cfg),
             "next_s": int(max(1, min(sch["sample_s"], min(dl) - now)))}

@@ -44,6 +44,10 @@
 # 00 once forgotten): the flash copy says which context the SSN bounds belong to. save()
 # returns (for the RTC section 'sec') the replay window for server requests, bound to its
 # ID Context:  ver(1)=1 | window top+1 (5) | window bitmap (4) | idc_len (1, 0xFF = none) | idc
+# Observe (RFC 8613 8.3, 4.1.3.5.2): every response with an Observe option (a notification,
+# also at a later wake) is protected with its own Partial IV (an SSN, never the request's
+# nonce again) and bound to the Observe request's (kid, PIV), kept in the RTC section 'osq':
+# n x [tlen | token | klen | kid | plen | piv] (the last _OBS_KEEP observations).
 from micropython import const
 
 from coap import codec as C
@@ -56,6 +60,8 @@ _CON = const(0)
 _ACK = const(2)
 _ECHO = const(252)
 _UNAUTHORIZED = const(129)
+_OBSERVE = const(6)
+_OBS_KEEP = const(8)      # observations whose request id is kept (RTC section 'osq')
 
 
 class OscoreChannel:
@@ -117,6 +123,7 @@ class OscoreChannel:
             self.kid_ctx = None
             self.echo = None
             self.store.flash_put("osc", b"\x00")
+            self.store.drop("osq")           # its observations' request ids go with it
 
     forget_path = forget
 
@@ -182,14 +189,47 @@ class OscoreChannel:
             for t, i, ours in q:
                 if t == msg.token and not ours:
                     r = i
+            obs = msg.get(_OBSERVE) is not None
+            if obs:
+                r = self._obs(msg.token, r)
             if r is None:
                 raise ProtocolError("response to no server request")
-            prot = protect(self, msg, None, r)[0]
+            prot = protect(self, msg, self.seq.take() if obs else None, r)[0]
         data = C.encode(prot)
         c.append((msg.mtype, msg.mid, data))
         if len(c) > _KEEP:
             c.pop(0)
         self.net.send(data)
+
+    def _obs(self, tok, r):
+        # The Observe request id for token tok: remembered when r is given (the registration
+        # response), looked up otherwise (a notification at a later wake). None if unknown.
+        s = self.store.get("osq") or b""
+        es = []
+        i = 0
+        while i < len(s):
+            n = s[i]
+            t = bytes(s[i + 1:i + 1 + n])
+            i += 1 + n
+            k = bytes(s[i + 1:i + 1 + s[i]])
+            i += 1 + s[i]
+            v = bytes(s[i + 1:i + 1 + s[i]])
+            i += 1 + s[i]
+            if t == tok:
+                if r is None:
+                    return (k, v)
+                continue
+            es.append((t, k, v))
+        if r is None:
+            return None
+        es.append((bytes(tok), bytes(r[0]), bytes(r[1])))
+        b = bytearray()
+        for t, k, v in es[-_OBS_KEEP:]:
+            for x in (t, k, v):
+                b.append(len(x))
+                b.extend(x)
+        self.store.put("osq", bytes(b))
+        return r
 
     def recv(self, timeout_ms):
         """The next message that verified, None on timeout; drops (and counts) the rest."""

@@ -95,7 +95,12 @@ class Heap:
         gc.collect()
         u = gc.mem_alloc() - self.base
         if label:
-            self.marks.append("%s:%d" % (label, u))
+            ms = self.marks
+            if ms and ms[-1][0] == label:       # a run of one label (requests) is one mark,
+                if u > ms[-1][1]:               # its highest: the list must not grow per request
+                    ms[-1][1] = u
+            else:
+                ms.append([label, u])
         if u > self.peak:
             self.peak = u
             self.at = label
@@ -103,6 +108,22 @@ class Heap:
 
 
 HEAP = None
+
+
+def heap_figures():
+    """(free bytes, largest free block) after a collection: a shortage or a fragmented heap."""
+    gc.collect()
+    lo, hi = 0, gc.mem_free()
+    f = hi
+    while hi - lo > 16:
+        n = (lo + hi) // 2
+        try:
+            b = bytearray(n)
+            del b
+            lo = n
+        except MemoryError:
+            hi = n
+    return f, lo
 
 
 def _unload(name):
@@ -121,15 +142,17 @@ class LazyDM:
         self.dev = dev
         self.dm = None
         self.cbor = 1
+        self.n = 0            # requests handled this wake (duplicates are answered by Exchange)
+        self.refused = 0      # of which answered 5.03 for lack of heap
 
     def handle(self, m):
-        # A request whose code does not fit in the heap left (several in one wake, on a heap the
-        # earlier phases fragmented) is answered 5.03 Service Unavailable, not a MemoryError
-        # that would end the wake: the server may ask again at the next wake.
+        # 5.03 Service Unavailable is the last guard against a real shortage (no 2 KiB block
+        # left, or a MemoryError while loading or running the DM code), not a MemoryError
+        # that would end the wake; it is logged with the heap figures, counted in the WAKE
+        # line ('refused') and the wake is 'partial'. The server may ask again at the next wake.
         gc.collect()
+        self.n += 1
         try:
-            if gc.mem_free() < 12288:
-                raise MemoryError
             b = bytearray(2048)   # the code loads in pieces, but some need a contiguous block
             del b
             if self.dm is None:
@@ -140,6 +163,9 @@ class LazyDM:
                 self.dm = DM(self.registry, d.store, d.dm_changed, d.now)
             r = self.dm.handle(m)
         except MemoryError:
+            self.drop()
+            self.refused += 1
+            log("request /%s refused 5.03: heap free %d, largest block %d" % ((m.path(),) + heap_figures()), "W")
             r = C.Message(C.ACK, 163)
         self.drop()           # code is in flash (ROMFS): importing again costs little heap
         return r
@@ -151,7 +177,7 @@ class LazyDM:
         import sys
         self.dm = None
         p = sys.modules.get("lwm2m")
-        for n in ("dmw", "composite", "senml", "lcbor", "observe", "persist", "send", "dm", "fmt", "tlv"):
+        for n in ("dmw", "composite", "senml", "lcbor", "observe", "persist", "send", "sample", "dm", "fmt", "tlv"):
             if sys.modules.pop("lwm2m." + n, None) is not None and p is not None and n in p.__dict__:
                 delattr(p, n)
         if self.cbor is None:       # the CBOR codec, unless another layer had it before us
@@ -214,7 +240,7 @@ def run(board):
         info.update(_wake(board, store, cfg, secrets, info))
         if store.flash_get("crash"):     # no crash this time: the count starts again
             store.flash_put("crash", b"")
-        if info.get("result") != "ok":
+        if info.get("result") not in ("ok", "partial"):
             sleep_s = _backoff(cfg["schedule"], info.get("result"), info.get("fails", 1))
         if info.get("next_s"):
             sleep_s = min(sleep_s, info.pop("next_s"))
@@ -244,7 +270,7 @@ def run(board):
     HEAP.mark("end")
     info["heap_peak"] = HEAP.peak
     info["heap_at"] = HEAP.at
-    info["heap_marks"] = " ".join(HEAP.marks)
+    info["heap_marks"] = " ".join("%s:%d" % (m[0], m[1]) for m in HEAP.marks)
     info["heap_free"] = gc.mem_free()
     info["sleep_s"] = int(sleep_s)
     info["rtc_bytes"] = store.size()
@@ -298,9 +324,19 @@ def _wake(board, store, cfg, secrets, info):
             return w
         del send
         dm.drop()
+    out = {"ep": endpoint, "taken": 1 if dev.sampled else 0}
+    if cfg["schedule"].get("report") == "send" and not dev.sampled:
+        # this wake's sample is taken and persisted before any radio work: a Send that fails
+        # (no answer, a shortage) loses no reading, it goes out at the next wake
+        from lwm2m import sample
+        sample.take(store, cfg, registry, dev.now())
+        dev.sampled = True
+        out["taken"] = info["taken"] = 1     # (info: in the WAKE line even if the wake crashes)
+        store.commit()
+        del sample
+        dm.drop()
     planner = Planner(store, cfg)       # checks its section's version and length
     asleep = int(now - planner.last_exchange) if planner.last_exchange else 1 << 30
-    out = {"ep": endpoint}
     net = None
     if board.net_up():
         try:
@@ -312,6 +348,9 @@ def _wake(board, store, cfg, secrets, info):
         planner.fails += 1
         planner.save()
         out.update({"result": "network-down", "path": "none", "fails": planner.fails})
+        if out["taken"]:
+            from lwm2m import send
+            out["waiting"] = send.count(store, cfg)    # kept for the next wake
         return out
     mode = cfg["security"]["mode"]
     chan = make_channel(mode, net, store, board, cfg, secrets)
@@ -391,29 +430,25 @@ def _wake(board, store, cfg, secrets, info):
             store.drop("obs")     # a new registration ends the server's observations
             store.drop("obd")
         # queue mode: answer what the server queued while we slept, stop when it is quiet
-        served = ex.serve(cfg["schedule"]["listen_ms"], cfg["schedule"]["listen_max_ms"])
-        if served:
-            out["served"] = served
+        ex.serve(cfg["schedule"]["listen_ms"], cfg["schedule"]["listen_max_ms"])
+        if dm.n:
             planner.last_exchange = int(board.now())
         dm.drop()
         # then the reports, once the DM code is gone (requests that arrive meanwhile are
-        # served); short of heap, a report waits for the next wake (nothing is lost)
+        # served); what cannot go out now stays in the store for the next wake
         if cfg["schedule"].get("report") == "send":
-            try:
-                out["sent"] = _send_report(ex, dev, registry, store, cfg)
-            except (LwError, MemoryError) as e:
-                log("Send failed: %r" % e, "W")
-                out["sent"] = 0
+            _send_report(ex, store, cfg, out)
             HEAP.mark("sent")
             dm.drop()
         if store.get("obs"):      # notifications due (pmax, or a change after pmin)
+            from lwm2m import observe
             try:
-                from lwm2m import observe
                 out["notified"] = observe.notify(ex, registry, store,
                                                  (cfg.get("report") or {}).get("notify", "con") == "con")
-                del observe
             except (LwError, MemoryError) as e:
-                log("Notify failed: %r" % e, "W")
+                log("Notify failed: %r (heap free %d, largest block %d)" % ((e,) + heap_figures()), "W")
+            out["notify_due"] = observe.due_count
+            del observe
             HEAP.mark("notified")
             dm.drop()
         for _ in range(3):      # a lifetime write or Registration Update Trigger: Update now,
@@ -434,6 +469,17 @@ def _wake(board, store, cfg, secrets, info):
     planner.last_wake = int(board.now())
     planner.fails = 0 if result == "ok" else planner.fails + 1
     out["fails"] = planner.fails
+    if dm.n:
+        out["served"] = dm.n - dm.refused
+    if dm.refused:
+        out["refused"] = dm.refused
+    if result == "ok":
+        result = _delivered(out)
+    elif out["taken"] and "waiting" not in out:
+        from lwm2m import send
+        out["waiting"] = send.count(store, cfg)    # kept for the next wake
+        del send
+        dm.drop()
     planner.save()
     chan.settle()
     s = chan.save()
@@ -463,11 +509,39 @@ def _wake(board, store, cfg, secrets, info):
     return out
 
 
-def _send_report(ex, dev, registry, store, cfg):
-    """LwM2M 1.1 Send (POST /dp, SenML CBOR) of the waiting samples (lwm2m/send.py): this
-    wake's sample is taken here unless a sample wake took it; the batch goes out when
-    report.batch samples wait or a threshold was crossed. Returns the number of samples sent."""
+def _send_report(ex, store, cfg, out):
+    """LwM2M 1.1 Send (POST /dp, SenML CBOR) of the waiting samples (lwm2m/send.py), when
+    report.batch samples wait or a threshold was crossed. Sets out['send_due'] (samples that
+    were due), out['sent'] (samples the server acknowledged) and out['waiting'] (samples still
+    in the store). A failure keeps the samples for the next wake."""
     from lwm2m import send
-    if not dev.sampled:
-        send.take(store, cfg, send.read_values(registry, send.paths(cfg)), dev.now())
-    return send.flush(ex, store, cfg) if send.due(store, cfg) else 0
+    n0 = send.count(store, cfg)
+    if send.due(store, cfg):
+        out["send_due"] = n0
+        try:
+            send.flush(ex, store, cfg)
+        except (LwError, MemoryError) as e:
+            log("Send failed: %r (heap free %d, largest block %d)" % ((e,) + heap_figures()), "W")
+        n1 = send.count(store, cfg)
+        out["sent"] = n0 - n1       # samples leave the store only after the server's 2.04
+        n0 = n1
+    out["waiting"] = n0
+
+
+def _delivered(out):
+    """The result of a wake that reached the server: 'ok' when all the work that was due was
+    done (the Send of the samples due, the notifications due, every server request served),
+    else 'partial' with out['undone'] naming what was not. A partial wake is no failure of the
+    path (the planner records it as working, no back-off): what was not delivered waits in the
+    store and goes out at the next wake."""
+    undone = []
+    if out.get("sent", 0) < out.get("send_due", 0):
+        undone.append("send")
+    if out.get("notified", 0) < out.get("notify_due", 0):
+        undone.append("notify")
+    if out.get("refused"):
+        undone.append("requests")
+    if not undone:
+        return "ok"
+    out["undone"] = ",".join(undone)
+    return "partial"

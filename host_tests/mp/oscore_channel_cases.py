@@ -9,7 +9,7 @@ in one micropython process, with the firmware from a ROMFS image within the 64 K
 import gc
 
 from coap import codec as C
-from errors import ConfigError, SessionUnknown
+from errors import ConfigError, ProtocolError, SessionUnknown
 from oscore import option_of, protect, unprotect
 from oscore.kdf import context as Context
 from sec.oscore_channel import OscoreChannel
@@ -260,6 +260,49 @@ def case_server_request_answered_with_request_nonce_and_duplicates():
     net.q.append(C.encode(prot))                         # the server retransmits its GET
     assert ch.recv(100) is None and net.sent[-1] == net.sent[-2]
     assert ch.dropped == 0
+
+
+def case_notifications_carry_their_own_piv_also_after_a_deep_sleep():
+    """RFC 8613 8.3: a response with Observe (the registration's, and every notification) has its
+    own Partial IV, never the request's nonce again; the Observe request's id survives a deep
+    sleep (RTC 'osq'), so a notification at a later wake verifies against it."""
+    b = Board()
+    srv = Server()
+    net = Net(srv)
+    ch = _chan(b, net)
+    ch.connect("oscore-b2")
+    assert _update(ch, 1).code == C.CHANGED
+    ob = C.Message(C.CON, C.GET, 0x301, b"\x66").set_path("3303/0/5700")
+    ob.add(C.OBSERVE, b"")
+    prot, rid = protect(srv.ctx, ob, 9)
+    net.server = None
+    net.q.append(C.encode(prot))
+    assert ch.recv(100).get(C.OBSERVE) == b""
+    nonces = set()
+
+    def notify(ch, mid, seq, mtype):
+        m = C.Message(mtype, C.CONTENT, mid, b"\x66", b"21.5")
+        m.add(C.OBSERVE, seq)
+        ch.send(m)
+        ans = C.decode(net.sent[-1])
+        piv = option_of(ans)[0]
+        assert piv, "a notification without its own Partial IV"
+        inner, _r, p = unprotect(srv.ctx, ans, None, rid)
+        assert inner.payload == b"21.5" and inner.get(C.OBSERVE) is not None and p == piv
+        assert piv not in nonces
+        nonces.add(piv)
+
+    notify(ch, 0x301, 1, C.ACK)                           # the registration's answer
+    notify(ch, 0x10, 2, C.CON)                            # a notification in the same wake
+    _sleep(ch)
+    ch = _chan(b, net)                                    # deep sleep: a new process
+    ch.connect("oscore")
+    notify(ch, 0x11, 3, C.CON)                            # a notification at a later wake
+    try:
+        ch.send(C.Message(C.CON, C.CONTENT, 0x12, b"\x67", b"x").add(C.OBSERVE, 4))
+        assert False, "a notification for an unknown observation was protected"
+    except ProtocolError:
+        pass
 
 
 def case_unprotected_401_is_session_unknown_and_forget_goes_b2():

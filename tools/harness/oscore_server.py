@@ -153,7 +153,7 @@ class OscorePlugin:
         if msg.is_request():
             prot, req_id = protect(c.ctx, msg, c.take_ssn())
             peer.out[msg.token] = req_id
-            if len(peer.out) > 16:
+            if len(peer.out) > 64:       # requests outstanding at once (a queue-mode burst: 50)
                 peer.out.pop(next(iter(peer.out)))
             data = C.encode(prot)
         else:

