@@ -105,3 +105,23 @@ def test_wake_line_is_json_with_exceptions_and_inf():
     log.wake_line(f)                     # prints the line; the fields are made plain in place
     assert json.loads(json.dumps(f)) == {"drop_reason": "x", "v": "inf",
                                          "tried": [["cid", "no-answer"]], "n": 3}
+
+
+def test_rescue_after_crashed_wakes_keeps_nonce_bounds():
+    from wake import rescue
+    b = Board()
+    st = Store(b)
+    for k in ("reg", "sec", "obs", "qdw", "qosc"):
+        st.put(k, b"x")
+    for k in ("dmw", "att", "smp", "dtls_s", "seq_dw", "ep"):
+        b.flash[k] = b"y"
+    rescue.save(st)
+    rescue.save(st)
+    assert b.flash["crash"] == b"\x02"            # two crashed wakes in a row
+    info = {"cause": "deepsleep"}
+    rescue.load(st, 1, info)                      # after one: RTC sections but the nonce bounds
+    assert sorted(st.sections) == ["qdw", "qosc"] and b.flash["dmw"] == b"y"
+    assert "+state-dropped" in info["cause"]
+    rescue.load(st, 2, info)                      # after two: the server's data in flash too
+    assert [k for k in ("dmw", "att", "smp", "dtls_s") if b.flash[k]] == []
+    assert b.flash["seq_dw"] == b"y" and b.flash["ep"] == b"y"
