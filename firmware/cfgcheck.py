@@ -22,7 +22,8 @@ def check(cfg):
             "security:mode c nosec|psk|oscore,kid_context_cbor_wrap b,rederive b,"
             "seq_rtc_block i 1 65536,seq_flash_block i 1 16777216,b2_timeout_ms i 100 600000,"
             "b2_tries i 1 20,ems b,retransmit_ms i 100 600000,max_tries i 1 20,pad i 0 255,"
-            "flash_conn b,resume_fallback c inline|raise,cid_len_hint i 0 255;"
+            "flash_conn b,resume_fallback c inline|raise,cid_len_hint i 0 255,modem b,"
+            "piggyback b,rebind_fallback b;"
             "coap:ack_timeout_ms i 100 600000,ack_random_factor n 1 4,max_retransmit i 0 20,"
             "token_len i 0 8,separate_timeout_ms i 0 600000,probe_retransmit i 0 20;"
             "schedule:sleep_s n 1 31536000,listen_ms i 0 600000,listen_max_ms i 0 3600000,"
@@ -33,8 +34,9 @@ def check(cfg):
             "radio:profile s 0 64,wake_uJ n 0 1e12,tx_uJ_per_byte n 0 1e9,rx_uJ_per_byte n 0 1e9,"
             "datagram_uJ n 0 1e12,rtt_ms n 0 600000,rx_mW n 0 1e6,nat_timeout_prior_s l;"
             "board_opts:local_port i 0 65535;"
+            "modem:;"
             ":endpoint s 1 128,manufacturer s 0 64,model s 0 64,serial s 0 64,secrets s 1 255,"
-            "board s 0 64")
+            "board s 0 64,net c net.modem")
     # a finite number (an integer if asked) from p to q, never a boolean
     num = lambda v, p, q, w: not isinstance(v, bool) and \
         isinstance(v, int if w else (int, float)) and v == v and v - v == 0 and p <= v <= q  # noqa: E731
@@ -44,7 +46,7 @@ def check(cfg):
     for part in spec.split(sl):
         sec, items = part.split(sc)
         d = cfg.get(sec) if sec else cfg
-        if d is None and sec in ("report", "board_opts"):
+        if d is None and sec in ("report", "board_opts", "modem"):
             continue
         if not isinstance(d, dict):
             raise ConfigError("%s: an object, got %r" % (sec, d))
@@ -52,7 +54,7 @@ def check(cfg):
             a = item.split(" ")
             k = a[0]
             v = d.get(k)
-            if k not in d or (v is None and (sec == "report" or k == "endpoint")):
+            if not k or k not in d or (v is None and (sec == "report" or k == "endpoint")):
                 continue
             name = sec + "." + k if sec else k
             t = a[1]

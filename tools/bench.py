@@ -120,10 +120,15 @@ async def main():
     for n in notes:
         print("note:", n)
     h32 = await heap32()
+    # nRF9160 over the Serial LTE Modem: bytes and energy (mJ) per wake, LTE-M and NB-IoT
+    from modem_emu import bench_nrf
+    nrf_rows, nrf_notes = await bench_nrf.rows(runner)
+    bench_nrf.print_table(nrf_rows, nrf_notes)
     os.makedirs(os.path.join(runner.ROOT, "reports"), exist_ok=True)
     path = os.path.join(runner.ROOT, "reports", "bench.json")
     with open(path, "w") as f:
-        json.dump({"rows": rows, "notes": notes, "heap32": h32}, f, indent=1)
+        json.dump({"rows": rows, "notes": notes, "heap32": h32, "nrf9160": nrf_rows, "nrf9160_notes": nrf_notes},
+                  f, indent=1)
     print("\nwritten: %s" % path)
 
 

@@ -42,6 +42,11 @@ BOARD_TYPES = {
         "chip": "esp32", "flash_offset": "0x1000", "baud": 460800, "romfs_bytes": 128 * 1024,
         "wifi": True, "micropython": "ESP32_GENERIC, ROMFS variant, v1.25.0 or later",
     },
+    # an ESP32 host driving an nRF9160 (Serial LTE Modem) on a UART: the modem is the network
+    "esp32-nrf9160": {
+        "chip": "esp32", "flash_offset": "0x1000", "baud": 460800, "romfs_bytes": 128 * 1024,
+        "wifi": False, "micropython": "ESP32_GENERIC, ROMFS variant, v1.25.0 or later",
+    },
 }
 
 
@@ -179,7 +184,9 @@ def cmd_deploy(a, bpath=None):
     print("config ok: %s, board %s, security %s, server %s%s" % (
         os.path.relpath(bpath, ROOT) if bpath.startswith(ROOT) else bpath, kind, cfg["security"]["mode"],
         cfg["server"]["uri"], ", Wi-Fi %r" % secrets["wifi"]["ssid"] if bt.get("wifi") else ""))
-    image, size = build(cfg["security"]["mode"])
+    mode = cfg["security"]["mode"]
+    # a board with an nRF9160 (a `modem` section) also needs the AT driver (docs/nrf9160.md)
+    image, size = build(mode + ("+modem" if cfg.get("modem") else ""))
     if size > bt["romfs_bytes"]:
         raise Failed("ROMFS image %d bytes > the %d-byte romfs partition" % (size, bt["romfs_bytes"]))
     print("ROMFS image %s: %d bytes for security mode %s (partition %d)" % (

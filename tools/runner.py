@@ -251,6 +251,10 @@ async def run_scenario(name, sc, out_dir="reports", quiet=False, workdir=None, k
     if secrets and server.plugin("dtls") is not None and "psk" not in plugin_cfg.get("dtls", {}):
         # the server's PSK store holds the client's provisioned identity and key
         server.plugin("dtls").psk[secrets["psk_identity"]] = bytes.fromhex(secrets["psk_key"])
+    emu, uart_env = None, None
+    if sc.get("modem") is not None:       # an nRF9160 behind the SLM (tools/modem_emu)
+        from modem_emu import start_for_scenario
+        emu, uart_env = start_for_scenario(sc["modem"], clock, target, board)
     if board.get("board") == "esp32-sim":     # the real ESP32 board layer on a model of its APIs
         from esp32sim.harness import SimDevice
         dev = SimDevice(workdir, board, secrets, clock.path, sc.get("local_port", "fresh"), sim=sc.get("esp32sim"))
@@ -311,7 +315,9 @@ async def run_scenario(name, sc, out_dir="reports", quiet=False, workdir=None, k
             if nat and hasattr(nat, "expire_check"):
                 nat.expire_check()
             meter.mark(label)
-        info = await dev.wake(heap_budget=sc.get("heap_budget", {}).get(i))
+        if emu:
+            emu.before_wake(i, label)
+        info = await dev.wake(extra_env=uart_env, heap_budget=sc.get("heap_budget", {}).get(i, sc.get("heap")))
         await asyncio.sleep(0.05)   # let late datagrams through the NAT into the meter
         info["wake"] = i
         info["vt"] = clock.now() - T0
@@ -369,10 +375,14 @@ async def run_scenario(name, sc, out_dir="reports", quiet=False, workdir=None, k
             await asyncio.sleep(0.1)  # real time for server retransmissions (to a sleeping client)
         clock.advance(sl / 1000.0)
     await asyncio.sleep(0)
+    if emu:
+        emu.after_run(wakes, quiet)
     report = {"scenario": name, "title": sc.get("title", ""), "wakes": wakes,
               "server_events": server.events, "registrations": {k: v.summary() for k, v in server.regs.items()}}
     if meter:
         report["meter"] = meter.to_json() if hasattr(meter, "to_json") else None
+    if emu:
+        report["modem"] = emu.to_json()
     ok = sum(1 for w in wakes if w.get("result") == "ok")
     tot_up = sum(w["bytes_up"] for w in wakes)
     tot_down = sum(w["bytes_down"] for w in wakes)
@@ -410,6 +420,8 @@ async def run_scenario(name, sc, out_dir="reports", quiet=False, workdir=None, k
                 rep.draw_chart(os.path.join(out_dir, name + ".png"), name, wakes, meter)
         except ImportError:
             pass
+    if emu:
+        emu.close()
     if nat:
         nat.close()
     server.close()
@@ -616,7 +628,10 @@ def main():
     rep = asyncio.run(run_scenario(args.scenario, SCENARIOS[args.scenario], args.out))
     print("reports: %s/%s.json (%.1f s real time)" % (args.out, args.scenario, time.monotonic() - t))
     s = rep["summary"]
-    if s["ok"] != s["wakes"] or s["samples"]["delivered"] + s["samples"]["waiting"] < s["samples"]["taken"]:
+    # a scenario may plan failed wakes (a coverage gap): those do not fail the run
+    expected = SCENARIOS[args.scenario].get("expect_fail", ())
+    if [w for w in rep["wakes"] if w.get("result") != "ok" and w["wake"] not in expected] \
+            or s["samples"]["delivered"] + s["samples"]["waiting"] < s["samples"]["taken"]:
         sys.exit(1)       # a wake not ok, or a sample taken that neither reached the server nor waits
 
 

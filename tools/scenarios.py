@@ -13,6 +13,8 @@ byte]}): from that wake on, the server's next n datagrams starting with that byt
 DTLS application data) are lost, after `skip` of them went through; drop_send_acks ({wake
 index: n}): the server's answers to the next n Send transmissions are lost. heap_budget ({wake index: bytes}) gives one
 wake a different heap budget than the device's (tools/heap_budget.py; to study what fits).
+heap (bytes) gives every wake of the scenario another budget. modem: the firmware runs over an
+nRF9160 Serial LTE Modem emulator (tools/modem_emu/__init__.py documents the keys).
 """
 
 FAST_COAP = {"ack_timeout_ms": 300, "ack_random_factor": 1.5, "max_retransmit": 3}
@@ -107,6 +109,48 @@ SCENARIOS["dtls-reuse"] = {
     "board": dict(_DTLS_KA, schedule=dict(_DTLS_KA["schedule"], sleep_s=60)),
     "nat": {"timeout_s": 120}, "local_port": "fixed",
 }
+
+# Heap: the AT driver (net/slm.py) costs about 8 KiB more than net/udp.py on the unix port;
+# every way back over the modem fits the harness budget (tools/heap_budget.py). docs/nrf9160.md.
+# nRF9160 behind the Serial LTE Modem (tools/modem_emu): the firmware drives the modem's AT
+# commands over the UART (a loopback TCP socket here); datagrams leave from the modem's socket
+# through the NAT; each wake's energy comes from the emulated modem's radio states.
+_NRF = {"schedule": dict(FAST_SCHED, sleep_s=3600), "coap": dict(FAST_COAP, ack_timeout_ms=1500)}
+
+
+def _nrf(title, mode, plugins, wakes=24, modem=None, **kw):
+    sc = {"title": title, "wakes": wakes, "mode": mode, "plugins": plugins, "board_name": "nrf9160",
+          "board": _NRF, "nat": {"timeout_s": 120}, "local_port": "fresh",
+          "modem": dict({"dialect": "A", "profile": "lte-m"}, **(modem or {}))}
+    sc.update(kw)
+    return sc
+
+
+SCENARIOS["nrf9160"] = _nrf("nRF9160 (SLM dialect A, LTE-M): a day of hourly reports, OSCORE; modem reset at 8, "
+                            "coverage gap at 15", "oscore", ["oscore", "nosec"],
+                            modem={"faults": {8: {"reset": True}, 15: {"coverage": False}}},
+                            expect_fail=[15])
+SCENARIOS["nrf9160-nosec"] = _nrf("nRF9160 LTE-M, NoSec: a day of hourly reports", "nosec", ["nosec"])
+SCENARIOS["nrf9160-oscore"] = _nrf("nRF9160 LTE-M, OSCORE: a day of hourly reports", "oscore", ["oscore", "nosec"])
+SCENARIOS["nrf9160-dtls-cid"] = _nrf("nRF9160 LTE-M, host DTLS with CID: a day of hourly reports", "psk",
+                                     ["dtls", "nosec"], security={"cid": "rfc9146"})
+SCENARIOS["nrf9160-reset"] = _nrf("nRF9160: the modem resets while the host sleeps (before wake 3)", "oscore",
+                                  ["oscore", "nosec"], wakes=6, modem={"faults": {3: {"reset": True}}})
+SCENARIOS["nrf9160-coverage"] = _nrf("nRF9160: no coverage at wakes 2-3 (registration lost), back at 4", "nosec",
+                                     ["nosec"], wakes=6, modem={"faults": {2: {"coverage": False},
+                                                                           3: {"coverage": False}}},
+                                     expect_fail=[2, 3])
+SCENARIOS["nrf9160-b"] = _nrf("nRF9160-class modem with the Serial Modem add-on (dialect B, hex mode), NoSec",
+                              "nosec", ["nosec"], wakes=6, modem={"dialect": "B"})
+SCENARIOS["nrf9160-modem-dtls"] = _nrf("nRF9160 LTE-M, DTLS in the modem (#XSSOCKET, CID): a day of hourly reports",
+                                       "psk", ["dtls", "nosec"], security={"modem": True})
+SCENARIOS["nrf9160-modem-dtls-reset"] = _nrf("nRF9160, DTLS in the modem: modem reset before wake 3 (new handshake by "
+                                             "the modem), server loses its sessions before wake 5", "psk",
+                                             ["dtls", "nosec"], security={"modem": True}, wakes=7, modem={"faults": {3: {"reset": True}}},
+                                             server_restart=[5], actions={5: [("forget",)]})
+SCENARIOS["nrf9160-edrx"] = _nrf("nRF9160 LTE-M, NoSec, no PSM but eDRX 81.92 s: reachable between wakes, at a cost",
+                                 "nosec", ["nosec"], wakes=4,
+                                 modem={"board": {"psm": {"enable": False}, "edrx": "0101"}})
 
 # 50 server requests queued while the device sleeps, all served in one DTLS resumption wake
 # (no CID: the NAT forgot the device, the session is resumed with the Update piggy-backed, then

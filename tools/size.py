@@ -27,6 +27,9 @@ DEVICE_FLAGS = ["-X", "no-source-lines"]
 NEVER = ("board/unix.py",)
 ONLY = {"dtls/": ("psk",), "sec/dtls_channel.py": ("psk",), "oscore/": ("oscore",),
         "sec/oscore_channel.py": ("oscore",), "crypto/": ("psk", "oscore")}
+# the nRF9160 (Serial LTE Modem) code: in a mode's image only for a board with a `modem`
+# section ("<mode>+modem"; docs/nrf9160.md)
+MODEM = ("net/modem.py", "net/slm.py", "net/slm_link.py", "board/modem_uart.py", "sec/modem_dtls.py")
 SETS = ("nosec", "psk", "oscore", "all")
 GOAL = 60 * 1024
 
@@ -44,6 +47,8 @@ def modes_of(rel):
     """Security modes whose device image holds `rel` (() = none)."""
     if rel in NEVER:
         return ()
+    if rel in MODEM:
+        return ("modem",)
     for prefix, modes in ONLY.items():
         if rel.startswith(prefix):
             return modes
@@ -51,7 +56,9 @@ def modes_of(rel):
 
 
 def device_files(which):
-    return [r for r in sources() if modes_of(r) and (which == "all" or which in modes_of(r))]
+    which, _, extra = which.partition("+")
+    return [r for r in sources() if modes_of(r) and (which == "all" or which in modes_of(r)
+                                                     or (extra == "modem" and r in MODEM))]
 
 
 def rom_name(rel):
@@ -75,8 +82,8 @@ def build_device(which):
     """The device image for a mode (or 'all'): build/device/<which>.romfs, rebuilt only when a
     source is newer (or this file). Returns (path, size)."""
     import shutil
-    if which not in SETS:
-        raise ValueError("unknown set %r (one of %s)" % (which, ", ".join(SETS)))
+    if which.partition("+")[0] not in SETS or which.partition("+")[2] not in ("", "modem"):
+        raise ValueError("unknown set %r (one of %s, optionally +modem)" % (which, ", ".join(SETS)))
     img = os.path.join(ROOT, "build", "device", which + ".romfs")
     files = device_files(which)
     newest = max([os.path.getmtime(os.path.join(FW, r)) for r in files] + [os.path.getmtime(__file__)])

@@ -190,6 +190,10 @@ def make_channel(mode, net, store, board, cfg, secrets):
         from sec.nosec import NoSecChannel
         return NoSecChannel(net, store, board, cfg["security"], secrets)
     if mode == "psk":
+        c = getattr(net, "open", None)     # DTLS run by the modem (net/modem.py), if asked for
+        c = c and c(store, board, cfg["security"], secrets)
+        if c:
+            return c
         from sec.dtls_channel import DtlsChannel
         return DtlsChannel(net, store, board, cfg["security"], secrets)
     if mode == "oscore":
@@ -337,8 +341,17 @@ def _wake(board, store, cfg, secrets, info):
         dm.drop()
     planner = Planner(store, cfg)       # checks its section's version and length
     asleep = int(now - planner.last_exchange) if planner.last_exchange else 1 << 30
+    # "net": "net.modem" in the board config: an nRF9160 on a UART is the network
+    # (docs/nrf9160.md). Written with names this module has anyway: the DTLS wakes sit at a
+    # doubling of MicroPython's name pool, and one new name here tips them over 64 KiB.
     net = None
-    if board.net_up():
+    m = cfg.get("net")
+    if m:
+        try:
+            net = __import__(m, None, None, (1,)).socket(cfg, board, store, secrets)
+        except NetworkDown as e:   # no modem, no registration, no coverage
+            out["error"] = str(e)
+    elif board.net_up():
         try:
             net = Udp(cfg["_host"], cfg["_port"], board.local_port())
         except NetworkDown as e:      # host not resolvable, no socket: no radio this wake
@@ -386,7 +399,8 @@ def _wake(board, store, cfg, secrets, info):
             # a channel may have taken another way than asked (a resumption the server
             # answered with a full handshake): the log and the planner say what happened
             took = getattr(chan, "path_taken", None) or path
-            if action == "update" and took not in new_ctx:
+            # (took[-14:]: 'modem-full-handshake' is a new context like 'full-handshake')
+            if action == "update" and took[-14:] not in new_ctx:
                 try:
                     reg.update(ex)
                     label = took + "+update"
@@ -490,7 +504,9 @@ def _wake(board, store, cfg, secrets, info):
                 "dg_up": net.dg_up, "dg_down": net.dg_down, "retx": ex.retransmissions,
                 "dropped": chan.dropped})
     if chan.last_error and chan.dropped:
-        out["drop_reason"] = str(chan.last_error)
+        out["drop_reason"] = str(chan.last_error)     # an exception object is not JSON
+    if m:
+        out["net"] = net.report()
     if dev.reboot:
         out["reboot"] = 1
     if reg.location:

@@ -78,12 +78,12 @@ class Planner:
             if asleep_s >= self.nat_hi:
                 return 0.02
             return 0.5
-        ok, fail, _b = self.stats[PATHS.index(path)]
+        ok, fail, _b = self.stats[PATHS.index(path if path in PATHS else path[path.find(chr(45)) + 1:])]
         return (ok + 1.0) / (ok + fail + 2.0)
 
     def estimate(self, chan, path):
         est = chan.estimate(path)
-        measured = self.stats[PATHS.index(path)][2]
+        measured = self.stats[PATHS.index(path if path in PATHS else path[path.find(chr(45)) + 1:])][2]
         if measured:
             # measured bytes replace the channel's static guess, split in the same ratio
             tot = est[0] + est[1] or 1
@@ -95,7 +95,9 @@ class Planner:
 
     def chain(self, chan, asleep_s):
         """Ordered fallback chain for this wake (cheapest expected energy)."""
-        paths = [p for p in chan.paths() if p in PATHS]
+        # 'modem-cid', 'modem-full-handshake' (DTLS run by an nRF9160, sec/modem_dtls.py) count
+        # as 'cid' and 'full-handshake' (written without new names: see wake/cycle.py)
+        paths = [p for p in chan.paths() if (p if p in PATHS else p[p.find(chr(45)) + 1:]) in PATHS]
         if not paths:
             return []
         chain = [paths[-1]]
@@ -112,7 +114,7 @@ class Planner:
     # -- learning -----------------------------------------------------------------------------
     def record(self, path, outcome, asleep_s=None, nbytes=None):
         self.tried.append((path, outcome))
-        st = self.stats[PATHS.index(path)]
+        st = self.stats[PATHS.index(path if path in PATHS else path[path.find(chr(45)) + 1:])]
         if outcome == "ok":
             st[0] += 1
             if nbytes:
