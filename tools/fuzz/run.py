@@ -23,7 +23,7 @@ ROOT = os.path.dirname(os.path.dirname(HERE))
 MP = os.path.join(ROOT, ".venv", "bin", "micropython")
 CORPUS = os.path.join(ROOT, "host_tests", "fuzz_corpus")
 TARGETS = ("coap", "exchange", "dtls-record", "dtls-handshake", "oscore", "tlv", "text", "cbor",
-           "senml-json", "senml-cbor", "lwm2m-cbor", "dm", "config", "state")
+           "senml-json", "senml-cbor", "lwm2m-cbor", "dm", "config", "state", "at-urc")
 
 
 def _argv(*args):

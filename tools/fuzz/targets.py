@@ -19,7 +19,7 @@ from fakes import Board, Net, split, join  # noqa: E402
 from errors import LwError, ConfigError  # noqa: E402
 from coap import codec as C  # noqa: E402
 
-MODULES = ()          # further target modules, e.g. ("t_modem",) once the nRF9160 work lands
+MODULES = ("t_modem",)   # further target modules (t_modem: the nRF9160 SLM AT driver)
 
 
 class _Never(Exception):
