@@ -209,12 +209,12 @@ SCENARIOS["bootstrap"] = {
 SCENARIOS["fota"] = {
     "title": "Firmware update: Block2 pull over several wakes, 10 % loss, power cut mid-download, install, new version",
     "wakes": 16, "mode": "nosec", "plugins": ["nosec"],
-    "board": {"schedule": dict(FAST_SCHED, sleep_s=3600, report="none"), "coap": FAST_COAP,
+    "board": {"schedule": dict(FAST_SCHED, sleep_s=3600, report="none", listen_ms=1000), "coap": FAST_COAP,
               "fota": {"wake_uJ": 400000}},
     "nat": {"timeout_s": 120, "loss": 0.1, "seed": 3}, "local_port": "fresh",
     "wake_env": {3: {"LWM2M_DIE_AFTER_SLOT_WRITES": "12"}}, "power_cut_at": [4],
     "wake_notes": {3: ["the power goes after 12 blocks (no WAKE line)"]},
-    "actions": {1: [("read", "/3/0/3"), ("fota", "0.2.0")], 9: [("read", "/5/0/3"), ("exec", "/5/0/2")],
+    "actions": {1: [("read", "/3/0/3"), ("fota", "0.2.0")], 9: [("read", "/5/0/3")], 10: [("exec", "/5/0/2")],
                 13: [("read", "/5/0/3"), ("read", "/5/0/5"), ("read", "/3/0/3")]},
     "expect_fail": (3,),         # the wake the power cut ends
 }
