@@ -38,6 +38,7 @@ class Planner:
         self.stats = [[0, 0, 0] for _ in PATHS]
         self.fails = 0           # wakes in a row that ended without an exchange
         self.tried = []          # [(path, outcome)] this wake
+        self.force = (cfg.get("planner") or {}).get("force")   # a fixed strategy (make bench-planner)
         self.reg = ((), 0)       # (paths after which this wake Registers instead of Updating,
                                  # the bytes that adds): set by wake/cycle.py
         s = store.get("plan")
@@ -100,6 +101,11 @@ class Planner:
         paths = [p for p in chan.paths() if (p if p in PATHS else p[p.find(chr(45)) + 1:]) in PATHS]
         if not paths:
             return []
+        if self.force:      # always this path first when its state exists, then the channel's order
+            for i, p in enumerate(paths):
+                if p == self.force or p[p.find(chr(45)) + 1:] == self.force:
+                    return paths[i:]
+            return paths
         chain = [paths[-1]]
         rest_cost = self.energy(self.estimate(chan, paths[-1]))
         for p in reversed(paths[:-1]):
