@@ -165,12 +165,15 @@ def test_register_after_handshake_is_a_per_server_setting(rah, paths):
 def test_cid_one_record_each_way_server_follows_rebind_and_fallback_chain_after_restart():
     rep = _run(_sc("dtls-cid-fallback"))
     _ok(rep)
+    # wake 5: one CID silence in four wakes (2-3 s of listening) outweighs what CID saves over a
+    # resumption on Wi-Fi: the planner resumes (docs/planner.md) until exploration tries CID again
     assert _paths(rep) == ["full-handshake+register"] + ["cid+update"] * 3 + [
-        "full-handshake+register", "cid+update"], _paths(rep)
+        "full-handshake+register", "resume+update"], _paths(rep)
+    assert rep["wakes"][5]["chain"] == ["resume", "full-handshake"], rep["wakes"][5]["chain"]
     hs = _ev(rep, "dtls-handshake")
     assert [e["variant"] for e in hs] == [54, 54] and all(len(e["cid"]) == 8 for e in hs)   # 4-byte CID
     outside = {}
-    for i in (1, 2, 3, 5):
+    for i in (1, 2, 3):
         w = rep["wakes"][i]
         assert w["chain"] == ["cid", "resume", "full-handshake"], w["chain"]
         outside[i] = _one_record_each_way(rep, i, "dtls-cid")
@@ -183,9 +186,9 @@ def test_cid_one_record_each_way_server_follows_rebind_and_fallback_chain_after_
         up = _wake_events(rep, i, "update")
         assert len(up) == 1 and up[0]["src"] == outside[i] and up[0]["mode"] == "dtls-cid"
     assert rep["wakes"][1]["meter"]["bytes_up"] == 47 and rep["wakes"][1]["meter"]["bytes_down"] == 34
-    assert len(set(outside.values())) == 4
+    assert len(set(outside.values())) == 3
     assert _wake_events(rep, 2, "dtls-rebind")[0]["old"] == outside[1]
-    assert not any(_wake_events(rep, i, "rebind") for i in (1, 2, 3, 5))
+    assert not any(_wake_events(rep, i, "rebind") for i in (1, 2, 3))
     # wake 4, after the restart: the CID record is sent 1 + probe_retransmit (2) times and the
     # server drops it (unknown CID); the resumption ClientHello is answered with a cookie and a
     # NEW session (the server lost it), which the client completes inline; a new security
