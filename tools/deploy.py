@@ -143,12 +143,12 @@ def validate(bpath, spath):
     return cfg, secrets, kind, btype
 
 
-def build(mode):
+def build(mode, features=()):
     """The device image for the board's security mode (tools/size.py: -X no-source-lines, only the
-    modules that mode can reach). Returns (path, size)."""
+    modules that mode can reach, and the optional features the config enables). Returns (path, size)."""
     sys.path.insert(0, HERE)
     import size
-    return size.build_device(mode)
+    return size.build_device(mode, features)
 
 
 # -- commands -----------------------------------------------------------------------------------
@@ -185,8 +185,10 @@ def cmd_deploy(a, bpath=None):
         os.path.relpath(bpath, ROOT) if bpath.startswith(ROOT) else bpath, kind, cfg["security"]["mode"],
         cfg["server"]["uri"], ", Wi-Fi %r" % secrets["wifi"]["ssid"] if bt.get("wifi") else ""))
     mode = cfg["security"]["mode"]
-    # a board with an nRF9160 (a `modem` section) also needs the AT driver (docs/nrf9160.md)
-    image, size = build(mode + ("+modem" if cfg.get("modem") else ""))
+    # a board with an nRF9160 (a `modem` section) also needs the AT driver (docs/nrf9160.md);
+    # the optional features the config enables (bootstrap, fota) go in too
+    image, size = build(mode + ("+modem" if cfg.get("modem") else ""),
+                        [f for f in ("bootstrap", "fota") if cfg.get(f) is not None])
     if size > bt["romfs_bytes"]:
         raise Failed("ROMFS image %d bytes > the %d-byte romfs partition" % (size, bt["romfs_bytes"]))
     print("ROMFS image %s: %d bytes for security mode %s (partition %d)" % (

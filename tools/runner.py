@@ -97,7 +97,7 @@ def build_romfs():
     return os.path.getsize(ROMFS)
 
 
-def device_argv(heap_budget=None):
+def device_argv(heap_budget=None, romfs=None):
     """The micropython command line for one wake: the ROMFS image is read into one block first
     (it stands for the memory-mapped flash partition of a board), so the heap is the budget plus
     the image, and what the wake itself may use is exactly `heap_budget`."""
@@ -105,10 +105,13 @@ def device_argv(heap_budget=None):
         heap_budget = HEAP_BUDGET
     build_mpy()
     size = build_romfs()
+    image = ROMFS
+    if romfs:       # the slot the harness's bootloader picked (tools/harness/slots.py, docs/fota.md)
+        image, size = romfs, os.path.getsize(romfs)
     heap = heap_budget + (size + 15) // 16 * 16
     boot = ("import sys, vfs\nimg = bytearray(%d)\nf = open(%r, 'rb')\nf.readinto(img)\nf.close()\n"
             "vfs.mount(vfs.VfsRom(img), '/rom')\nsys.path[0:0] = ['/rom']\n"
-            "import gc\ngc.collect()\nimport wake\nwake.HEAP0 = gc.mem_alloc()\nimport main\n") % (size, ROMFS)
+            "import gc\ngc.collect()\nimport wake\nwake.HEAP0 = gc.mem_alloc()\nimport main\n") % (size, image)
     return [MP, "-X", "heapsize=%d" % heap, "-c", boot]
 T0 = 1798761600.0   # virtual start: 2027-01-01 00:00:00 UTC
 WAKE_TIMEOUT_S = 120
@@ -151,7 +154,8 @@ class Device:
         self.wakes = 0
 
     def argv(self, heap_budget=None):
-        return device_argv(heap_budget)
+        from harness import slots
+        return device_argv(heap_budget, slots.boot(self.dir))
 
     def power_cut(self):
         """RTC memory is lost (flash survives): the next boot is a power-on."""
@@ -252,6 +256,10 @@ async def run_scenario(name, sc, out_dir="reports", quiet=False, workdir=None, k
     if sc.get("modem") is not None:       # an nRF9160 behind the SLM (tools/modem_emu)
         from modem_emu import start_for_scenario
         emu, uart_env = start_for_scenario(sc["modem"], clock, target, board)
+    bss = None
+    if sc.get("bootstrap"):      # a bootstrap server provisions the account (docs/bootstrap.md)
+        from harness.bootstrap_server import setup as bs_setup
+        bss = await bs_setup(clock, server, sc, board, target)
     if board.get("board") == "esp32-sim":     # the real ESP32 board layer on a model of its APIs
         from esp32sim.harness import SimDevice
         dev = SimDevice(workdir, board, secrets, clock.path, sc.get("local_port", "fresh"), sim=sc.get("esp32sim"))
@@ -280,6 +288,9 @@ async def run_scenario(name, sc, out_dir="reports", quiet=False, workdir=None, k
                     pending_reads.append((i, act[1], server.read(ep, act[1], accept=act[2])))
                 elif act[0] in ("observe", "cancel", "discover", "delete"):   # DM and reporting
                     pending_reads.append((i, act[1], getattr(server, act[0])(ep, act[1])))
+                elif act[0] == "fota":         # ("fota", version, {opts}): tools/fwpkg.py, docs/fota.md
+                    import fwpkg
+                    pending_reads.append((i, "fota " + act[1], fwpkg.action(server, ep, act[1], act[2] if len(act) > 2 else {}, board, target)))
                 elif act[0] == "write-attr":   # ("write-attr", uri, {"pmin": 60, ...})
                     pending_reads.append((i, act[1], server.write_attrs(ep, act[1], **act[2])))
                 elif act[0] in ("read-composite", "observe-composite", "cancel-composite"):
@@ -302,7 +313,7 @@ async def run_scenario(name, sc, out_dir="reports", quiet=False, workdir=None, k
                 if hasattr(p, "restart"):
                     p.restart()
             server.log("restart")
-        cut = i > 0 and rng.random() < sc.get("power_cut", 0.0)
+        cut = i > 0 and rng.random() < sc.get("power_cut", 0.0) or i in sc.get("power_cut_at", ())
         if cut:
             dev.power_cut()
         label = "wake %d" % i
@@ -312,10 +323,13 @@ async def run_scenario(name, sc, out_dir="reports", quiet=False, workdir=None, k
             meter.mark(label)
         if emu:
             emu.before_wake(i, label)
-        info = await dev.wake(extra_env=uart_env, heap_budget=sc.get("heap_budget", {}).get(i, sc.get("heap")))
+        env = dict(uart_env or {})
+        env.update(sc.get("wake_env", {}).get(i) or {})     # e.g. fota's power cut mid-download
+        info = await dev.wake(extra_env=env or None, heap_budget=sc.get("heap_budget", {}).get(i, sc.get("heap")))
         await asyncio.sleep(0.05)   # let late datagrams through the NAT into the meter
         info["wake"] = i
         info["vt"] = clock.now() - T0
+        info.setdefault("t", int(clock.now()))     # a wake that died before its WAKE line
         if meter:
             tot = meter.segment_totals(label)
             info["meter"] = tot
@@ -346,6 +360,7 @@ async def run_scenario(name, sc, out_dir="reports", quiet=False, workdir=None, k
             notes.append("not done: " + info["undone"])
         if cut:
             notes.append("power cut before wake")
+        notes.extend(sc.get("wake_notes", {}).get(i, ()))
         notes.extend(info.get("notes", ()))
         if info.get("tried"):
             notes.append("tried " + " > ".join("%s:%s" % tuple(t) for t in info["tried"]))
@@ -374,6 +389,9 @@ async def run_scenario(name, sc, out_dir="reports", quiet=False, workdir=None, k
         emu.after_run(wakes, quiet)
     report = {"scenario": name, "title": sc.get("title", ""), "wakes": wakes,
               "server_events": server.events, "registrations": {k: v.summary() for k, v in server.regs.items()}}
+    if bss:
+        report["bootstrap"] = {"events": bss.events, "sessions": bss.sessions}
+        bss.close()
     if meter:
         report["meter"] = meter.to_json() if hasattr(meter, "to_json") else None
     if emu:
@@ -558,7 +576,7 @@ def main():
     rep = asyncio.run(run_scenario(args.scenario, SCENARIOS[args.scenario], args.out))
     print("reports: %s/%s.json (%.1f s real time)" % (args.out, args.scenario, time.monotonic() - t))
     s = rep["summary"]
-    # a scenario may plan failed wakes (a coverage gap): those do not fail the run
+    # a scenario may plan failed wakes (a coverage gap, fota's power cut): those do not fail the run
     expected = SCENARIOS[args.scenario].get("expect_fail", ())
     if [w for w in rep["wakes"] if w.get("result") != "ok" and w["wake"] not in expected] \
             or s["samples"]["delivered"] + s["samples"]["waiting"] < s["samples"]["taken"]:

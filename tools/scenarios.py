@@ -185,3 +185,37 @@ SCENARIOS["esp32-sim"] = {
     "esp32sim": {"ap": {"assoc_ms": 400}, "clock_set": True},   # set before the run (no NTP in the table)
     "actions": {2: [("read", "/4/0")]},
 }
+
+# LwM2M bootstrap (docs/bootstrap.md): the device knows only its bootstrap server; the first wake
+# bootstraps (Delete, Discover, Write /0/1 /1/0 /21/0, Read /1/0, Finish), commits the account
+# to flash and registers with the server it was given, here over OSCORE. The first account
+# points at a dead port: three failed wakes later the device bootstraps again (LwM2M 1.1
+# bootstrap after registration failure) and gets the working one.
+SCENARIOS["bootstrap"] = {
+    "title": "Bootstrap: a dead account first, bootstrap again after 3 failed wakes, then OSCORE",
+    "wakes": 7, "mode": "nosec", "plugins": ["oscore", "nosec"],
+    "board": {"schedule": dict(FAST_SCHED, sleep_s=3600, error_backoff_s=600), "coap": FAST_COAP},
+    "nat": {"timeout_s": 120}, "local_port": "fresh",
+    "bootstrap": {"mode": "oscore", "dead_first": True, "board": {"after_fails": 3}},
+    "actions": {6: [("read", "/1/0")]},
+    "expect_fail": (1, 2, 3),    # the dead account's wakes (runner exit status)
+}
+
+# Firmware update of a sleeping device (docs/fota.md): the server writes a Package URI (its own
+# CoAP server, Block2); the device fetches a share of the image per wake within fota.wake_uJ,
+# through a NAT losing 10 % of the datagrams; the power goes mid-download in wake 3 (and RTC
+# memory with it) and the download resumes from what is in flash; the image is verified, the
+# server executes Update, the device boots the new slot on trial, confirms it, and reports
+# State 0 / Update Result 1 and the new version in /3/0/3.
+SCENARIOS["fota"] = {
+    "title": "Firmware update: Block2 pull over several wakes, 10 % loss, power cut mid-download, install, new version",
+    "wakes": 16, "mode": "nosec", "plugins": ["nosec"],
+    "board": {"schedule": dict(FAST_SCHED, sleep_s=3600, report="none"), "coap": FAST_COAP,
+              "fota": {"wake_uJ": 400000}},
+    "nat": {"timeout_s": 120, "loss": 0.1, "seed": 3}, "local_port": "fresh",
+    "wake_env": {3: {"LWM2M_DIE_AFTER_SLOT_WRITES": "12"}}, "power_cut_at": [4],
+    "wake_notes": {3: ["the power goes after 12 blocks (no WAKE line)"]},
+    "actions": {1: [("read", "/3/0/3"), ("fota", "0.2.0")], 9: [("read", "/5/0/3"), ("exec", "/5/0/2")],
+                13: [("read", "/5/0/3"), ("read", "/5/0/5"), ("read", "/3/0/3")]},
+    "expect_fail": (3,),         # the wake the power cut ends
+}

@@ -24,9 +24,12 @@ ROOT = os.path.dirname(HERE)
 FW = os.path.join(ROOT, "firmware")
 BIN = os.path.join(ROOT, ".venv", "bin")
 DEVICE_FLAGS = ["-X", "no-source-lines"]
-NEVER = ("board/unix.py",)
+NEVER = ("board/unix.py", "board/unix_slots.py", "board/unix_boot.py")
 ONLY = {"dtls/": ("psk",), "sec/dtls_channel.py": ("psk",), "oscore/": ("oscore",),
         "sec/oscore_channel.py": ("oscore",), "crypto/": ("psk", "oscore")}
+# features a per-mode image leaves out (loaded only when used; docs/bootstrap.md, docs/fota.md):
+# in the "all" image, package.json and manifest.py
+OPTIONAL = ("lwm2m/bootstrap.py", "lwm2m/bsrun.py", "lwm2m/fota.py", "lwm2m/fotareq.py")
 # the nRF9160 (Serial LTE Modem) code: in a mode's image only for a board with a `modem`
 # section ("<mode>+modem"; docs/nrf9160.md)
 MODEM = ("net/modem.py", "net/slm.py", "net/slm_link.py", "board/modem_uart.py", "sec/modem_dtls.py")
@@ -47,6 +50,8 @@ def modes_of(rel):
     """Security modes whose device image holds `rel` (() = none)."""
     if rel in NEVER:
         return ()
+    if rel in OPTIONAL:
+        return ("optional",)
     if rel in MODEM:
         return ("modem",)
     for prefix, modes in ONLY.items():
@@ -78,14 +83,18 @@ def compile_device(rel):
     return dst
 
 
-def build_device(which):
+def build_device(which, features=()):
     """The device image for a mode (or 'all'): build/device/<which>.romfs, rebuilt only when a
-    source is newer (or this file). Returns (path, size)."""
+    source is newer (or this file). `features`: optional ones to add ("bootstrap", "fota": what
+    the board config enables). Returns (path, size)."""
     import shutil
     if which.partition("+")[0] not in SETS or which.partition("+")[2] not in ("", "modem"):
         raise ValueError("unknown set %r (one of %s, optionally +modem)" % (which, ", ".join(SETS)))
     img = os.path.join(ROOT, "build", "device", which + ".romfs")
+    extra = [r for r in OPTIONAL if ("fota" if "fota" in r else "bootstrap") in features]
+    img = os.path.join(ROOT, "build", "device", which + "".join("+" + f for f in sorted(features)) + ".romfs")
     files = device_files(which)
+    files += [r for r in extra if r not in files]
     newest = max([os.path.getmtime(os.path.join(FW, r)) for r in files] + [os.path.getmtime(__file__)])
     if os.path.exists(img) and os.path.getmtime(img) >= newest:
         return img, os.path.getsize(img)

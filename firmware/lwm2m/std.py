@@ -39,6 +39,9 @@ def build(reg, board, cfg, dev):
         0, {0: cfg.get("manufacturer", "LwM2M-sleepy"), 1: cfg.get("model", board.name),
             2: cfg.get("serial", dev.endpoint), 3: FW_VERSION, 4: dev.request_reboot,
             9: board.battery, 10: dev.mem_free_kib, 11: {0: 0}, 13: dev.now, 16: "UQ"})
+    if cfg.get("fota") is not None:
+        # 5 Firmware Update: listed in Register; every request under /5 goes to lwm2m/fota.py
+        reg.add(Obj(5, "0oW,1sRW,2eE,3iR,5iR,6sR,7sR,8iRM,9iR")).add(0, {})
     b = getattr(board, "bearer", None)
     if b:
         reg.add(Obj(4, "0iR,1iRM,2iR,3iR,4sRM")).add(

@@ -143,6 +143,13 @@ class LazyDM:
         gc.collect()
         self.n += 1
         try:
+            if m.get(C.URI_PATH) == b"5" and self.registry.get(5):   # Firmware Update (fota.py)
+                from lwm2m import fota        # (smaller than the DM code)
+                d = self.dev
+                r = fota.handle(m, d.store, d.board, d)
+                del fota
+                self.drop()
+                return r
             b = bytearray(2048)   # the code loads in pieces, but some need a contiguous block
             del b
             if self.dm is None:
@@ -167,7 +174,7 @@ class LazyDM:
         import sys
         self.dm = None
         p = sys.modules.get("lwm2m")
-        for n in ("dmw", "composite", "senml", "lcbor", "observe", "persist", "send", "sample", "dm", "fmt", "tlv"):
+        for n in ("dmw", "composite", "senml", "lcbor", "observe", "persist", "send", "sample", "dm", "fmt", "tlv", "fota"):
             if sys.modules.pop("lwm2m." + n, None) is not None and p is not None and n in p.__dict__:
                 delattr(p, n)
         if self.cbor is None:       # the CBOR codec, unless another layer had it before us
@@ -230,7 +237,19 @@ def run(board):
         if secrets.get("wifi"):
             board.cfg["wifi"] = secrets["wifi"]
         sleep_s = cfg["schedule"]["sleep_s"]
-        info.update(_wake(board, store, cfg, secrets, info))
+        r = (cfg, secrets)
+        if cfg.get("bootstrap") or store.flash_get("bootstrap"):
+            # the account a bootstrap server committed, after a bootstrap when one is due
+            # (lwm2m/bootstrap.py, docs/bootstrap.md; it unloads itself)
+            ep = cfg.get("endpoint") or (store.flash_get("ep") or b"").decode()
+            if not ep:
+                ep = _endpoint(cfg, board)
+                store.flash_put("ep", ep.encode())
+            from lwm2m import bootstrap
+            r = bootstrap.run(board, store, cfg, secrets, ep, info, HEAP.mark)
+            del bootstrap
+        if r:
+            info.update(_wake(board, store, r[0], r[1], info))
         if info.get("result") not in ("ok", "partial"):
             sleep_s = _backoff(cfg["schedule"], info.get("result"), info.get("fails", 1))
         if info.get("next_s"):
@@ -410,6 +429,12 @@ def _wake(board, store, cfg, secrets, info):
         if label.endswith("+register"):
             store.drop("obs")     # a new registration ends the server's observations
             store.drop("obd")
+        if store.flash_get("fota") == b"u" and not dev.reboot:   # a new image reached the
+            # server: it confirms itself, or the old one reports the rollback (lwm2m/fota.py)
+            from lwm2m import fota
+            out.update(fota.wake(ex, store, board, cfg, planner))
+            del fota
+            dm.drop()
         # queue mode: answer what the server queued while we slept, stop when it is quiet
         ex.serve(cfg["schedule"]["listen_ms"], cfg["schedule"]["listen_max_ms"])
         if dm.n:
@@ -446,6 +471,12 @@ def _wake(board, store, cfg, secrets, info):
             if n:
                 out["served"] = out.get("served", 0) + n
                 planner.last_exchange = int(board.now())
+        if store.flash_get("fota") == b"d" and not dev.reboot:  # Object 5 (lwm2m/fota.py):
+            from lwm2m import fota     # a download goes on, after the wake's own work
+            out.update(fota.wake(ex, store, board, cfg, planner))
+            del fota
+            dm.drop()
+            HEAP.mark("fota")
     HEAP.mark("served")
     planner.last_wake = int(board.now())
     planner.fails = 0 if result == "ok" else planner.fails + 1

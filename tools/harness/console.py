@@ -26,6 +26,10 @@ Commands (one per line on stdin):
     observations [EP]             observations and their notifications so far
     sends [EP] [N]                the last N Send records (resolved SenML: name, time, value)
     events [N]                    the last N server events
+    publish NAME FILE             serve a firmware package (tools/fwpkg.py) at coap[s]://HOST:PORT/NAME
+                                  with Block2; then: write EP /5/0/1 coap://HOST:PORT/NAME,
+                                  read EP /5/0/3 until 2 (Downloaded), exec EP /5/0/2 (docs/fota.md)
+    push EP FILE [SZX]            block-wise Write (Block1) of a small package to /5/0/0
     quit
 FORMAT: text, tlv, senml-json, senml-cbor, lwm2m-cbor, opaque.
 Requests to a queue-mode client wait until its next Update; the answer is printed then.
@@ -141,6 +145,16 @@ def command(server, line, out=print):
                 out("%s: %d Sends, %d records" % (ep, len(reg.sends), len(reg.samples)))
                 for name, t, v in reg.samples[-n:]:
                     out("  %s t=%s v=%r" % (name, t, v))
+        elif cmd == "publish" and len(args) == 2:      # firmware packages (docs/fota.md)
+            with open(args[1], "rb") as f:
+                server.files[args[0].strip("/")] = f.read()
+            out("serving %s (%d B) at /%s" % (args[1], len(server.files[args[0].strip("/")]), args[0].strip("/")))
+        elif cmd == "push" and len(args) >= 2:
+            from harness import blockserve
+            with open(args[1], "rb") as f:
+                data = f.read()
+            fut = asyncio.ensure_future(blockserve.push(server, args[0], "/5/0/0", data, int(args[2]) if len(args) > 2 else 5))
+            _queue(server, out, "push %s" % args[1], args[0], fut)
         elif cmd == "events":
             n = int(args[0]) if args else 20
             for e in server.events[-n:]:
@@ -151,7 +165,7 @@ def command(server, line, out=print):
                 "cancel EP URI | create EP URI FORMAT JSON | delete EP URI | read-composite EP FORMAT PATH.. | "
                 "observe-composite EP FORMAT PATH.. | cancel-composite EP FORMAT PATH.. | "
                 "write-composite EP FORMAT JSON | observations [EP] | sends [EP] [N] | "
-                "events [N] | quit")
+                "events [N] | publish NAME FILE | push EP FILE [SZX] | quit")
     except (KeyError, ValueError) as e:
         out("error: %s" % e)
     return True

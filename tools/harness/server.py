@@ -244,6 +244,7 @@ class LwServer(asyncio.DatagramProtocol):
         self.tok = random.randrange(65536)
         self.rng = random.Random()
         self.retries_503 = {}   # id(future) -> times the client answered 5.03
+        self.files = {}         # path -> bytes served by GET with Block2 (harness/blockserve.py)
 
     # -- plumbing -------------------------------------------------------------------------------
     def _make_plugins(self):
@@ -379,6 +380,9 @@ class LwServer(asyncio.DatagramProtocol):
             reg.last_seen = self.clock.now()
             self.log("send", ep=reg.ep, mid=m.mid, data=data)
             return self.reply(peer, m, C.CHANGED)
+        if m.code == C.GET and m.path() in self.files:    # firmware packages, block-wise
+            from harness import blockserve
+            return blockserve.serve(self, peer, m, self.files[m.path()])
         return self.reply(peer, m, C.NOT_FOUND)
 
     def _reg_for_peer(self, peer):
