@@ -166,10 +166,13 @@ def test_cid_one_record_each_way_server_follows_rebind_and_fallback_chain_after_
     rep = _run(_sc("dtls-cid-fallback"))
     _ok(rep)
     # wake 5: one CID silence in four wakes (2-3 s of listening) outweighs what CID saves over a
-    # resumption on Wi-Fi: the planner resumes (docs/planner.md) until exploration tries CID again
-    assert _paths(rep) == ["full-handshake+register"] + ["cid+update"] * 3 + [
-        "full-handshake+register", "resume+update"], _paths(rep)
-    assert rep["wakes"][5]["chain"] == ["resume", "full-handshake"], rep["wakes"][5]["chain"]
+    # resumption on Wi-Fi: the planner resumes, or probes the CID for one ACK timeout when its
+    # exploration budget pays for it (docs/planner.md); either way the wake is one path, no failure
+    assert _paths(rep)[:5] == ["full-handshake+register"] + ["cid+update"] * 3 + [
+        "full-handshake+register"], _paths(rep)
+    w5 = rep["wakes"][5]
+    assert w5["path"] in ("cid+update", "resume+update") and w5["chain"][0] + "+update" == w5["path"], w5
+    assert w5["chain"][-1] == "full-handshake" and not w5.get("tried"), w5
     hs = _ev(rep, "dtls-handshake")
     assert [e["variant"] for e in hs] == [54, 54] and all(len(e["cid"]) == 8 for e in hs)   # 4-byte CID
     outside = {}

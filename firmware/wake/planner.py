@@ -18,12 +18,13 @@ measured: the probe's retransmission budget at the board's CoAP timers).
 Attribution: a silent dtls-reuse followed by a refused resumption is the server having lost
 its state, not the NAT; a new local port says nothing about the NAT (and rules dtls-reuse
 out). Exploration: a path the evidence ruled out (a NAT bound, a server without CID or session
-cache) is tried again after `planner.explore` wakes (default 8), the interval doubling with
-each probe that fails (up to 8 x), so a NAT timeout that rises, or a server that changed, is
-found again at a bounded cost. `planner.force` (a path name) disables the planner: that path
+cache) is probed again (one ACK timeout of listening) once the wakes since the last probe have
+put aside `planner.explore` % (default 5) of the path energy to pay for its expected failure,
+the price doubling with each failed probe (up to 64 x), so a NAT timeout that rises, or a
+server that changed, is found again at a bounded cost. `planner.force` (a path name) disables the planner: that path
 first whenever its state exists (the fixed strategies of make bench-planner).
 
-Persisted (section 'plan', 92 B): NAT bounds, the last local port, the exploration state, per
+Persisted (section 'plan', 93 B): NAT bounds, the last local port, the exploration state, per
 path 4 sleep bins of (ok, fail) nibbles (halved at 15: forgetting), measured bytes, the
 measured time of a success and the listening time of a failure; the time of the last exchange, and how many wakes in a row failed
 (the sleep back-off in wake/cycle.py doubles with it).
@@ -31,8 +32,8 @@ measured time of a success and the listening time of a failure; the time of the 
 import struct
 
 PATHS = ("nosec", "oscore", "oscore-b2", "cid", "dtls-reuse", "resume", "full-handshake")
-_HDR = ">BIIIIBHBB"               # ver, last_exchange, last_wake, nat_lo, nat_hi, fails, port,
-_HDR_LEN = 22                     # wakes since the last probe, probe interval exponent
+_HDR = ">BIIIIBHHB"               # ver, last_exchange, last_wake, nat_lo, nat_hi, fails, port,
+_HDR_LEN = 23                     # wakes since the last probe, probe interval exponent
 _PER = ">4sHHH"                   # 4 bins of (ok << 4 | fail), measured bytes, ms / 10 of a
 _PER_LEN = 10                     # failed attempt, ms / 10 of a successful one
 
@@ -61,7 +62,7 @@ class Planner:
         self.tried = []          # [(path, outcome)] this wake
         pc = cfg.get("planner") or {}
         self.force = pc.get("force")          # a fixed strategy (make bench-planner)
-        self.explore = int(pc.get("explore", 8))
+        self.explore = pc.get("explore", 5)   # % of the path energy spent on exploration
         self.port = port         # this wake's local port (0: a new one each wake)
         self.same_port = False
         self.since = 0           # wakes since the last exploration probe
@@ -72,7 +73,7 @@ class Planner:
         self.reg = ((), 0)       # (paths after which this wake Registers instead of Updating,
                                  # the bytes that adds): set by wake/cycle.py
         s = store.get("plan")
-        if s and len(s) == _HDR_LEN + _PER_LEN * len(PATHS) and s[0] == 3:
+        if s and len(s) == _HDR_LEN + _PER_LEN * len(PATHS) and s[0] == 4:
             (_v, self.last_exchange, self.last_wake, self.nat_lo, self.nat_hi,
              self.fails, last_port, self.since, self.pexp) = struct.unpack(_HDR, s[:_HDR_LEN])
             self.same_port = port != 0 and port == last_port
@@ -88,9 +89,9 @@ class Planner:
             self.nat_hi = max(1, min(self.nat_hi, f))
             if self.nat_lo >= self.nat_hi:
                 self.nat_lo = self.nat_hi - 1
-        b = bytearray(struct.pack(_HDR, 3, int(self.last_exchange), int(self.last_wake),
+        b = bytearray(struct.pack(_HDR, 4, int(self.last_exchange), int(self.last_wake),
                                   int(self.nat_lo), int(self.nat_hi), min(self.fails, 255),
-                                  self.port & 0xFFFF, min(self.since, 255), self.pexp))
+                                  self.port & 0xFFFF, min(self.since, 65535), self.pexp))
         for st in self.stats:
             b.extend(struct.pack(_PER, bytes(st[0]), st[1], st[2], st[3]))
         self.store.put("plan", b)
@@ -166,12 +167,16 @@ class Planner:
             if try_first < rest_cost:
                 chain.insert(0, p)
                 rest_cost = try_first
-            elif (pk > 0 and self.probing is None and c < rest_cost
-                  and self.since >= self.explore << self.pexp):
-                # exploration: the evidence may be stale (a NAT that now keeps mappings
-                # longer, a server that changed): one probe, at most every explore << pexp wakes
+            elif (pk > 0 and self.probing is None and c < rest_cost and self.since * rest_cost
+                  * self.explore >= (1.0 - pk) * self.coap["ack_timeout_ms"] * self.radio["rx_mW"]
+                  * (125 << self.pexp)):
+                # exploration: the evidence may be stale (a NAT that now keeps mappings longer,
+                # a server that changed). A probe listens for one ACK timeout only (no
+                # retransmission this wake) and is made when the wakes since the last one have
+                # put aside enough (explore % of the path energy) to pay for its expected failure
                 self.probing = p
                 self.since = 0
+                self.coap["probe_retransmit"] = 0
                 chain.insert(0, p)
         return chain
 
@@ -206,7 +211,7 @@ class Planner:
             if path == "dtls-reuse" and outcome == "no-answer" and asleep_s is not None and self.same_port:
                 self.nat_fail = int(asleep_s)
             if path == self.probing:
-                self.pexp = min(self.pexp + 1, 3)
+                self.pexp = min(self.pexp + 1, 6)
         if ok > 15 or fail > 15:     # forgetting: recent behaviour weighs more
             ok = (ok + 1) // 2
             fail = (fail + 1) // 2

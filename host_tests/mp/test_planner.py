@@ -157,15 +157,22 @@ def test_every_fallible_path_is_weighed():
 
 
 def test_exploration_budget_probes_a_dropped_path_again():
-    cfg = {"radio": RADIO, "coap": COAP, "planner": {"explore": 3}}
+    cfg = {"radio": RADIO, "coap": dict(COAP), "planner": {"explore": 50}}
     p = Planner(Store(FakeBoard()), cfg)
     ch = FakeChan(["cid", "resume", "full-handshake"])
-    for _ in range(4):
+    for _ in range(12):
         p.record("cid", "no-answer", 3600, 8000)
-    chains = [p.chain(ch, 3600) for _ in range(3)]
-    assert chains[0][0] != "cid" and chains[2][0] == "cid"
-    p.record("cid", "no-answer", 3600, 8000)            # the probe failed: the interval doubles
+    chains = [p.chain(ch, 3600) for _ in range(12)]
+    assert chains[0][0] != "cid"
+    k = [c[0] for c in chains].index("cid")            # paid for by the wakes before it
+    assert 0 < k < 11 and p.probing == "cid"
+    assert cfg["coap"]["probe_retransmit"] == 0          # the probe listens one ACK timeout
+    p.record("cid", "no-answer", 3600, 8000)            # the probe failed: the price doubles
     assert p.pexp == 1
+    p2 = Planner(Store(FakeBoard()), {"radio": RADIO, "coap": dict(COAP), "planner": {"explore": 0}})
+    for _ in range(12):
+        p2.record("cid", "no-answer", 3600, 8000)
+    assert all(p2.chain(ch, 3600)[0] != "cid" for _ in range(50))   # explore 0: never
 
 
 def test_force_knob_fixes_the_strategy():
