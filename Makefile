@@ -23,7 +23,7 @@ WASM_VER := 1.28.0-6
 NODE_DIR := .node
 WASM_OK := $(NODE_DIR)/ok-$(WASM_VER)
 
-.PHONY: all help setup test demo run mpy bench bench-planner clean console flash deploy monitor hw-test size wasm32 heap32
+.PHONY: all help setup test demo run mpy bench bench-planner clean console flash deploy monitor hw-test size wasm32 heap32 fuzz
 
 all: test
 
@@ -88,6 +88,7 @@ help:
 	@echo "make monitor PORT=/dev/ttyUSB0   the board's log, WAKE lines as the runner's table"
 	@echo "make hw-test PORT=/dev/ttyUSB0 BOARD=esp32 SECRETS=secrets/esp32.json SERVER=coap://HOST:PORT [WAKES=3] [SLEEP=20]"
 	@echo "                           deploy, run a few wakes against SERVER, check the WAKE lines"
+	@echo "make fuzz [FUZZ_N=100000] [TARGETS=coap,dm]   the project's fuzzers under micropython (docs/hostile.md)"
 	@echo "make clean                 remove build/, reports/, .sim/"
 	@echo "DRY=1: print the exact esptool/mpremote command lines without running them"
 
@@ -111,6 +112,11 @@ size: $(VENV)/ok mpy
 
 bench: $(VENV)/ok wasm32
 	$(VPY) tools/bench.py
+
+# the project's own fuzzers under micropython: FUZZ_N inputs per target (tools/fuzz/run.py)
+FUZZ_N ?= 100000
+fuzz: $(VENV)/ok
+	$(VPY) tools/fuzz/run.py --n $(FUZZ_N) $(if $(TARGETS),--targets $(TARGETS))
 
 clean:
 	rm -rf build reports .sim .pytest_cache

@@ -20,7 +20,7 @@
 include("$(PORT_DIR)/boards/manifest.py")
 
 _FW = "firmware"
-for _m in ("main.py", "config.py", "errors.py", "log.py", "state.py", "cbor.py"):
+for _m in ("main.py", "config.py", "cfgcheck.py", "errors.py", "log.py", "state.py", "cbor.py"):
     module(_m, base_path=_FW, opt=3)
 package("board", files=("__init__.py", "esp32.py", "modem_uart.py"), base_path=_FW, opt=3)
 for _p in ("coap", "crypto", "dtls", "lwm2m", "net", "oscore", "sec", "wake"):

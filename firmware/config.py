@@ -23,8 +23,6 @@ DEFAULTS = {
               "nat_timeout_prior_s": [30, 120]},
 }
 
-MODES = ("nosec", "psk", "oscore")
-
 
 def _merge(base, over):
     out = {}
@@ -38,31 +36,17 @@ def _merge(base, over):
     return out
 
 
-def parse_uri(uri):
-    """coap://host:port or coaps://host:port -> (scheme, host, port)."""
-    if "://" not in uri:
-        raise ConfigError("server.uri %r: expected coap://HOST:PORT or coaps://HOST:PORT" % uri)
-    scheme, rest = uri.split("://", 1)
-    if scheme not in ("coap", "coaps"):
-        raise ConfigError("server.uri scheme %r: coap or coaps" % scheme)
-    rest = rest.split("/", 1)[0]
-    if rest.startswith("["):
-        raise ConfigError("IPv6 literals are not supported yet")
-    if ":" in rest:
-        host, p = rest.rsplit(":", 1)
-        try:
-            port = int(p)
-        except ValueError:
-            raise ConfigError("server.uri port %r is not a number" % p)
-    else:
-        host, port = rest, (5684 if scheme == "coaps" else 5683)
-    if not host or not 0 < port < 65536:
-        raise ConfigError("server.uri %r: bad host or port" % uri)
-    return scheme, host, port
-
-
-def _read_json(path, what):
+def _read_json(path, what, hs):
+    # the parsed file; its bytes go into the hash hs (hashlib.sha256), read in small pieces
+    # (json.load streams too: no copy of the whole file in the heap, which is at its emptiest
+    # here and should stay in one piece for the wake)
     try:
+        with open(path, "rb") as f:
+            b = bytearray(64)
+            n = f.readinto(b)
+            while n:
+                hs.update(memoryview(b)[:n])
+                n = f.readinto(b)
         with open(path) as f:
             return json.load(f)
     except OSError:
@@ -77,40 +61,43 @@ def _env(name):
     return g(name) if g else None
 
 
-def load(path=None, secrets_path=None):
+def load(path=None, secrets_path=None, board=None):
+    """(config, secrets), both checked (firmware/cfgcheck.py). With a board, a hash of both
+    files (and of the checks' version) is kept in flash ('cfg') once they pass, and the checks
+    are not even loaded while the files stay the same (their names would take heap)."""
+    import hashlib
+    hs = hashlib.sha256(b"cfgcheck v1 (bump when the checks change)")
     path = path or _env("LWM2M_CONFIG") or "/config.json"
-    raw = _read_json(path, "config")
-    if not isinstance(raw, dict):
-        raise ConfigError("config %s: top level must be an object" % path)
-    cfg = _merge(DEFAULTS, raw)
-    mode = cfg["security"].get("mode")
-    if mode not in MODES:
-        raise ConfigError("security.mode %r: one of %s" % (mode, ", ".join(MODES)))
-    scheme, host, port = parse_uri(cfg["server"]["uri"])
-    if (scheme == "coaps") != (mode == "psk"):
-        raise ConfigError("security.mode %s does not fit server.uri %s (coaps:// is DTLS-PSK)"
-                          % (mode, cfg["server"]["uri"]))
-    cfg["_host"], cfg["_port"] = host, port
-    for k in ("lifetime",):
-        v = cfg["server"].get(k)
-        if not isinstance(v, int) or v < 60:
-            raise ConfigError("server.lifetime must be an integer >= 60, got %r" % (v,))
-    sl = cfg["schedule"].get("sleep_s")
-    if not isinstance(sl, (int, float)) or sl < 1:
-        raise ConfigError("schedule.sleep_s must be a number >= 1, got %r" % (sl,))
-    secrets = {}
-    sp = secrets_path or _env("LWM2M_SECRETS") or cfg.get("secrets") or "/secrets.json"
-    if mode == "nosec":
+    raw = _read_json(path, "config", hs)
+    d = raw if isinstance(raw, dict) else {}
+    sp = secrets_path or _env("LWM2M_SECRETS") or d.get("secrets") or "/secrets.json"
+    mode = d.get("security")
+    mode = mode.get("mode", "nosec") if isinstance(mode, dict) else "nosec"
+    sec = {}
+    if mode in ("psk", "oscore"):
+        sec = _read_json(sp, "secrets", hs)
+    else:
         # no keys needed, but the file may hold the board's Wi-Fi credentials ("wifi")
         try:
             os.stat(sp)
-            secrets = _read_json(sp, "secrets")
+            sec = _read_json(sp, "secrets", hs)
         except OSError:
             pass
+    hs = hs.digest()[:8]
+    if board is not None and board.flash_read("cfg") == hs:
+        cfg = _merge(DEFAULTS, raw)           # these very files passed the checks before
     else:
-        secrets = _read_json(sp, "secrets")
-        need = {"psk": ("psk_identity", "psk_key"), "oscore": ("oscore",)}[mode]
-        for k in need:
-            if k not in secrets:
-                raise ConfigError("secrets file %s lacks %r (see secrets/example.json)" % (sp, k))
-    return cfg, secrets
+        import cfgcheck
+        cfg = cfgcheck.run(raw, path, sec, sp)
+        if board is not None:
+            board.flash_write("cfg", hs)
+    uri = cfg["server"]["uri"]
+    scheme, rest = uri.split("://", 1)
+    rest = rest.split("/", 1)[0]
+    if ":" in rest:
+        host, p = rest.rsplit(":", 1)
+        port = int(p)
+    else:
+        host, port = rest, (5684 if scheme == "coaps" else 5683)
+    cfg["_host"], cfg["_port"] = host, port
+    return cfg, sec

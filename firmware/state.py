@@ -13,8 +13,7 @@ _MAGIC = b"LW"
 _VER = 1
 
 
-def _sum16(b):
-    s = 0
+def _sum16(b, s=0):
     for x in b:
         s = (s * 31 + x) & 0xFFFF
     return s
@@ -24,15 +23,11 @@ class Store:
     def __init__(self, board):
         self.board = board
         self.sections = {}
-        self.rtc_valid = False
-        self.rtc_writes = 0
-        self.flash_writes = 0
 
     # -- RTC memory ---------------------------------------------------------------------------
     def load(self):
         raw = self.board.rtc_read()
         self.sections = {}
-        self.rtc_valid = False
         if not raw or len(raw) < 6 or raw[:2] != _MAGIC or raw[2] != _VER:
             return False
         if _sum16(raw[:-2]) != struct.unpack(">H", raw[-2:])[0]:
@@ -53,7 +48,6 @@ class Store:
         except (ValueError, IndexError, UnicodeError):
             self.sections = {}
             return False
-        self.rtc_valid = True
         return True
 
     def get(self, name):
@@ -69,20 +63,24 @@ class Store:
         self.sections.pop(name, None)
 
     def encode(self):
+        # one allocation of the blob's size (the checksum is computed over the parts first):
+        # a commit inside a DTLS handshake runs on a fragmented heap
         parts = [_MAGIC, bytes((_VER, len(self.sections)))]
         for name in sorted(self.sections):
             d = self.sections[name]
             nb = name.encode()
             parts.append(bytes((len(nb),)) + nb + struct.pack(">H", len(d)))
             parts.append(d)
-        body = b"".join(parts)
-        return body + struct.pack(">H", _sum16(body))
+        c = 0
+        for p in parts:
+            c = _sum16(p, c)
+        parts.append(struct.pack(">H", c))
+        return b"".join(parts)
 
     def commit(self):
         """Write every section to RTC memory now (cheap: RAM). Raises ValueError if > limit."""
         blob = self.encode()
         self.board.rtc_write(blob)
-        self.rtc_writes += 1
         return len(blob)
 
     def size(self):
@@ -94,7 +92,6 @@ class Store:
 
     def flash_put(self, key, data):
         self.board.flash_write(key, data)
-        self.flash_writes += 1
 
 
 class SeqReserve:

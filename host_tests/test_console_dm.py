@@ -31,7 +31,7 @@ def test_console_dm_and_reporting(tmp_path):
         await asyncio.sleep(0.1)
         # one request per wake (a sleepy device gets few; its heap is 64 KiB)
         for i, c in enumerate(("discover %s /3303/0" % EP,
-                               'create %s /3303 senml-json [["/3303/1/5701", "K"]]' % EP,
+                               'create %s /3303 senml-json [["/3303/1/5750", "K"]]' % EP,
                                "delete %s /3303/1" % EP,
                                'writef %s /1/0 senml-json {"3": 900}' % EP)):
             command(server, c, lines.append)

@@ -82,7 +82,7 @@ def test_openssl_s_server_full_then_resumption(img, tmp_path):
     assert "Reused session-id" in out and "resumed-by-session-id" in out
 
 
-def test_openssl_wrong_psk_is_auth_failed(img):
+def test_openssl_wrong_psk_is_no_answer_in_one_handshake(img):
     if not shutil.which("openssl"):
         pytest.skip("openssl not installed")
     port = free_port()
@@ -94,7 +94,9 @@ def test_openssl_wrong_psk_is_auth_failed(img):
         time.sleep(0.5)
         t0 = time.time()
         r = mp(img, {"port": port, "psk": "ff" * 16, "rto": 300, "tries": 3})
-        assert not r["ok"] and r["outcome"] == "auth-failed", r
+        # OpenSSL drops a bad Finished silently: in one handshake that looks like loss
+        # (no-answer); sec/dtls_channel.py calls it auth-failed after 3 wakes in a row
+        assert not r["ok"] and r["outcome"] == "no-answer" and "Finished" in r["error"], r
         assert r["dg_up"] <= 2 + 3 and time.time() - t0 < 15     # bounded, no retry storm
     finally:
         srv.kill()

@@ -83,8 +83,8 @@ def test_write_in_every_format_and_malformed_changes_nothing():
 
 def test_execute_create_delete_and_lifetime():
     acts1 = [("exec", "/3303/0/5605"), ("exec", "/3/0/9"),
-             ("create", "/3303", [("/3303/5/5700", 1.5), ("/3303/5/5701", "K")], TLV)]
-    acts2 = [("create", "/3303", [("/3303/6/5701", "F")], SCBOR),
+             ("create", "/3303", [("/3303/5/5750", "K")], TLV)]
+    acts2 = [("create", "/3303", [("/3303/6/5750", "F")], SCBOR),
              ("create", "/3", [("/3/1/0", "x")], SJSON),
              ("write", "/1/0/1", "7200")]
     acts3 = [("read-cf", "/3303/5", SJSON), ("delete", "/3303/6"), ("delete", "/3303/6"),
@@ -95,7 +95,7 @@ def test_execute_create_delete_and_lifetime():
     a1, a2 = a[:6], a[6:]
     assert [_code(c) for u, c, v in a1] == ["2.04", "4.05", "2.01", "2.01", "4.05", "2.04"]
     assert [_code(c) for u, c, v in a2] == ["2.05", "2.02", "4.04", "4.05"]
-    assert {r["n"]: r.get("v", r.get("vs")) for r in a2[0][2]} == {"/3303/5/5700": 1.5, "/3303/5/5701": "K"}
+    assert {r["n"]: r.get("v", r.get("vs")) for r in a2[0][2]} == {"/3303/5/5750": "K"}
     # the lifetime write and the new instances went out in an Update in the same wake
     ups = events(rep, "update")
     assert any("lt" in e["params"] for e in ups)

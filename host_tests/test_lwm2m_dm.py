@@ -125,14 +125,17 @@ def test_discover_and_write_attributes():
 
 def test_create_and_delete_persist_across_wakes():
     b, s, reg, dm, dev = setup()
+    # Create sets only what the server may write (5700, 5701 are read-only: 4.05)
     r = dm.handle(req(C.POST, "/3303", b'[{"bn":"/3303/4/","n":"5700","v":3.5},{"n":"5701","vs":"K"}]', cf=110))
+    assert _code(r) == "4.05" and 4 not in reg.get(3303).inst
+    r = dm.handle(req(C.POST, "/3303", b'[{"bn":"/3303/4/","n":"5750","vs":"K"}]', cf=110))
     assert _code(r) == "2.01" and r.get_all(C.LOCATION_PATH) == [b"3303", b"4"]
     # TLV without an instance wrapper: the client picks the id (1)
-    r = dm.handle(req(C.POST, "/3303", b"\xc3\x16\x45Cel", cf=11542))   # 5701 = 0x1645 needs 16-bit id
+    r = dm.handle(req(C.POST, "/3303", b"\xc3\x16\x76Cel", cf=11542))   # 5750 = 0x1676 needs 16-bit id
     assert _code(r) == "4.00"                                           # malformed: id length bit not set
-    r = dm.handle(req(C.POST, "/3303", b"\xe3\x16\x45Cel", cf=11542))
+    r = dm.handle(req(C.POST, "/3303", b"\xe3\x16\x76Cel", cf=11542))
     assert _code(r) == "2.01" and r.get_all(C.LOCATION_PATH) == [b"3303", b"1"]
-    assert _code(dm.handle(req(C.POST, "/3303", b'[{"n":"/3303/4/5701","vs":"x"}]', cf=110))) == "4.00"  # exists
+    assert _code(dm.handle(req(C.POST, "/3303", b'[{"n":"/3303/4/5750","vs":"x"}]', cf=110))) == "4.00"  # exists
     assert _code(dm.handle(req(C.POST, "/3", b'[{"n":"/3/1/0","vs":"x"}]', cf=110))) == "4.05"           # single
     assert _code(dm.handle(req(C.POST, "/3303", b'[{"n":"/3303/5/9999","v":1}]', cf=110))) == "4.04"
     assert sorted(reg.get(3303).inst) == [0, 1, 4]
@@ -144,7 +147,7 @@ def test_create_and_delete_persist_across_wakes():
     assert _code(dm.handle(req(C.PUT, "/1/0/1", b"7200", cf=0))) == "2.04"
     # next wake: a new registry from the same flash
     b2, s2, reg2, dm2, dev2 = setup(b)
-    assert sorted(reg2.get(3303).inst) == [0, 4] and reg2.get(3303).inst[4][5701] == "K"
+    assert sorted(reg2.get(3303).inst) == [0, 4] and reg2.get(3303).inst[4][5750] == "K"
     assert reg2.get(1).inst[0][1] == 7200
     assert callable(reg2.get(3303).inst[0][5700])
 

@@ -201,7 +201,10 @@ class Device:
         info = {}
         for line in text.splitlines():
             if line.startswith("WAKE "):
-                info = json.loads(line[5:])
+                try:
+                    info = json.loads(line[5:])
+                except ValueError as e:     # one bad line must not end the whole scenario
+                    info = {"result": "bad-wake-line", "error": "WAKE line not JSON: %s" % e}
         info.setdefault("result", "no-wake-line")
         info["real_ms"] = int((time.monotonic() - t) * 1000)
         info["log"] = [ln for ln in text.splitlines() if not ln.startswith("WAKE ")]
@@ -293,6 +296,10 @@ async def run_scenario(name, sc, out_dir="reports", quiet=False, workdir=None, k
                     pending_reads.append((i, "fota " + act[1], fwpkg.action(server, ep, act[1], act[2] if len(act) > 2 else {}, board, target)))
                 elif act[0] == "write-attr":   # ("write-attr", uri, {"pmin": 60, ...})
                     pending_reads.append((i, act[1], server.write_attrs(ep, act[1], **act[2])))
+                elif act[0] == "request":     # ("request", code, uri, payload, cf, [query]): raw
+                    pending_reads.append((i, act[2], server.request(
+                        ep, act[1], act[2], payload=act[3], cf=act[4],
+                        query=act[5] if len(act) > 5 else ())))
                 elif act[0] in ("read-composite", "observe-composite", "cancel-composite"):
                     # (op, [paths], SenML format 110/112): FETCH at the root (LwM2M 1.1 composite)
                     f = getattr(server, act[0].replace("-", "_"))
@@ -443,6 +450,63 @@ async def run_scenario(name, sc, out_dir="reports", quiet=False, workdir=None, k
     return report
 
 
+def _firmware_config():
+    """The firmware's own config validator (firmware/cfgcheck.py), so that `make run` rejects a
+    broken board or secrets file with the messages the device would log, not a traceback."""
+    for p in (os.path.join(ROOT, "tools", "cpython_shims"), os.path.join(ROOT, "firmware")):
+        if p not in sys.path:
+            sys.path.insert(0, p)
+    import cfgcheck
+    from errors import ConfigError
+    return cfgcheck, ConfigError
+
+
+def _read_json(path, what):
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except FileNotFoundError:
+        raise SystemExit("%s file %s not found" % (what, path))
+    except (OSError, UnicodeError) as e:
+        raise SystemExit("%s file %s cannot be read: %s" % (what, path, e))
+    except ValueError as e:
+        raise SystemExit("%s file %s is not valid JSON: %s" % (what, path, e))
+
+
+def external_config(args):
+    """(board config, secrets or None) for `make run`, checked like the firmware checks them;
+    SystemExit with a one-line message (the key named, never a secret) otherwise."""
+    path = args.board if args.board.endswith(".json") else os.path.join(ROOT, "boards", args.board + ".json")
+    if not os.path.exists(path):
+        known = sorted(f[:-5] for f in os.listdir(os.path.join(ROOT, "boards")) if f.endswith(".json"))
+        raise SystemExit("board %r: %s not found (boards: %s)" % (args.board, path, ", ".join(known)))
+    board = _read_json(path, "board")
+    cfgcheck, ConfigError = _firmware_config()
+    try:
+        if not isinstance(board, dict):
+            raise ConfigError("config %s: the top level must be an object" % path)
+        for k in ("server", "security", "schedule"):
+            if not isinstance(board.setdefault(k, {}), dict):
+                raise ConfigError("%s: an object, got %r" % (k, board[k]))
+        board["server"]["uri"] = args.server
+        if args.server.startswith("coaps://"):
+            board["security"]["mode"] = "psk"
+        board["schedule"]["sleep_s"] = args.sleep
+        cfg = cfgcheck.merged(board, path)
+        mode = cfg["security"]["mode"]
+        secrets = None
+        if mode != "nosec":
+            if not args.secrets:
+                raise ConfigError("security.mode %s needs a secrets file: make run SECRETS=secrets/"
+                                  "<board>.json (see secrets/example.json)" % mode)
+            secrets = cfgcheck.check_secrets(_read_json(args.secrets, "secrets"), mode, args.secrets)
+        elif args.secrets:
+            secrets = _read_json(args.secrets, "secrets")
+    except ConfigError as e:
+        raise SystemExit("config-error %s" % e)
+    return board, secrets
+
+
 def server_samples(events):
     """The samples the server received: the distinct (name, time) of the SenML records of
     every Send in the server's log (a sample sent twice, its 2.04 lost, counts once)."""
@@ -527,34 +591,37 @@ def _drop_send_acks(server, n):
 
 
 async def run_external(args):
-    """The firmware against a server the user names, on the real clock (sleeps for real)."""
-    board = load_board(args.board)
-    board["server"]["uri"] = args.server
-    if args.server.startswith("coaps://"):
-        board["security"]["mode"] = "psk"
-    board["schedule"]["sleep_s"] = args.sleep
-    secrets = None
-    if args.secrets:
-        with open(args.secrets) as f:
-            secrets = json.load(f)
+    """The firmware against a server the user names, on the real clock (sleeps for real).
+    Returns the number of wakes that did not end ok. The device directory and the copy of the
+    secrets in it are removed at the end, whatever happens."""
+    board, secrets = external_config(args)
     workdir = tempfile.mkdtemp(prefix="lwm2m-run-")
-    dev = Device(workdir, board, secrets)
-    print("device state in %s; server %s; %d wakes, %d s apart" % (workdir, args.server, args.wakes, args.sleep))
-    for i in range(args.wakes):
-        info = await dev.wake()
-        print("%-3d %-26s up %5d B down %5d B %-14s %s" % (i, info.get("path"), info.get("up", 0), info.get("down", 0),
-                                                          info.get("result"), info.get("error", "")))
-        for ln in info.get("log", [])[-5:]:
-            print("    | " + ln)
-        if i + 1 < args.wakes:
-            await asyncio.sleep(min(args.sleep, (info.get("sleep_ms") or args.sleep * 1000) / 1000.0))
+    failed = 0
+    try:
+        dev = Device(workdir, board, secrets)
+        print("device state in %s (removed at the end); server %s; %d wakes, %d s apart"
+              % (workdir, args.server, args.wakes, args.sleep))
+        for i in range(args.wakes):
+            info = await dev.wake()
+            if info.get("result") != "ok":
+                failed += 1
+            print("%-3d %-26s up %5d B down %5d B %-14s %s" % (i, info.get("path"), info.get("up", 0), info.get("down", 0),
+                                                              info.get("result"), info.get("error", "")))
+            for ln in info.get("log", [])[-5:]:
+                print("    | " + ln)
+            if i + 1 < args.wakes:
+                await asyncio.sleep(min(args.sleep, (info.get("sleep_ms") or args.sleep * 1000) / 1000.0))
+        print("%d/%d wakes ok" % (args.wakes - failed, args.wakes))
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    return failed
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--scenario", default="demo", help="one of: " + ", ".join(SCENARIOS))
     ap.add_argument("--external", action="store_true", help="run against --server on the real clock")
-    ap.add_argument("--board", default="unix")
+    ap.add_argument("--board", default="unix", help="a name in boards/ or a path to a .json file")
     ap.add_argument("--server", default="coap://127.0.0.1:5683")
     ap.add_argument("--wakes", type=int, default=5)
     ap.add_argument("--sleep", type=int, default=60)
@@ -568,7 +635,12 @@ def main():
         print("mpy-cross: %d firmware modules compiled (others up to date); build/firmware.romfs %d bytes" % (n, size))
         return
     if args.external:
-        asyncio.run(run_external(args))
+        try:
+            failed = asyncio.run(run_external(args))
+        except KeyboardInterrupt:
+            sys.exit(130)
+        if failed:
+            sys.exit(1)
         return
     if args.scenario not in SCENARIOS:
         sys.exit("unknown scenario %r; known: %s" % (args.scenario, ", ".join(SCENARIOS)))

@@ -162,7 +162,7 @@ _BURST = ([("read-cf", "/3/0", 112)] * 10 + [("read-cf", "/3/0", 11542)] * 10
           + [("write-attr", "/3303/0/5700", {"pmax": 10800 + k, "st": 0.5}) for k in range(6)]
           + [("observe", "/3303/0/5700"), ("observe", "/3/0/9")]
           + [("discover", "/3"), ("discover", "/3303/0")] * 3
-          + [("create", "/3303", [("/3303/%d/5701" % k, "K")], 11542) for k in range(5, 10)]
+          + [("create", "/3303", [("/3303/%d/5750" % k, "K")], 11542) for k in range(5, 10)]
           + [("delete", "/3303/%d" % k) for k in range(5, 10)])
 assert len(_BURST) == 50
 SCENARIOS["dtls-resume-burst"] = {

@@ -118,7 +118,13 @@ class Message:
         return self
 
     def path(self, num=_URI_PATH):
-        return "/".join(v.decode() for v in self.get_all(num))
+        # A segment that is not UTF-8 (RFC 7252 5.10.1: path options are strings) is the
+        # peer's protocol error, a typed outcome of the wake, not a UnicodeError (issue #11, F3)
+        try:
+            return "/".join([v.decode() for v in self.get_all(num)])
+        except UnicodeError:
+            from errors import ProtocolError
+            raise ProtocolError("path not UTF-8")
 
     def is_request(self):
         return 1 <= self.code <= 31

@@ -250,8 +250,10 @@ def write(dm, recs):
             v = _check(raw, typ)
         except (ValueError, TypeError, OverflowError):
             return _resp(C.BAD_REQUEST)
-        if p[0] == 1 and p[2] in (1, 2, 3) and not 0 <= v <= 0xFFFFFFFF:
-            return _resp(C.BAD_REQUEST)      # lifetime, pmin, pmax: unsigned 32-bit seconds
+        if typ in ("i", "t"):
+            from lwm2m.persist import in_range
+            if not in_range(p[0], p[2], v):  # lifetime 1..2^32-1, pmin, pmax (lwm2m/persist.py)
+                return _resp(C.BAD_REQUEST)
         upd = staged.setdefault((p[0], p[1]), {})
         if multi:
             cur = upd.get(p[2])

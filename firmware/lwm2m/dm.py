@@ -105,8 +105,18 @@ class DM:
                 return self.write(o, ids, m, False)
             if c == C.DELETE:
                 return self.delete(o, ids)
-        except (ValueError, TypeError, KeyError, IndexError, UnicodeError):
+        except (ValueError, TypeError, KeyError, IndexError, ArithmeticError) as e:
+            # a payload that does not decode or holds values the resource cannot take
+            # (UnicodeError is a ValueError; OverflowError an ArithmeticError): nothing changed
+            from log import log
+            log("dm: request rejected: %s: %s" % (type(e).__name__, e), "W")
             return _resp(C.BAD_REQUEST)
+        except MemoryError:
+            raise
+        except Exception as e:     # a bug, not the server's fault: logged, the wake goes on
+            from log import log
+            log("dm: request rejected: %s: %s" % (type(e).__name__, e), "E")
+            return _resp(C.INTERNAL_ERROR)
         return _resp(C.METHOD_NOT_ALLOWED)
 
     def _find(self, o, ids, op):

@@ -12,6 +12,9 @@ from lwm2m.dm import _resp
 _CF_LINK = const(40)
 _CF_TLV = const(11542)
 _ATTRS = ("pmin", "pmax", "gt", "lt", "st", "epmin", "epmax")
+_U32 = const(0xFFFFFFFF)
+
+
 
 
 def discover(dm, o, ids):
@@ -61,7 +64,10 @@ def write_attrs(dm, o, ids, q):
             new[k] = None
             continue
         x = float(v) if k in ("gt", "lt", "st") else int(v)
-        if x < 0 and k not in ("gt", "lt"):
+        # inf or nan would be persisted as `inf`/`nan` that json.loads rejects (issue #11, F1);
+        # periods are 32-bit seconds
+        if not (x == x and x - x == 0) or (x < 0 and k not in ("gt", "lt")) or x > 1e15 or x < -1e15 \
+                or (k not in ("gt", "lt", "st") and x > _U32):
             return _resp(C.BAD_REQUEST)
         new[k] = x
     if dm.store is None:
@@ -86,7 +92,8 @@ def _stage(dm, o, ids, recs, conv, replace, create):
         if r is None:
             return C.NOT_FOUND
         typ, ops, multi = r
-        if typ == "e" or (not create and "W" not in ops):
+        # Create too: a server sets only what it may write (issue #11, F1)
+        if typ == "e" or "W" not in ops:
             return C.METHOD_NOT_ALLOWED
         if multi:
             cur = upd.get(rid)
@@ -98,11 +105,16 @@ def _stage(dm, o, ids, recs, conv, replace, create):
                 continue
             if len(p) != 4:
                 raise ValueError("multiple resource without instances")
-            cur[p[3]] = conv(raw, typ)
+            cur[p[3]] = fmt.check(conv(raw, typ), typ)
         else:
             if len(p) != 3 or raw is None:
                 raise ValueError("single resource with instances")
-            upd[rid] = conv(raw, typ)
+            upd[rid] = fmt.check(conv(raw, typ), typ)
+        if typ in ("i", "t"):          # and the resource's range (lwm2m/persist.py)
+            from lwm2m.persist import in_range
+            for v in (cur.values() if multi else (upd[rid],)):
+                if not in_range(o.oid, rid, v):
+                    raise ValueError("out of range")
     return upd
 
 def _apply(dm, o, iid, upd, created=False):

@@ -53,12 +53,29 @@ def text(v, typ):
     return str(v).encode()
 
 
+def check(v, typ):
+    # v if it is storable as LwM2M type typ (a signed 64-bit integer or time, a finite float,
+    # a string or opaque value of at most 1 KiB), else ValueError. MicroPython's json.dumps
+    # writes inf and nan as `inf`/`nan`, which its json.loads rejects: a non-finite number
+    # must never be persisted (issue #11, F1).
+    if typ in ("i", "t"):
+        if not isinstance(v, int) or isinstance(v, bool) or not -(1 << 63) <= v < 1 << 63:
+            raise ValueError("integer out of range")
+    elif typ == "f":
+        # finite: inf - inf and nan are nan, never 0 (no math module needed)
+        if not isinstance(v, float) or not (v == v and v - v == 0):
+            raise ValueError("not a finite number")
+    elif typ in ("s", "o") and len(v) > 1024:
+        raise ValueError("value too long")
+    return v
+
+
 def untext(b, typ):
     s = bytes(b).decode()
     if typ in ("i", "t"):
-        return int(s)
+        return check(int(s), typ)
     if typ == "f":
-        return float(s)
+        return check(float(s), typ)
     if typ == "b":
         if s not in ("0", "1"):
             raise ValueError("boolean must be 0 or 1")
@@ -73,12 +90,18 @@ def untext(b, typ):
 def coerce(v, typ):
     # A decoded SenML/CBOR value as a value of LwM2M type typ; ValueError if it is not one.
     if typ in ("i", "t"):
-        if isinstance(v, float) and v == int(v):
+        # a float is an integer only if finite (int(inf) raises OverflowError: issue #11, F2)
+        if isinstance(v, float) and v == v and v - v == 0 and v == int(v):
             v = int(v)
-        ok = isinstance(v, int) and not isinstance(v, bool)
+        ok = isinstance(v, int) and not isinstance(v, bool) and -(1 << 63) <= v < 1 << 63
     elif typ == "f":
         ok = isinstance(v, (int, float)) and not isinstance(v, bool)
-        v = float(v) if ok else v
+        if ok:
+            try:
+                v = float(v)
+            except OverflowError:      # an integer beyond the float range
+                ok = False
+            ok = ok and v == v and v - v == 0
     elif typ == "b":
         ok = isinstance(v, bool)
     elif typ == "o":
@@ -94,7 +117,7 @@ def coerce(v, typ):
         ok = isinstance(v, str)
     if not ok:
         raise ValueError("not a value of type " + typ)
-    return v
+    return check(v, typ)
 
 
 def single(o, ids):

@@ -47,16 +47,26 @@ def load(store):
     seq = struct.unpack(">I", s[:4])[0]
     out = []
     off = 4
-    while off < len(s):
-        n = s[off]
-        tok = bytes(s[off + 1:off + 1 + n])
-        off += 1 + n
-        k = s[off]
-        p = struct.unpack(">" + "H" * k, s[off + 1:off + 1 + 2 * k])
-        off += 1 + 2 * k
-        e = [tok, p] + list(struct.unpack(">HIIfH", s[off:off + 16]))
-        off += 16
-        out.append(e)
+    try:
+        while off < len(s):
+            n = s[off]
+            tok = bytes(s[off + 1:off + 1 + n])
+            off += 1 + n
+            k = s[off]
+            if n > 8:
+                raise ValueError
+            p = struct.unpack(">" + "H" * k, s[off + 1:off + 1 + 2 * k])
+            off += 1 + 2 * k
+            e = [tok, p] + list(struct.unpack(">HIIfH", s[off:off + 16]))
+            off += 16
+            out.append(e)
+    except (ValueError, IndexError):
+        # not what save() wrote: dropped and logged, the server observes again (issue #11)
+        from log import log
+        log("state: obs does not validate: dropped", "E")
+        store.drop("obs")
+        store.drop("obd")
+        return [], 0
     return out, seq
 
 
@@ -92,8 +102,23 @@ def drop(store, ids):
 
 # -- attributes --------------------------------------------------------------------------------
 def attrs(store):
+    # The attributes in flash; a blob that does not parse or holds anything but finite numbers
+    # (older firmware persisted gt=inf as `inf`) is dropped and logged (issue #11).
     b = store.flash_get("att")
-    return json.loads(b) if b else {}
+    if not b:
+        return {}
+    try:
+        a = json.loads(b)
+        for d in a.values():
+            for v in d.values():
+                if not (isinstance(v, (int, float)) and v == v and v - v == 0):
+                    raise ValueError
+        return a
+    except (ValueError, TypeError, AttributeError):
+        from log import log
+        log("state: attributes in flash do not validate: dropped", "E")
+        store.flash_put("att", b"")
+        return {}
 
 
 def _key(ids):

@@ -12,7 +12,8 @@ Resource specs (see lwm2m/objects.py for the notation), with the OMA names:
   4 Connectivity Monitoring: 0 Network Bearer, 1 Available Network Bearer, 2 Radio Signal
              Strength (dBm), 3 Link Quality, 4 IP Addresses
   3303 Temperature (several instances: Create/Delete): 5700 Sensor Value, 5701 Sensor Units,
-             5601 Min Measured Value, 5602 Max Measured Value, 5605 Reset Min and Max"""
+             5601 Min Measured Value, 5602 Max Measured Value, 5605 Reset Min and Max,
+             5750 Application Type (writable; set by a Create, not in instance 0)"""
 from lwm2m.objects import Obj
 
 FW_VERSION = "0.1.0"
@@ -46,14 +47,14 @@ def build(reg, board, cfg, dev):
     if b:
         reg.add(Obj(4, "0iR,1iRM,2iR,3iR,4sRM")).add(
             0, {0: b, 1: {0: b()}, 2: board.rssi, 3: 0, 4: lambda: {0: board.ip_address()}})
-    reg.add(Obj(3303, "5700fR,5701sR,5601fR,5602fR,5605eE", multi=True)).add(
+    reg.add(Obj(3303, "5700fR,5701sR,5601fR,5602fR,5605eE,5750sRW", multi=True)).add(
         0, {5700: dev.read_temperature, 5701: "Cel", 5601: dev.t_min, 5602: dev.t_max,
             5605: dev.reset_minmax})
     w = dev.store.flash_get("dmw") if getattr(dev, "store", None) else None
     if w:
         import sys
         from lwm2m import persist
-        persist.restore(reg, w)
+        persist.restore(reg, dev.store)
         del persist
         sys.modules.pop("lwm2m.persist")      # its work is done for this wake (heap)
         delattr(sys.modules["lwm2m"], "persist")

@@ -61,12 +61,18 @@ def _int(b, d=-1, base=10):
 
 
 def timer_s(bits, ext=True):
-    """A 3GPP timer bit string ('00100110') -> seconds, -1 = deactivated/unknown."""
+    """A 3GPP timer bit string ('00100110', str or bytes) -> seconds, -1 = deactivated or
+    unknown (also for what is not a bit string: a garbled URC must not end the wake, issue #11)."""
     if not bits or len(bits) != 8:
         return -1
     t = (600, 3600, 36000, 2, 30, 60, 1152000, -1) if ext else (2, 60, 360, -1, -1, -1, -1, -1)
-    u = t[int(bits[:3], 2)]
-    return -1 if u < 0 else u * int(bits[3:], 2)
+    try:
+        if isinstance(bits, bytes):
+            bits = bits.decode()
+        u = t[int(bits[:3], 2)]
+        return -1 if u < 0 else u * int(bits[3:], 2)
+    except ValueError:
+        return -1
 
 
 class SlmNet:
@@ -234,9 +240,9 @@ class SlmNet:
             self.stat = _int(f[0], 0)
             if len(f) >= 8:
                 if f[6]:
-                    self.act = timer_s(f[6].decode(), False)
+                    self.act = timer_s(f[6], False)
                 if f[7]:
-                    self.tau = timer_s(f[7].decode())
+                    self.tau = timer_s(f[7])
         elif ln.startswith(b"#XAPOLL:"):
             f = fields(ln[8:].strip())
             if _int(f[0]) == self.h and _int(f[-1], 0) & 1:

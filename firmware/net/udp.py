@@ -9,13 +9,16 @@ That one allocation needs 1280 contiguous bytes, which a fragmented heap late in
 have although several KiB are free: main.py's gc.threshold() keeps the heap in few pieces (a
 1280-byte reserve dropped on MemoryError was tried as well: it cost more than it saved).
 A connected UDP socket reports an ICMP port-unreachable as ECONNREFUSED on the next call
-(Linux): recv() treats it as silence (None), send() tries once more. Timeouts: EAGAIN 11 or ETIMEDOUT
+(Linux): recv() treats it as silence and goes on waiting for the rest of timeout_ms, so the
+retransmissions keep RFC 7252's spacing (a closed port is not an answer: issue #11); send()
+tries once more. An unresolvable host or a socket that cannot be opened is NetworkDown. Timeouts: EAGAIN 11 or ETIMEDOUT
 110 (unix port), ETIMEDOUT 110/116 (ESP32).
 What it does not do: retransmit or interpret payloads (the security channel and CoAP do).
 The same interface is offered by test doubles: send(data), recv(timeout_ms) -> bytes or None,
 close(), local(), and the counters up, down, dg_up, dg_down.
 """
 import socket
+import time
 
 from errors import NetworkDown
 
@@ -53,13 +56,21 @@ class Udp:
     def recv(self, timeout_ms):
         """One datagram from the server, or None after timeout_ms."""
         s = self.sock
-        s.settimeout(max(timeout_ms, 1) / 1000)
-        try:
-            d = s.recv(_MAX)
-        except OSError as e:
-            if e.args[0] in _QUIET:
+        end = time.ticks_add(time.ticks_ms(), max(timeout_ms, 1))
+        while True:
+            left = time.ticks_diff(end, time.ticks_ms())
+            if left <= 0:
                 return None
-            raise NetworkDown("udp recv: %s" % e)
+            s.settimeout(left / 1000)
+            try:
+                d = s.recv(_MAX)
+                break
+            except OSError as e:
+                if e.args[0] == 111:      # ICMP unreachable: wait out the timeout
+                    continue
+                if e.args[0] in _QUIET:
+                    return None
+                raise NetworkDown("udp recv: %s" % e)
         self.down += len(d)
         self.dg_down += 1
         return d

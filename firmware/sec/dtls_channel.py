@@ -122,14 +122,19 @@ class DtlsChannel:
                     if not self.fl and st.get("qdw") is None:
                         c.conn = None     # no persisted counter for these keys: unusable
             else:
+                # flash copies are checked as strictly as the checksummed RTC blob: a
+                # truncated or damaged one means a full handshake, not a crash (issue #11, F6)
                 s = st.flash_get("dtls_s")
-                if s and len(s) >= 52 + s[3]:
+                if s and len(s) > 3 and len(s) == 52 + s[3] and s[0] < 2 and s[3] <= 32 \
+                        and s[1:3] == b"\xc0\xa8":
                     c.session = bytes(s)
                 k = st.flash_get("dtls_c")
                 if k:
-                    c.conn = R.load(k, False)[0]
+                    c.conn, n = R.load(k, False)
+                    if n != len(k):
+                        raise IndexError
                     self.fl = True
-        except (DtlsError, IndexError):
+        except (DtlsError, IndexError, ValueError, TypeError):
             c.session = c.conn = None
         if c.conn is not None and not self.seq.restore():
             c.conn = None

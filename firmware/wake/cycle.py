@@ -31,7 +31,17 @@ class DeviceCtx:
         self.update_now = False
         self.sampled = False      # a sample wake already took this wake's sample
         s = store.get("temp")
-        self.temp_state = json.loads(s) if s else [None, None]
+        t = [None, None]
+        try:          # what does not load is dropped: min/max start again (issue #11)
+            t = json.loads(s) if s else t
+            for x in t:
+                if x is not None and not (isinstance(x, (int, float)) and x == x and x - x == 0):
+                    raise ValueError
+            t = [t[0], t[1]]
+        except (ValueError, TypeError, IndexError, KeyError):
+            t = [None, None]
+            store.drop("temp")
+        self.temp_state = t
         self.store = store
 
     def read_temperature(self):
@@ -229,9 +239,10 @@ def run(board):
     store = Store(board)
     try:
         import config
-        cfg, secrets = config.load()
+        cfg, secrets = config.load(board=board)
         del config              # the local name would keep the module alive
         _unload("config")
+        _unload("cfgcheck")
         # the board learns its own options (local port, Wi-Fi credentials from the secrets)
         board.cfg = dict(cfg.get("board_opts") or {})
         if secrets.get("wifi"):
@@ -250,6 +261,8 @@ def run(board):
             del bootstrap
         if r:
             info.update(_wake(board, store, r[0], r[1], info))
+        if store.flash_get("crash"):     # no crash this time: the count starts again
+            store.flash_put("crash", b"")
         if info.get("result") not in ("ok", "partial"):
             sleep_s = _backoff(cfg["schedule"], info.get("result"), info.get("fails", 1))
         if info.get("next_s"):
@@ -257,10 +270,13 @@ def run(board):
     except ConfigError as e:
         info["result"] = "config-error"
         info["error"] = str(e)
-        log("config: %s" % e, "E")
+        log("config-error %s" % e, "E")
         sleep_s = 3600
     except Exception as e:   # last line of defence: log, persist what we have, sleep
         info["result"] = "crash"
+        if not isinstance(e, MemoryError):    # heap, not state: dropping state would not help
+            from wake import rescue      # the next wake drops what this one may have crashed on
+            rescue.save(store)
         info["error"] = "%s: %s" % (type(e).__name__, e)
         log("wake failed: %s" % info["error"], "E")
         import sys
@@ -297,6 +313,11 @@ def _wake(board, store, cfg, secrets, info):
     valid = store.load()
     if not valid:
         info["cause"] += "+rtc-lost" if info["cause"] == "deepsleep" else ""
+    cr = store.flash_get("crash")
+    if cr:          # the last cr[0] wakes crashed: drop what they may have crashed on
+        from wake import rescue
+        rescue.load(store, cr[0], info)
+        del rescue
     now = board.now()
     endpoint = cfg.get("endpoint")
     if not endpoint:
@@ -306,8 +327,18 @@ def _wake(board, store, cfg, secrets, info):
             store.flash_put("ep", endpoint.encode())
     dev = DeviceCtx(board, endpoint, store)
     registry = std.build(Registry(), board, cfg, dev)
+    del std                    # built: its code (heap) is not needed for the rest of the wake
+    import sys
+    sys.modules.pop("lwm2m.std", None)
+    if "std" in sys.modules["lwm2m"].__dict__:
+        delattr(sys.modules["lwm2m"], "std")
     dm = LazyDM(registry, dev)
-    reg = Registration(store, board, cfg["server"], registry, endpoint)
+    try:
+        reg = Registration(store, board, cfg["server"], registry, endpoint)
+    except Exception as e:   # the section does not load: dropped (logged), as after a power cut
+        from wake import rescue
+        rescue.drop(store, "reg", e)
+        reg = Registration(store, board, cfg["server"], registry, endpoint)
     if cfg["schedule"].get("sample_s") and valid and reg.is_registered(now):
         # radio-less sample wake unless a deadline needs the radio (lwm2m/send.py)
         from lwm2m import send
@@ -327,7 +358,7 @@ def _wake(board, store, cfg, secrets, info):
         store.commit()
         del sample
         dm.drop()
-    planner = Planner(store, cfg, board.local_port())
+    planner = Planner(store, cfg, board.local_port())   # checks its section's version and length
     asleep = int(now - planner.last_exchange) if planner.last_exchange else 1 << 30
     # "net": "net.modem" in the board config: an nRF9160 on a UART is the network
     # (docs/nrf9160.md). Written with names this module has anyway: the DTLS wakes sit at a
@@ -340,7 +371,10 @@ def _wake(board, store, cfg, secrets, info):
         except NetworkDown as e:   # no modem, no registration, no coverage
             out["error"] = str(e)
     elif board.net_up():
-        net = Udp(cfg["_host"], cfg["_port"], board.local_port())
+        try:
+            net = Udp(cfg["_host"], cfg["_port"], board.local_port())
+        except NetworkDown as e:      # host not resolvable, no socket: no radio this wake
+            out["error"] = str(e)
     if net is None:
         planner.last_wake = int(now)
         planner.fails += 1
@@ -355,7 +389,7 @@ def _wake(board, store, cfg, secrets, info):
     chan.mark = HEAP.mark
     sec = store.get("sec")
     if sec:
-        chan.restore(sec)
+        chan.restore(sec)       # each channel checks its section (and flash) and drops what fails
     ex = Exchange(chan, store, board, cfg["coap"], handler=dm.handle, log=lambda m: log(m, "D"))
     ex.on_serve = lambda: HEAP.mark("request")
     action = "update" if reg.is_registered(now) else "register"
@@ -502,7 +536,7 @@ def _wake(board, store, cfg, secrets, info):
                 "dg_up": net.dg_up, "dg_down": net.dg_down, "retx": ex.retransmissions,
                 "dropped": chan.dropped})
     if chan.last_error and chan.dropped:
-        out["drop_reason"] = chan.last_error
+        out["drop_reason"] = str(chan.last_error)     # an exception object is not JSON
     if m:
         out["net"] = net.report()
     if dev.reboot:

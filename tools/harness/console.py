@@ -15,7 +15,7 @@ Commands (one per line on stdin):
     write-attr EP URI K=V ...     pmin pmax gt lt st (K= removes one)
     observe EP URI [FORMAT]       notifications print as they arrive
     cancel EP URI                 cancel an observation (GET with Observe 1)
-    create EP URI FORMAT JSON     e.g. create EP /3303 senml-json [["/3303/1/5701", "K"]]
+    create EP URI FORMAT JSON     e.g. create EP /3303 senml-json [["/3303/1/5750", "K"]]
     delete EP URI                 delete an object instance
     read-composite EP FORMAT PATH...      Read-Composite (FETCH), FORMAT senml-json or senml-cbor,
                                   e.g. read-composite EP senml-cbor /3/0/9 /3303/0/5700

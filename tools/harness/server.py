@@ -26,6 +26,7 @@ from harness import tlv            # and its own TLV codec
 from harness.objects import path_type
 
 CF_TEXT, CF_LINK, CF_OPAQUE, CF_CBOR, CF_SENML_JSON, CF_SENML_CBOR, CF_TLV = 0, 40, 42, 60, 110, 112, 11542
+EXCHANGE_LIFETIME = 247.0   # s, RFC 7252 4.8.2 (defaults): how long a MID is remembered
 
 
 class NoSecPeer:
@@ -82,7 +83,8 @@ class Registration:
         self.last_seen = now
         self.updates = 0
         self.sends = []        # decoded Send payloads
-        self.samples = []      # (name, t, value) of every Send record, in arrival order
+        self.samples = []      # (name, t, value) of every Send record, in arrival order,
+        self.sample_keys = set()  # each once: (name, time) already received (dedup)
         self.observations = {} # token -> Observation
         self.queued = []       # [(Message, future)] waiting for the client to wake
         self.pending = {}      # token -> (Message, future) sent, awaiting the response
@@ -238,7 +240,7 @@ class LwServer(asyncio.DatagramProtocol):
         self.regs = {}          # ep -> Registration
         self.by_loc = {}        # loc -> ep
         self.events = []
-        self.dedup = {}         # (identity, mid) -> response bytes-producing (peer, msg)
+        self.dedup = {}         # (identity, mid) -> (time, response): for EXCHANGE_LIFETIME
         self.transport = None
         self.mid = random.randrange(65536)
         self.tok = random.randrange(65536)
@@ -319,9 +321,16 @@ class LwServer(asyncio.DatagramProtocol):
                       req.mid if req.mtype == C.CON else self._next_mid(), req.token, payload)
         for n, v in opts:
             r.add(n, v)
-        self.dedup[(peer.identity, req.mid)] = r
-        if len(self.dedup) > 512:
-            self.dedup.pop(next(iter(self.dedup)))
+        now = self.clock.now()
+        self.dedup.pop((peer.identity, req.mid), None)
+        self.dedup[(peer.identity, req.mid)] = (now, r)
+        # RFC 7252 4.8.2: a message ID is remembered for EXCHANGE_LIFETIME (247 s), then
+        # forgotten: a device that lost its MID counter (power cut) may reuse it later
+        while self.dedup:
+            k = next(iter(self.dedup))
+            if now - self.dedup[k][0] <= EXCHANGE_LIFETIME and len(self.dedup) <= 4096:
+                break
+            self.dedup.pop(k)
         peer.plugin.send_message(peer, r)
         return r
 
@@ -330,9 +339,10 @@ class LwServer(asyncio.DatagramProtocol):
         self._expire()
         if m.is_request():
             key = (peer.identity, m.mid)
-            if m.mtype == C.CON and key in self.dedup:
+            hit = self.dedup.get(key)
+            if m.mtype == C.CON and hit and self.clock.now() - hit[0] <= EXCHANGE_LIFETIME:
                 self.log("dup", mid=m.mid, ident=peer.identity)
-                peer.plugin.send_message(peer, self.dedup[key])
+                peer.plugin.send_message(peer, hit[1])
                 return
             self._request(peer, m)
         elif m.code == C.EMPTY:
@@ -371,14 +381,23 @@ class LwServer(asyncio.DatagramProtocol):
                 return self.reply(peer, m, C.FORBIDDEN if peer.mode != "nosec" else C.NOT_FOUND)
             data = decode_payload(m.get_uint(C.CONTENT_FORMAT), m.payload)
             reg.sends.append({"t": self.clock.now(), "data": data, "size": len(m.payload)})
+            dup = 0
             if isinstance(data, list):
                 for r in data:
                     if isinstance(r, dict):
                         n = r.get(0, r.get("n"))
                         v = next((r[k] for k in (2, 3, 4, 8, "v", "vs", "vb", "vd") if k in r), None)
-                        reg.samples.append((n, r.get(6, r.get("t")), v))
+                        t = r.get(6, r.get("t"))
+                        # Send is at-least-once (a lost 2.04 makes the device send the batch
+                        # again): a record is the same sample if (endpoint, name, time) match
+                        key = (n, repr(t))
+                        if t is not None and key in reg.sample_keys:
+                            dup += 1
+                            continue
+                        reg.sample_keys.add(key)
+                        reg.samples.append((n, t, v))
             reg.last_seen = self.clock.now()
-            self.log("send", ep=reg.ep, mid=m.mid, data=data)
+            self.log("send", ep=reg.ep, mid=m.mid, data=data, dup=dup)
             return self.reply(peer, m, C.CHANGED)
         if m.code == C.GET and m.path() in self.files:    # firmware packages, block-wise
             from harness import blockserve
@@ -416,6 +435,7 @@ class LwServer(asyncio.DatagramProtocol):
             reg.queued = old.queued
             reg.sends = old.sends
             reg.samples = old.samples   # observations end with the old registration
+            reg.sample_keys = old.sample_keys
         reg.lifetime = int(q.get("lt", 86400))
         reg.binding = q.get("b", "U")
         reg.queue = "Q" in q or "Q" in reg.binding

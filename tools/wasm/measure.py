@@ -92,11 +92,16 @@ import main
 """
 
 
-def record_argv(heap_budget=None):
+def record_argv(heap_budget=None, romfs=None):
+    """runner.device_argv's stand-in while recording (same arguments): the wake boots the same
+    image (the harness bootloader's slot if it picked one) with the recording shims."""
     runner.build_mpy()
     size = runner.build_romfs()
+    image = runner.ROMFS
+    if romfs:
+        image, size = romfs, os.path.getsize(romfs)
     heap = REC_HEAP + (size + 15) // 16 * 16
-    boot = UNIX_BOOT % {"size": size, "romfs": runner.ROMFS, "shims": SHIMS, "keys": ENV_KEYS}
+    boot = UNIX_BOOT % {"size": size, "romfs": image, "shims": SHIMS, "keys": ENV_KEYS}
     return [runner.MP, "-X", "heapsize=%d" % heap, "-c", boot]
 
 

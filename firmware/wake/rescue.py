@@ -1,0 +1,39 @@
+"""What the wake cycle does when persisted state does not load or a wake crashed (issue #11),
+in a module of its own: it is imported only then (its code and strings would otherwise take
+heap in every wake). The function names are ones the firmware interns anyway (each new name
+costs heap in the interned-name pool).
+
+- drop(store, name, e): a section that did not load is dropped and logged; the caller builds
+  its object again without it (Register, full handshake, B.2: as after a power cut).
+- save(store): a wake ended in `crash`: the flash counter `crash` counts them in a row.
+- load(store, n, info): at the start of the wake after n crashed wakes in a row, drop what a
+  crash could come from: RTC sections (not the nonce bounds q*), and after two in a row also
+  the server's writes, attributes, waiting samples and the DTLS session in flash. Nonce bounds
+  (seq_* keys) and the endpoint always stay.
+"""
+from log import log
+
+
+def drop(store, name, e):
+    log("state: %s dropped: %s: %s" % (name, type(e).__name__, e), "E")
+    store.drop(name)
+
+
+def save(store):
+    try:
+        c = store.flash_get("crash")
+        store.flash_put("crash", bytes((min((c[0] if c else 0) + 1, 255),)))
+    except Exception:
+        pass
+
+
+def load(store, n, info):
+    for k in list(store.sections):
+        if k[0] != "q":
+            store.drop(k)
+    for k in ("dmw", "att", "smp", "dtls_s") if n > 1 else ():
+        if store.flash_get(k):
+            store.flash_put(k, b"")
+    log("state: %d crashed wakes in a row: RTC memory dropped%s"
+        % (n, ", and flash dmw att smp dtls_s" if n > 1 else ""), "E")
+    info["cause"] += "+state-dropped"
