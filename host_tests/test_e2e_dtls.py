@@ -192,8 +192,9 @@ def test_cid_one_record_each_way_server_follows_rebind_and_fallback_chain_after_
     assert len(set(outside.values())) == 3
     assert _wake_events(rep, 2, "dtls-rebind")[0]["old"] == outside[1]
     assert not any(_wake_events(rep, i, "rebind") for i in (1, 2, 3))
-    # wake 4, after the restart: the CID record is sent 1 + probe_retransmit (2) times and the
-    # server drops it (unknown CID); the resumption ClientHello is answered with a cookie and a
+    # wake 4, after the restart: the CID record is sent once (after three clean wakes the
+    # planner listens one ACK timeout before falling back, docs/planner.md) and the server
+    # drops it (unknown CID); the resumption ClientHello is answered with a cookie and a
     # NEW session (the server lost it), which the client completes inline; a new security
     # context: the device registers again (no Update first) -- all in the same wake
     w = rep["wakes"][4]
@@ -201,10 +202,12 @@ def test_cid_one_record_each_way_server_follows_rebind_and_fallback_chain_after_
     assert any(ln.startswith("W cid failed: no-answer") for ln in w["log"]), w["log"]
     assert "W server lost the registration: Register" not in w["log"]
     recs = _recs(rep, 4)
-    assert [(r["dir"], r["kind"]) for r in recs[:3]] == [("up", "dtls-cid")] * 3
-    assert recs[3]["detail"] == "CH" and recs[3]["size"] == _recs(rep, 0)[0]["size"] + 32   # + session ID
-    assert [r["detail"] for r in recs[4:8]] == ["HVR", "CH", "SH+SHD", "CKE+CCS+cid"], recs
-    assert len([e for e in _wake_events(rep, 4, "dtls-drop") if "unknown cid" in e["why"]]) == 3
+    # (1 + probe_retransmit (2) copies if a spurious retransmission under load made a wake unclean)
+    n = next(k for k, r in enumerate(recs) if r["kind"] != "dtls-cid")
+    assert n in (1, 3) and [(r["dir"], r["kind"]) for r in recs[:n]] == [("up", "dtls-cid")] * n, recs
+    assert recs[n]["detail"] == "CH" and recs[n]["size"] == _recs(rep, 0)[0]["size"] + 32   # + session ID
+    assert [r["detail"] for r in recs[n + 1:n + 5]] == ["HVR", "CH", "SH+SHD", "CKE+CCS+cid"], recs
+    assert len([e for e in _wake_events(rep, 4, "dtls-drop") if "unknown cid" in e["why"]]) == n
     assert not _wake_events(rep, 4, "dtls-resumed")
     assert [e["ev"] for e in _wake_events(rep, 4) if e["ev"] in ("dtls-handshake", "unknown-loc", "register")] == [
         "dtls-handshake", "register"]

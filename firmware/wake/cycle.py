@@ -526,7 +526,7 @@ def _wake(board, store, cfg, secrets, info):
         out["waiting"] = send.count(store, cfg)    # kept for the next wake
         del send
         dm.drop()
-    planner.save()
+    planner.save(ex.retransmissions)
     chan.settle()
     s = chan.save()
     store.put("sec", s)

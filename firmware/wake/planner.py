@@ -24,7 +24,7 @@ the price doubling with each failed probe (up to 64 x), so a NAT timeout that ri
 server that changed, is found again at a bounded cost. `planner.force` (a path name) disables the planner: that path
 first whenever its state exists (the fixed strategies of make bench-planner).
 
-Persisted (section 'plan', 93 B): NAT bounds, the last local port, the exploration state, per
+Persisted (section 'plan', 94 B): NAT bounds, the last local port, the exploration state, per
 path 4 sleep bins of (ok, fail) nibbles (halved at 15: forgetting), measured bytes, the
 measured time of a success and the listening time of a failure; the time of the last exchange, and how many wakes in a row failed
 (the sleep back-off in wake/cycle.py doubles with it).
@@ -32,8 +32,8 @@ measured time of a success and the listening time of a failure; the time of the 
 import struct
 
 PATHS = ("nosec", "oscore", "oscore-b2", "cid", "dtls-reuse", "resume", "full-handshake")
-_HDR = ">BIIIIBHHB"               # ver, last_exchange, last_wake, nat_lo, nat_hi, fails, port,
-_HDR_LEN = 23                     # wakes since the last probe, probe interval exponent
+_HDR = ">BIIIIBHHBB"              # ver, last_exchange, last_wake, nat_lo, nat_hi, fails, port,
+_HDR_LEN = 24                     # wakes since the last probe, probe price exponent, clean wakes
 _PER = ">4sHHH"                   # 4 bins of (ok << 4 | fail), measured bytes, ms / 10 of a
 _PER_LEN = 10                     # failed attempt, ms / 10 of a successful one
 
@@ -68,14 +68,15 @@ class Planner:
         self.since = 0           # wakes since the last exploration probe
         self.pexp = 0            # the probe interval is explore << pexp
         self.probing = None
+        self.clean = 0           # wakes in a row whose exchanges needed no retransmission
         self.nat_fail = None     # a silent dtls-reuse, booked on the NAT at save() unless the
                                  # server showed it lost its state
         self.reg = ((), 0)       # (paths after which this wake Registers instead of Updating,
                                  # the bytes that adds): set by wake/cycle.py
         s = store.get("plan")
-        if s and len(s) == _HDR_LEN + _PER_LEN * len(PATHS) and s[0] == 4:
-            (_v, self.last_exchange, self.last_wake, self.nat_lo, self.nat_hi,
-             self.fails, last_port, self.since, self.pexp) = struct.unpack(_HDR, s[:_HDR_LEN])
+        if s and len(s) == _HDR_LEN + _PER_LEN * len(PATHS) and s[0] == 5:
+            (_v, self.last_exchange, self.last_wake, self.nat_lo, self.nat_hi, self.fails,
+             last_port, self.since, self.pexp, self.clean) = struct.unpack(_HDR, s[:_HDR_LEN])
             self.same_port = port != 0 and port == last_port
             for i in range(len(PATHS)):
                 o = _HDR_LEN + _PER_LEN * i
@@ -83,15 +84,21 @@ class Planner:
                 st[0] = bytearray(st[0])
                 self.stats[i] = st
 
-    def save(self):
+    def save(self, retx=None):
+        """retx: the wake's CoAP retransmissions (None: no exchange). A wake without failed
+        paths and without retransmissions counts as clean; one with retransmissions says the
+        link loses datagrams."""
+        if retx is not None and not any(t[1] != "ok" for t in self.tried):
+            self.clean = 0 if retx else min(self.clean + 1, 255)
         f = self.nat_fail
         if f is not None and not any(t[1] == "session-unknown" for t in self.tried):
             self.nat_hi = max(1, min(self.nat_hi, f))
             if self.nat_lo >= self.nat_hi:
                 self.nat_lo = self.nat_hi - 1
-        b = bytearray(struct.pack(_HDR, 4, int(self.last_exchange), int(self.last_wake),
+        b = bytearray(struct.pack(_HDR, 5, int(self.last_exchange), int(self.last_wake),
                                   int(self.nat_lo), int(self.nat_hi), min(self.fails, 255),
-                                  self.port & 0xFFFF, min(self.since, 65535), self.pexp))
+                                  self.port & 0xFFFF, min(self.since, 65535), self.pexp,
+                                  self.clean))
         for st in self.stats:
             b.extend(struct.pack(_PER, bytes(st[0]), st[1], st[2], st[3]))
         self.store.put("plan", b)
@@ -158,6 +165,10 @@ class Planner:
                     return paths[i:]
             return paths
         self.since += 1
+        if self.clean >= 3:
+            # three clean wakes in a row: a silence is the path failing, not a lost datagram;
+            # a path with a fallback listens for one ACK timeout, not 2-3 s of retransmissions
+            self.coap["probe_retransmit"] = 0
         chain = [paths[-1]]
         rest_cost = self.energy(self.estimate(chan, paths[-1]), self.stats[_k(paths[-1])][3] * 10)
         for p in reversed(paths[:-1]):

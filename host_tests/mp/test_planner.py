@@ -175,6 +175,24 @@ def test_exploration_budget_probes_a_dropped_path_again():
     assert all(p2.chain(ch, 3600)[0] != "cid" for _ in range(50))   # explore 0: never
 
 
+def test_clean_wakes_shorten_the_probe():
+    cfg = {"radio": RADIO, "coap": dict(COAP, probe_retransmit=2)}
+    p = Planner(Store(FakeBoard()), cfg)
+    ch = FakeChan(["cid", "resume", "full-handshake"])
+    for _ in range(3):
+        p.chain(ch, 3600)
+        assert cfg["coap"]["probe_retransmit"] == 2
+        p.tried = []
+        p.record("cid", "ok", 3600, 81)
+        p.save(0)                                       # no retransmission: a clean wake
+    p.chain(ch, 3600)
+    assert cfg["coap"]["probe_retransmit"] == 0         # one ACK timeout before the fallback
+    cfg["coap"]["probe_retransmit"] = 2
+    p.save(1)                                           # a retransmission: the link loses datagrams
+    p.chain(ch, 3600)
+    assert cfg["coap"]["probe_retransmit"] == 2 and p.clean == 0
+
+
 def test_force_knob_fixes_the_strategy():
     p = Planner(Store(FakeBoard()), {"radio": RADIO, "coap": COAP, "planner": {"force": "resume"}})
     assert p.chain(FakeChan(["cid", "resume", "full-handshake"]), 3600) == ["resume", "full-handshake"]
