@@ -23,7 +23,7 @@ WASM_VER := 1.28.0-6
 NODE_DIR := .node
 WASM_OK := $(NODE_DIR)/ok-$(WASM_VER)
 
-.PHONY: all help setup test demo run mpy bench clean console flash deploy monitor hw-test size wasm32 heap32 fuzz
+.PHONY: all help setup test demo run mpy bench bench-planner clean console flash deploy monitor hw-test size wasm32 heap32 fuzz
 
 all: test
 
@@ -120,3 +120,8 @@ fuzz: $(VENV)/ok
 
 clean:
 	rm -rf build reports .sim .pytest_cache
+
+# the wake planner against every fixed strategy in hindsight (tools/bench_planner.py, docs/planner.md);
+# QUICK=1 for a small subset
+bench-planner: $(VENV)/ok
+	$(VPY) tools/bench_planner.py $(if $(QUICK),--quick)

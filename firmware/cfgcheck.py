@@ -34,7 +34,7 @@ def check(cfg):
             "radio:profile s 0 64,wake_uJ n 0 1e12,tx_uJ_per_byte n 0 1e9,rx_uJ_per_byte n 0 1e9,"
             "datagram_uJ n 0 1e12,rtt_ms n 0 600000,rx_mW n 0 1e6,nat_timeout_prior_s l;"
             "board_opts:local_port i 0 65535;"
-            "modem:;"
+            "modem:;planner:force s 1 32,explore n 0 100;"
             ":endpoint s 1 128,manufacturer s 0 64,model s 0 64,serial s 0 64,secrets s 1 255,"
             "board s 0 64,net c net.modem")
     # a finite number (an integer if asked) from p to q, never a boolean
@@ -46,7 +46,7 @@ def check(cfg):
     for part in spec.split(sl):
         sec, items = part.split(sc)
         d = cfg.get(sec) if sec else cfg
-        if d is None and sec in ("report", "board_opts", "modem"):
+        if d is None and sec in ("report", "board_opts", "modem", "planner"):
             continue
         if not isinstance(d, dict):
             raise ConfigError("%s: an object, got %r" % (sec, d))

@@ -165,12 +165,18 @@ def test_register_after_handshake_is_a_per_server_setting(rah, paths):
 def test_cid_one_record_each_way_server_follows_rebind_and_fallback_chain_after_restart():
     rep = _run(_sc("dtls-cid-fallback"))
     _ok(rep)
-    assert _paths(rep) == ["full-handshake+register"] + ["cid+update"] * 3 + [
-        "full-handshake+register", "cid+update"], _paths(rep)
+    # wake 5: one CID silence in four wakes (2-3 s of listening) outweighs what CID saves over a
+    # resumption on Wi-Fi: the planner resumes, or probes the CID for one ACK timeout when its
+    # exploration budget pays for it (docs/planner.md); either way the wake is one path, no failure
+    assert _paths(rep)[:5] == ["full-handshake+register"] + ["cid+update"] * 3 + [
+        "full-handshake+register"], _paths(rep)
+    w5 = rep["wakes"][5]
+    assert w5["path"] in ("cid+update", "resume+update") and w5["chain"][0] + "+update" == w5["path"], w5
+    assert w5["chain"][-1] == "full-handshake" and not w5.get("tried"), w5
     hs = _ev(rep, "dtls-handshake")
     assert [e["variant"] for e in hs] == [54, 54] and all(len(e["cid"]) == 8 for e in hs)   # 4-byte CID
     outside = {}
-    for i in (1, 2, 3, 5):
+    for i in (1, 2, 3):
         w = rep["wakes"][i]
         assert w["chain"] == ["cid", "resume", "full-handshake"], w["chain"]
         outside[i] = _one_record_each_way(rep, i, "dtls-cid")
@@ -183,11 +189,12 @@ def test_cid_one_record_each_way_server_follows_rebind_and_fallback_chain_after_
         up = _wake_events(rep, i, "update")
         assert len(up) == 1 and up[0]["src"] == outside[i] and up[0]["mode"] == "dtls-cid"
     assert rep["wakes"][1]["meter"]["bytes_up"] == 47 and rep["wakes"][1]["meter"]["bytes_down"] == 34
-    assert len(set(outside.values())) == 4
+    assert len(set(outside.values())) == 3
     assert _wake_events(rep, 2, "dtls-rebind")[0]["old"] == outside[1]
-    assert not any(_wake_events(rep, i, "rebind") for i in (1, 2, 3, 5))
-    # wake 4, after the restart: the CID record is sent 1 + probe_retransmit (2) times and the
-    # server drops it (unknown CID); the resumption ClientHello is answered with a cookie and a
+    assert not any(_wake_events(rep, i, "rebind") for i in (1, 2, 3))
+    # wake 4, after the restart: the CID record is sent once (after three clean wakes the
+    # planner listens one ACK timeout before falling back, docs/planner.md) and the server
+    # drops it (unknown CID); the resumption ClientHello is answered with a cookie and a
     # NEW session (the server lost it), which the client completes inline; a new security
     # context: the device registers again (no Update first) -- all in the same wake
     w = rep["wakes"][4]
@@ -195,10 +202,12 @@ def test_cid_one_record_each_way_server_follows_rebind_and_fallback_chain_after_
     assert any(ln.startswith("W cid failed: no-answer") for ln in w["log"]), w["log"]
     assert "W server lost the registration: Register" not in w["log"]
     recs = _recs(rep, 4)
-    assert [(r["dir"], r["kind"]) for r in recs[:3]] == [("up", "dtls-cid")] * 3
-    assert recs[3]["detail"] == "CH" and recs[3]["size"] == _recs(rep, 0)[0]["size"] + 32   # + session ID
-    assert [r["detail"] for r in recs[4:8]] == ["HVR", "CH", "SH+SHD", "CKE+CCS+cid"], recs
-    assert len([e for e in _wake_events(rep, 4, "dtls-drop") if "unknown cid" in e["why"]]) == 3
+    # (1 + probe_retransmit (2) copies if a spurious retransmission under load made a wake unclean)
+    n = next(k for k, r in enumerate(recs) if r["kind"] != "dtls-cid")
+    assert n in (1, 3) and [(r["dir"], r["kind"]) for r in recs[:n]] == [("up", "dtls-cid")] * n, recs
+    assert recs[n]["detail"] == "CH" and recs[n]["size"] == _recs(rep, 0)[0]["size"] + 32   # + session ID
+    assert [r["detail"] for r in recs[n + 1:n + 5]] == ["HVR", "CH", "SH+SHD", "CKE+CCS+cid"], recs
+    assert len([e for e in _wake_events(rep, 4, "dtls-drop") if "unknown cid" in e["why"]]) == n
     assert not _wake_events(rep, 4, "dtls-resumed")
     assert [e["ev"] for e in _wake_events(rep, 4) if e["ev"] in ("dtls-handshake", "unknown-loc", "register")] == [
         "dtls-handshake", "register"]

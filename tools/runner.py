@@ -313,6 +313,8 @@ async def run_scenario(name, sc, out_dir="reports", quiet=False, workdir=None, k
             _drop_down(server, sc["drop_down"][i])
         if sc.get("drop_send_acks", {}).get(i):
             _drop_send_acks(server, sc["drop_send_acks"][i])
+        if nat and i in sc.get("nat_timeout", {}):    # the NAT's timeout changes while the device sleeps
+            nat.timeout_s = float(sc["nat_timeout"][i])
         if i in sc.get("server_restart", ()):
             for p in server.plugins:
                 if hasattr(p, "restart"):

@@ -6,7 +6,8 @@ A scenario is a dict. Keys: wakes, board (overrides merged into boards/<board>.j
 *before* that wake, while the device sleeps: queued in queue mode), power_cut (probability that
 RTC memory is lost before a wake), server_restart (wake indices before which the server forgets
 all security state), sleep_override ({wake index: seconds} the device stays off after that wake,
-whatever it asked), settle_s (real seconds the server keeps running after each wake), seed.
+whatever it asked), nat_timeout ({wake index: seconds}: the NAT's mapping timeout from that
+wake on), settle_s (real seconds the server keeps running after each wake), seed.
 Action ops: read, write, exec (queued for a queue-mode client), read-now (sent at once),
 forget (the server drops every registration). drop_down ({wake index: n or [skip, n, first
 byte]}): from that wake on, the server's next n datagrams starting with that byte (default 23,

@@ -358,7 +358,7 @@ def _wake(board, store, cfg, secrets, info):
         store.commit()
         del sample
         dm.drop()
-    planner = Planner(store, cfg)       # checks its section's version and length
+    planner = Planner(store, cfg, board.local_port())   # checks its section's version and length
     asleep = int(now - planner.last_exchange) if planner.last_exchange else 1 << 30
     # "net": "net.modem" in the board config: an nRF9160 on a UART is the network
     # (docs/nrf9160.md). Written with names this module has anyway: the DTLS wakes sit at a
@@ -408,7 +408,7 @@ def _wake(board, store, cfg, secrets, info):
     full_budget = ex.max_retransmit
     probe = int(cfg["coap"].get("probe_retransmit", 2))
     for i, path in enumerate(chain):
-        up0, down0 = net.up, net.down
+        up0, down0, t1 = net.up, net.down, board.ticks_ms()
         # a path with a fallback behind it gives up sooner: listening through the whole
         # retransmission budget (62 s at the RFC 7252 defaults) costs more than the fallback
         ex.max_retransmit = full_budget if i == len(chain) - 1 else min(full_budget, probe)
@@ -433,7 +433,8 @@ def _wake(board, store, cfg, secrets, info):
             if took != path:
                 log("%s refused by the server: %s instead" % (path, took), "W")
                 planner.record(path, "session-unknown", asleep)
-            planner.record(took, "ok", asleep, net.up - up0 + net.down - down0)
+            planner.record(took, "ok", asleep, net.up - up0 + net.down - down0,
+                           board.ticks_diff(board.ticks_ms(), t1))
             result = "ok"
             break
         except AuthFailed as e:
@@ -448,8 +449,8 @@ def _wake(board, store, cfg, secrets, info):
             label = path
             out["error"] = str(e)
             break
-        except LwError as e:
-            planner.record(path, e.outcome, asleep)
+        except LwError as e:     # (with the listening time this failure cost)
+            planner.record(path, e.outcome, asleep, board.ticks_diff(board.ticks_ms(), t1))
             result = e.outcome
             label = path
             out["error"] = str(e)
@@ -525,7 +526,7 @@ def _wake(board, store, cfg, secrets, info):
         out["waiting"] = send.count(store, cfg)    # kept for the next wake
         del send
         dm.drop()
-    planner.save()
+    planner.save(ex.retransmissions)
     chan.settle()
     s = chan.save()
     store.put("sec", s)

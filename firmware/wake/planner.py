@@ -1,33 +1,55 @@
 """The wake planner: which path to take this wake, in which fallback order, and what to learn.
 
 Inputs: the paths the security channel can take from its persisted state (cheapest first),
-the channel's byte estimates, what earlier wakes measured (bytes per path, success counts),
-the time asleep against the learned NAT-timeout bounds [lo, hi], and the radio cost model of
-the board. Output: an ordered chain of paths; each optimistic path is kept only when trying
-it first is expected to cost less than going straight to the rest of the chain:
+the channel's byte estimates, what earlier wakes measured (bytes per path, the real listening
+time of its failed attempts, success and failure by sleep-length bin), the time asleep against
+the learned NAT-timeout bounds [lo, hi], whether the local port is the one of the last wake, and
+the radio cost model of the board. Output: an ordered chain of paths. Every path that can fail
+is weighed, from the cheapest fallback backwards: a path is kept in front of the rest of the
+chain only when trying it first is expected to cost less than going straight to the rest:
 
-    cost(p) + P(fail p) * (detect(p) + C(rest)) < C(rest)
+    cost(p) + P(fail p | sleep bin) * (detect(p) + C(rest)) < C(rest)
 
 Energy per path (µJ) = bytes_up * tx_uJ_per_byte + bytes_down * rx_uJ_per_byte
                       + datagrams * datagram_uJ + round_trips * rtt_ms * rx_mW
-Failure detection (µJ) = the listen time before giving up * rx_mW.
+detect(p) (µJ) = the measured listening time of p's failed attempts * rx_mW (before any was
+measured: the probe's retransmission budget at the board's CoAP timers).
 
-Learned and persisted (section 'plan', a few dozen bytes): NAT bounds, per-path success and
-failure counts (halved when large: recent behaviour weighs more), measured bytes per path,
-the time of the last exchange with the server, and how many wakes in a row failed (the
-sleep back-off in wake/cycle.py doubles with it).
+Attribution: a silent dtls-reuse followed by a refused resumption is the server having lost
+its state, not the NAT; a new local port says nothing about the NAT (and rules dtls-reuse
+out). Exploration: a path the evidence ruled out (a NAT bound, a server without CID or session
+cache) is probed again (one ACK timeout of listening) once the wakes since the last probe have
+put aside `planner.explore` % (default 5) of the path energy to pay for its expected failure,
+the price doubling with each failed probe (up to 64 x), so a NAT timeout that rises, or a
+server that changed, is found again at a bounded cost. `planner.force` (a path name) disables the planner: that path
+first whenever its state exists (the fixed strategies of make bench-planner).
+
+Persisted (section 'plan', 94 B): NAT bounds, the last local port, the exploration state, per
+path 4 sleep bins of (ok, fail) nibbles (halved at 15: forgetting), measured bytes, the
+measured time of a success and the listening time of a failure; the time of the last exchange, and how many wakes in a row failed
+(the sleep back-off in wake/cycle.py doubles with it).
 """
 import struct
 
 PATHS = ("nosec", "oscore", "oscore-b2", "cid", "dtls-reuse", "resume", "full-handshake")
-OPTIMISTIC = ("dtls-reuse",)      # paths that depend on the NAT mapping still being alive
-_HDR = ">BIIIIB"                  # ver, last_exchange, last_wake, nat_lo, nat_hi, fails
-_HDR_LEN = 18
-_PER = ">BBH"                     # ok, fail, measured bytes (0: unknown)
+_HDR = ">BIIIIBHHBB"              # ver, last_exchange, last_wake, nat_lo, nat_hi, fails, port,
+_HDR_LEN = 24                     # wakes since the last probe, probe price exponent, clean wakes
+_PER = ">4sHHH"                   # 4 bins of (ok << 4 | fail), measured bytes, ms / 10 of a
+_PER_LEN = 10                     # failed attempt, ms / 10 of a successful one
+
+
+def _k(p):
+    """'modem-cid' and 'modem-full-handshake' (DTLS run by an nRF9160) count as 'cid' and
+    'full-handshake'."""
+    return PATHS.index(p if p in PATHS else p[p.find(chr(45)) + 1:])
+
+
+def _bin(asleep_s):
+    return 0 if asleep_s < 90 else 1 if asleep_s < 900 else 2 if asleep_s < 7200 else 3
 
 
 class Planner:
-    def __init__(self, store, cfg):
+    def __init__(self, store, cfg, port=0):
         self.store = store
         self.radio = cfg["radio"]
         self.coap = cfg["coap"]
@@ -35,55 +57,94 @@ class Planner:
         self.nat_lo, self.nat_hi = int(prior[0]), int(prior[1])
         self.last_exchange = 0
         self.last_wake = 0
-        self.stats = [[0, 0, 0] for _ in PATHS]
+        self.stats = [[bytearray(4), 0, 0, 0] for _ in PATHS]
         self.fails = 0           # wakes in a row that ended without an exchange
         self.tried = []          # [(path, outcome)] this wake
+        pc = cfg.get("planner") or {}
+        self.force = pc.get("force")          # a fixed strategy (make bench-planner)
+        self.explore = pc.get("explore", 5)   # % of the path energy spent on exploration
+        self.port = port         # this wake's local port (0: a new one each wake)
+        self.same_port = False
+        self.since = 0           # wakes since the last exploration probe
+        self.pexp = 0            # the probe interval is explore << pexp
+        self.probing = None
+        self.clean = 0           # wakes in a row whose exchanges needed no retransmission
+        self.nat_fail = None     # a silent dtls-reuse, booked on the NAT at save() unless the
+                                 # server showed it lost its state
         self.reg = ((), 0)       # (paths after which this wake Registers instead of Updating,
                                  # the bytes that adds): set by wake/cycle.py
         s = store.get("plan")
-        if s and len(s) == _HDR_LEN + 4 * len(PATHS) and s[0] == 2:
-            (_v, self.last_exchange, self.last_wake, self.nat_lo, self.nat_hi,
-             self.fails) = struct.unpack(_HDR, s[:_HDR_LEN])
+        if s and len(s) == _HDR_LEN + _PER_LEN * len(PATHS) and s[0] == 5:
+            (_v, self.last_exchange, self.last_wake, self.nat_lo, self.nat_hi, self.fails,
+             last_port, self.since, self.pexp, self.clean) = struct.unpack(_HDR, s[:_HDR_LEN])
+            self.same_port = port != 0 and port == last_port
             for i in range(len(PATHS)):
-                self.stats[i] = list(struct.unpack(_PER, s[_HDR_LEN + 4 * i:_HDR_LEN + 4 * i + 4]))
+                o = _HDR_LEN + _PER_LEN * i
+                st = list(struct.unpack(_PER, s[o:o + _PER_LEN]))
+                st[0] = bytearray(st[0])
+                self.stats[i] = st
 
-    def save(self):
-        b = bytearray(struct.pack(_HDR, 2, int(self.last_exchange), int(self.last_wake),
-                                  int(self.nat_lo), int(self.nat_hi), min(self.fails, 255)))
+    def save(self, retx=None):
+        """retx: the wake's CoAP retransmissions (None: no exchange). A wake without failed
+        paths and without retransmissions counts as clean; one with retransmissions says the
+        link loses datagrams."""
+        if retx is not None and not any(t[1] != "ok" for t in self.tried):
+            self.clean = 0 if retx else min(self.clean + 1, 255)
+        f = self.nat_fail
+        if f is not None and not any(t[1] == "session-unknown" for t in self.tried):
+            self.nat_hi = max(1, min(self.nat_hi, f))
+            if self.nat_lo >= self.nat_hi:
+                self.nat_lo = self.nat_hi - 1
+        b = bytearray(struct.pack(_HDR, 5, int(self.last_exchange), int(self.last_wake),
+                                  int(self.nat_lo), int(self.nat_hi), min(self.fails, 255),
+                                  self.port & 0xFFFF, min(self.since, 65535), self.pexp,
+                                  self.clean))
         for st in self.stats:
-            b.extend(struct.pack(_PER, st[0], st[1], st[2]))
+            b.extend(struct.pack(_PER, bytes(st[0]), st[1], st[2], st[3]))
         self.store.put("plan", b)
 
     # -- cost model ---------------------------------------------------------------------------
-    def energy(self, est):
+    def energy(self, est, ms=0):
+        """ms: the measured time the path kept the radio listening (round trips, the server's
+        and our own processing, retransmissions), at least round trips x rtt_ms."""
         up, down, dg, rtt = est
         r = self.radio
         return (up * r["tx_uJ_per_byte"] + down * r["rx_uJ_per_byte"] + dg * r["datagram_uJ"]
-                + rtt * r["rtt_ms"] * r["rx_mW"])
+                + max(ms, rtt * r["rtt_ms"]) * r["rx_mW"])
 
     def detect_uJ(self, path):
-        """Listening before we know a path failed: a probe waits once (2 x ACK_TIMEOUT),
-        a normal path the whole CoAP retransmission budget."""
-        t = self.coap["ack_timeout_ms"]
-        if path in OPTIMISTIC:
-            ms = 2 * t
-        else:
-            ms = t * ((1 << (self.coap["max_retransmit"] + 1)) - 1)
+        """Listening before we know a path failed: measured (the last failures of this path),
+        else the probe's retransmission budget at the board's timers."""
+        ms = self.stats[_k(path)][2] * 10
+        if not ms and path[-6:] == "resume":     # refused with an answer: one round trip more
+            ms = 2 * self.radio["rtt_ms"]
+        if not ms:
+            t = self.coap["ack_timeout_ms"] * (1 + self.coap.get("ack_random_factor", 1.5)) / 2
+            ms = t * ((1 << (int(self.coap.get("probe_retransmit", 2)) + 1)) - 1)
         return ms * self.radio["rx_mW"]
 
     def p_ok(self, path, asleep_s):
+        """P(success) from the path's record in this sleep bin on a prior: a path whose state
+        exists worked last time (a strong prior: on Wi-Fi a failure's listening costs 30-90
+        times what a cheaper path saves); dtls-reuse's prior comes from the NAT bounds, linear
+        between them, and is 0 on a new local port."""
+        c = self.stats[_k(path)][0][_bin(asleep_s)]
+        ok, fail = c >> 4, c & 15
+        a, b = 40.0, 0.2
         if path == "dtls-reuse":
-            if asleep_s < self.nat_lo:
-                return 0.95
-            if asleep_s >= self.nat_hi:
-                return 0.02
-            return 0.5
-        ok, fail, _b = self.stats[PATHS.index(path if path in PATHS else path[path.find(chr(45)) + 1:])]
-        return (ok + 1.0) / (ok + fail + 2.0)
+            if not self.same_port:
+                return 0.0
+            lo, hi = self.nat_lo, self.nat_hi
+            if asleep_s >= hi:
+                a, b = 0.05, 3.0
+            elif asleep_s > lo + (lo >> 4) + 2:      # (a wake's own seconds: not past lo)
+                x = (hi - asleep_s) / (hi - lo)
+                a, b = 3.0 * x, 3.0 * (1.0 - x)
+        return (ok + a) / (ok + fail + a + b)
 
     def estimate(self, chan, path):
         est = chan.estimate(path)
-        measured = self.stats[PATHS.index(path if path in PATHS else path[path.find(chr(45)) + 1:])][2]
+        measured = self.stats[_k(path)][1]
         if measured:
             # measured bytes replace the channel's static guess, split in the same ratio
             tot = est[0] + est[1] or 1
@@ -95,44 +156,77 @@ class Planner:
 
     def chain(self, chan, asleep_s):
         """Ordered fallback chain for this wake (cheapest expected energy)."""
-        # 'modem-cid', 'modem-full-handshake' (DTLS run by an nRF9160, sec/modem_dtls.py) count
-        # as 'cid' and 'full-handshake' (written without new names: see wake/cycle.py)
         paths = [p for p in chan.paths() if (p if p in PATHS else p[p.find(chr(45)) + 1:]) in PATHS]
         if not paths:
             return []
+        if self.force:      # always this path first when its state exists, then the channel's order
+            for i, p in enumerate(paths):
+                if p == self.force or p[p.find(chr(45)) + 1:] == self.force:
+                    return paths[i:]
+            return paths
+        self.since += 1
+        if self.clean >= 3:
+            # three clean wakes in a row: a silence is the path failing, not a lost datagram;
+            # a path with a fallback listens for one ACK timeout, not 2-3 s of retransmissions
+            self.coap["probe_retransmit"] = 0
         chain = [paths[-1]]
-        rest_cost = self.energy(self.estimate(chan, paths[-1]))
+        rest_cost = self.energy(self.estimate(chan, paths[-1]), self.stats[_k(paths[-1])][3] * 10)
         for p in reversed(paths[:-1]):
-            c = self.energy(self.estimate(chan, p))
+            c = self.energy(self.estimate(chan, p), self.stats[_k(p)][3] * 10)
             pk = self.p_ok(p, asleep_s)
             try_first = c + (1.0 - pk) * (self.detect_uJ(p) + rest_cost)
-            if p not in OPTIMISTIC or try_first < rest_cost:
+            if try_first < rest_cost:
                 chain.insert(0, p)
                 rest_cost = try_first
+            elif (pk > 0 and self.probing is None and c < rest_cost and self.since * rest_cost
+                  * self.explore >= (1.0 - pk) * self.coap["ack_timeout_ms"] * self.radio["rx_mW"]
+                  * (125 << self.pexp)):
+                # exploration: the evidence may be stale (a NAT that now keeps mappings longer,
+                # a server that changed). A probe listens for one ACK timeout only (no
+                # retransmission this wake) and is made when the wakes since the last one have
+                # put aside enough (explore % of the path energy) to pay for its expected failure
+                self.probing = p
+                self.since = 0
+                self.coap["probe_retransmit"] = 0
+                chain.insert(0, p)
         return chain
 
     # -- learning -----------------------------------------------------------------------------
-    def record(self, path, outcome, asleep_s=None, nbytes=None):
+    def record(self, path, outcome, asleep_s=None, n=None, ms=0):
+        """n: the bytes of a path that worked, the listening ms of an attempt that failed;
+        ms: the time a path that worked took."""
         self.tried.append((path, outcome))
-        st = self.stats[PATHS.index(path if path in PATHS else path[path.find(chr(45)) + 1:])]
+        st = self.stats[_k(path)]
+        bins = st[0]
+        i = _bin(asleep_s or 0)
+        c = bins[i]
+        ok, fail = c >> 4, c & 15
         if outcome == "ok":
-            st[0] += 1
-            if nbytes:
-                st[2] = nbytes if not st[2] else (3 * st[2] + nbytes) // 4
-                st[2] = min(st[2], 65535)
+            ok += 1
+            if n:
+                st[1] = min(n if not st[1] else (3 * st[1] + n) // 4, 65535)
+            if ms:
+                ms = min(ms // 10, 65535)
+                st[3] = ms if not st[3] else (st[3] + ms) // 2
             if path == "dtls-reuse" and asleep_s is not None:
                 self.nat_lo = max(self.nat_lo, int(asleep_s))
                 if self.nat_hi <= self.nat_lo:
                     self.nat_hi = self.nat_lo + 1
+            if path == self.probing:
+                self.pexp = 0
         else:
-            st[1] += 1
-            if path == "dtls-reuse" and outcome == "no-answer" and asleep_s is not None:
-                self.nat_hi = max(1, min(self.nat_hi, int(asleep_s)))
-                if self.nat_lo >= self.nat_hi:
-                    self.nat_lo = self.nat_hi - 1
-        if st[0] + st[1] > 200:
-            st[0] //= 2
-            st[1] //= 2
+            fail += 1
+            if n:
+                n = min(n // 10, 65535)
+                st[2] = n if not st[2] else (st[2] + n) // 2
+            if path == "dtls-reuse" and outcome == "no-answer" and asleep_s is not None and self.same_port:
+                self.nat_fail = int(asleep_s)
+            if path == self.probing:
+                self.pexp = min(self.pexp + 1, 6)
+        if ok > 15 or fail > 15:     # forgetting: recent behaviour weighs more
+            ok = (ok + 1) // 2
+            fail = (fail + 1) // 2
+        bins[i] = ok << 4 | fail
 
     # -- bootstrap: the most expensive way back --------------------------------------------------
     def bootstrap_cost(self, chan=None):

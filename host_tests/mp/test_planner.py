@@ -48,51 +48,156 @@ def test_required_fallbacks_always_kept_in_order():
     assert p.chain(FakeChan([]), 10) == []
 
 
+def _same_port_planner(b=None, cfg=None):
+    """A planner whose last wake used local port 5000, as this one does."""
+    b = b or FakeBoard()
+    s = Store(b)
+    c = cfg or {"radio": RADIO, "coap": COAP}
+    Planner(s, c, 5000).save()
+    s.commit()
+    s = Store(b)
+    s.load()
+    return Planner(s, c, 5000), s, b
+
+
 def test_optimistic_reuse_only_when_nat_mapping_likely_alive():
-    p = _planner()
+    p, _s, _b = _same_port_planner()
     ch = FakeChan(["dtls-reuse", "resume", "full-handshake"])
     assert p.chain(ch, 10)[0] == "dtls-reuse"          # slept 10 s < 30 s lower bound
     assert p.chain(ch, 3600) == ["resume", "full-handshake"]   # an hour: the NAT forgot us
 
 
-def test_learns_nat_bounds_and_persists_them():
+def test_no_reuse_on_a_new_local_port():
+    ch = FakeChan(["dtls-reuse", "resume", "full-handshake"])
+    assert _planner().chain(ch, 10) == ["resume", "full-handshake"]     # port 0: a new one each wake
     b = FakeBoard()
     s = Store(b)
-    p = Planner(s, {"radio": RADIO, "coap": COAP})
-    p.record("dtls-reuse", "ok", asleep_s=90)
-    assert p.nat_lo == 90
-    p.record("dtls-reuse", "no-answer", asleep_s=200)
-    assert p.nat_hi == 120                              # prior upper bound already lower
-    p.record("dtls-reuse", "no-answer", asleep_s=100)
-    assert p.nat_hi == 100 and p.nat_lo == 90
+    Planner(s, {"radio": RADIO, "coap": COAP}, 5000).save()
+    s.commit()
+    s = Store(b)
+    s.load()
+    p = Planner(s, {"radio": RADIO, "coap": COAP}, 5001)              # another port than last wake
+    assert p.chain(ch, 10) == ["resume", "full-handshake"]
+    p.record("dtls-reuse", "no-answer", 10, 600)       # (if it was tried anyway) not the NAT's fault
     p.save()
+    assert p.nat_hi == 120
+
+
+def test_learns_nat_bounds_and_persists_them():
+    p, s, b = _same_port_planner()
+    p.record("dtls-reuse", "ok", 90)
+    assert p.nat_lo == 90
+    p.save()
+    p.record("dtls-reuse", "no-answer", 200)
+    p.save()
+    assert p.nat_hi == 120                              # prior upper bound already lower
+    p.tried = []
+    p.record("dtls-reuse", "no-answer", 100)
+    p.record("resume", "ok", 100, 400)                  # the server still had the session: the NAT
+    p.save()
+    assert p.nat_hi == 100 and p.nat_lo == 90
     s.commit()
     s2 = Store(b)
     assert s2.load()
-    q = Planner(s2, {"radio": RADIO, "coap": COAP})
+    q = Planner(s2, {"radio": RADIO, "coap": COAP}, 5000)
     assert (q.nat_lo, q.nat_hi) == (90, 100)
-    assert q.stats[4][0] == 1 and q.stats[4][1] == 2     # dtls-reuse: 1 success, 2 failures kept
+    c = q.stats[4][0][1]                                # dtls-reuse, sleep bin 90-900 s
+    assert c >> 4 == 1 and c & 15 == 2                  # 1 success, 2 failures kept
+
+
+def test_server_lost_state_is_not_booked_on_the_nat():
+    p, _s, _b = _same_port_planner()
+    p.record("dtls-reuse", "no-answer", 100, 900)
+    p.record("resume", "session-unknown", 100)          # resumption refused: the server restarted
+    p.record("full-handshake", "ok", 100, 800)
+    p.save()
+    assert (p.nat_lo, p.nat_hi) == (30, 120)
+
+
+def test_measured_failure_time_is_the_detection_cost():
+    p = _planner()
+    d0 = p.detect_uJ("cid")
+    assert d0 == 2000 * 1.25 * 7 * 150                  # the probe budget at the board's timers
+    p.record("cid", "no-answer", 3600, 1000)            # measured: 1 s of listening
+    assert p.detect_uJ("cid") == 1000 * 150
 
 
 def test_measured_bytes_replace_static_estimate():
     p = _planner()
     ch = FakeChan(["resume", "full-handshake"])
     assert sum(p.estimate(ch, "resume")[:2]) == 404
-    p.record("resume", "ok", nbytes=430)
+    p.record("resume", "ok", 3600, 430)
     assert sum(p.estimate(ch, "resume")[:2]) == 430
-    p.record("resume", "ok", nbytes=450)
+    p.record("resume", "ok", 3600, 450)
     assert sum(p.estimate(ch, "resume")[:2]) == 435     # moving average (3 old + 1 new) / 4
 
 
-def test_success_rate_from_counts():
+def test_success_rate_by_sleep_bin_with_forgetting():
     p = _planner()
     for _ in range(8):
-        p.record("cid", "session-unknown")
-    assert p.p_ok("cid", 3600) < 0.2
+        p.record("cid", "session-unknown", 3600)
+    assert p.p_ok("cid", 3600) < 0.85
+    assert p.p_ok("cid", 60) > 0.95                     # another sleep bin: no evidence against
     for _ in range(300):
-        p.record("cid", "ok")
-    ok, fail, _b = p.stats[3]
-    assert ok + fail <= 200 and p.p_ok("cid", 3600) > 0.9   # counts halve: recent weighs more
+        p.record("cid", "ok", 3600)
+    c = p.stats[3][0][2]
+    assert c >> 4 <= 15 and p.p_ok("cid", 3600) > 0.9   # counts halve: recent weighs more
+
+
+def test_every_fallible_path_is_weighed():
+    # a CID the server keeps losing: straight to the full handshake; resumption refused: skipped
+    p = _planner()
+    ch = FakeChan(["cid", "resume", "full-handshake"])
+    assert p.chain(ch, 3600) == ["cid", "resume", "full-handshake"]
+    for _ in range(12):
+        p.record("cid", "no-answer", 3600, 8000)
+        p.record("resume", "no-answer", 3600, 2000)
+    assert p.chain(ch, 3600) == ["full-handshake"]
+    assert p.chain(ch, 60) == ["cid", "resume", "full-handshake"]     # other sleeps: no evidence
+
+
+def test_exploration_budget_probes_a_dropped_path_again():
+    cfg = {"radio": RADIO, "coap": dict(COAP), "planner": {"explore": 50}}
+    p = Planner(Store(FakeBoard()), cfg)
+    ch = FakeChan(["cid", "resume", "full-handshake"])
+    for _ in range(12):
+        p.record("cid", "no-answer", 3600, 8000)
+    chains = [p.chain(ch, 3600) for _ in range(12)]
+    assert chains[0][0] != "cid"
+    k = [c[0] for c in chains].index("cid")            # paid for by the wakes before it
+    assert 0 < k < 11 and p.probing == "cid"
+    assert cfg["coap"]["probe_retransmit"] == 0          # the probe listens one ACK timeout
+    p.record("cid", "no-answer", 3600, 8000)            # the probe failed: the price doubles
+    assert p.pexp == 1
+    p2 = Planner(Store(FakeBoard()), {"radio": RADIO, "coap": dict(COAP), "planner": {"explore": 0}})
+    for _ in range(12):
+        p2.record("cid", "no-answer", 3600, 8000)
+    assert all(p2.chain(ch, 3600)[0] != "cid" for _ in range(50))   # explore 0: never
+
+
+def test_clean_wakes_shorten_the_probe():
+    cfg = {"radio": RADIO, "coap": dict(COAP, probe_retransmit=2)}
+    p = Planner(Store(FakeBoard()), cfg)
+    ch = FakeChan(["cid", "resume", "full-handshake"])
+    for _ in range(3):
+        p.chain(ch, 3600)
+        assert cfg["coap"]["probe_retransmit"] == 2
+        p.tried = []
+        p.record("cid", "ok", 3600, 81)
+        p.save(0)                                       # no retransmission: a clean wake
+    p.chain(ch, 3600)
+    assert cfg["coap"]["probe_retransmit"] == 0         # one ACK timeout before the fallback
+    cfg["coap"]["probe_retransmit"] = 2
+    p.save(1)                                           # a retransmission: the link loses datagrams
+    p.chain(ch, 3600)
+    assert cfg["coap"]["probe_retransmit"] == 2 and p.clean == 0
+
+
+def test_force_knob_fixes_the_strategy():
+    p = Planner(Store(FakeBoard()), {"radio": RADIO, "coap": COAP, "planner": {"force": "resume"}})
+    assert p.chain(FakeChan(["cid", "resume", "full-handshake"]), 3600) == ["resume", "full-handshake"]
+    p.force = "full-handshake"
+    assert p.chain(FakeChan(["modem-cid", "modem-full-handshake"]), 3600) == ["modem-full-handshake"]
 
 
 def test_failed_wakes_in_a_row_persist_and_double_the_backoff():
