@@ -36,7 +36,9 @@ def test_pull_over_wakes_with_loss_and_power_cut_then_new_version():
     """A ~90 KB image (the whole firmware as ROMFS, version 0.2.0) over several wakes through a
     NAT losing 10 % of the datagrams; the power goes after 12 blocks of wake 3 (and RTC memory
     with it before wake 4); the download resumes from flash, the image is verified, Update
-    boots it, it confirms itself and reports 0.2.0."""
+    boots it, it confirms itself and reports 0.2.0. (The state is read a wake before the Update
+    is executed: with both in one wake, a read the lossy NAT drops is answered only after the
+    reboot; which datagram the NAT's seeded loss hits moves with the image's size.)"""
     late = [("read", "/5/0/3"), ("read", "/5/0/5"), ("read", "/3/0/3")]
     sc = _fota(18, {1: [("read", "/3/0/3"), ("fota", "0.2.0")],
                     9: [("read", "/5/0/3")], 10: [("exec", "/5/0/2")], 14: late, 16: late},
@@ -55,7 +57,9 @@ def test_pull_over_wakes_with_loss_and_power_cut_then_new_version():
     assert any("downloaded" in (x.get("fota") or "") for x in w)
     assert _reads(rep)[0][3] == "0.1.0"                     # the factory image before
     r = [x for x in _reads(rep) if x[1] == "/5/0/3"]
-    assert r[0][3] == "2" and r[-1][3] == "0", r            # Downloaded before Update, Idle after
+    # Downloaded (2) before the Update, or Updating (3) when the read the NAT dropped at wake 9
+    # came again with the Execute; Idle after
+    assert r[0][3] in ("2", "3") and r[-1][3] == "0", r
     assert any("update result 1" in (x.get("fota") or "") for x in w)
     assert _value(rep, "/5/0/5") == "1"                     # Update Result: success
     assert _value(rep, "/3/0/3") == "0.2.0"                 # the new image runs

@@ -39,7 +39,6 @@ class Exchange:
         self.on_serve = None    # called after each handled request (heap checkpoints)
         self.log = log
         self.seen = []          # [(mid, response bytes-or-msg)] for incoming dedup
-        self.requests_served = 0
         self.retransmissions = 0
         s = store.get("coap")
         if s and len(s) == 4:
@@ -169,7 +168,6 @@ class Exchange:
         self.seen.append((m.mid, resp))
         if len(self.seen) > _DEDUP:
             self.seen.pop(0)
-        self.requests_served += 1
 
     def serve(self, idle_ms, max_ms):
         """Answer server requests until none arrived for idle_ms (or max_ms in all)."""

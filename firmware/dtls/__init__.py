@@ -10,5 +10,17 @@ server role (CPython). See docs/dtls.md.
 Errors are errors.py's typed outcomes under DTLS names (aliases, not subclasses: each class
 costs heap on the device).
 """
+# The clock of the client and the handshake (one place: handshake.py needs no client.py for it).
+try:
+    from time import ticks_ms, ticks_diff
+except ImportError:   # CPython (tests, harness)
+    import time as _time
+
+    def ticks_ms():
+        return int(_time.monotonic() * 1000)
+
+    def ticks_diff(a, b):
+        return a - b
+
 from errors import ProtocolError as DtlsError, AuthFailed as DtlsAuthFailed  # noqa: F401
 from errors import SessionUnknown as DtlsSessionUnknown, NoAnswer as DtlsNoAnswer  # noqa: F401

@@ -11,19 +11,8 @@ see sec/dtls_channel.py), renegotiation, certificates, tickets, close_notify bef
 
 session: bytes flags(1) suite(2) sid_len(1) sid ms(48) (flags bit 0: extended master secret).
 """
-try:
-    from time import ticks_ms, ticks_diff
-except ImportError:   # CPython (tests, harness)
-    import time as _time
-
-    def ticks_ms():
-        return int(_time.monotonic() * 1000)
-
-    def ticks_diff(a, b):
-        return a - b
-
 from crypto import CryptoError
-from dtls import DtlsError, DtlsSessionUnknown
+from dtls import DtlsError, DtlsSessionUnknown, ticks_ms, ticks_diff  # noqa: F401
 from dtls import record as R
 
 probe = None   # optional callable run at memory high points (heap measurement in tools/interop)

@@ -25,7 +25,7 @@ from micropython import const
 from crypto.hmac import tls12_prf, ct_equal
 from dtls import DtlsError, DtlsAuthFailed, DtlsSessionUnknown, DtlsNoAnswer
 from dtls import record as R
-from dtls.client import ticks_ms, ticks_diff
+from dtls import ticks_ms, ticks_diff
 
 _W_SH = const(1)     # waiting for HelloVerifyRequest or ServerHello
 _W_SHD = const(2)    # full: waiting for [ServerKeyExchange] ServerHelloDone

@@ -126,6 +126,28 @@ def handle(m, store, board, dev):
     return fotareq.handle(m, store, board, dev)
 
 
+def _source(ex, store, board, cfg, st):
+    """Where the package comes from: (exchange, own socket or None, path). The wake's exchange
+    when the URI names the LwM2M server over this wake's security, else plain CoAP to the host
+    it names over a socket of its own; (None, None, None) for CoAPS to another host (result 9,
+    unsupported protocol)."""
+    scheme, rest = st["uri"].split("://", 1)
+    hp, path = (rest.split("/", 1) + [""])[:2]
+    host, port = hp.rsplit(":", 1) if ":" in hp else (hp, "5684" if scheme == "coaps" else "5683")
+    port = int(port)
+    own = scheme == ("coaps" if cfg["security"]["mode"] == "psk" else "coap")
+    if (host, port) == (cfg["_host"], cfg["_port"]) and own:
+        return ex, None, path
+    if scheme != "coap":
+        _set(store, st, 0, 9)        # CoAPS to another host: unsupported protocol
+        return None, None, None
+    from net.udp import Udp
+    from sec.nosec import NoSecChannel
+    from coap.exchange import Exchange
+    net = Udp(host, port, 0)
+    return Exchange(NoSecChannel(net, store, board, {}, {}), store, board, cfg["coap"]), net, path
+
+
 def pull(ex, store, board, cfg, blocks):
     """Fetch up to `blocks` blocks of the package (Block2) over this wake's exchange when the
     URI names the LwM2M server (coaps:// then rides the DTLS session), else over plain CoAP to
@@ -133,22 +155,9 @@ def pull(ex, store, board, cfg, blocks):
     st = _load(store)
     if st["st"] != 1 or st.get("push"):
         return 0, 0, st["st"]
-    uri = st["uri"]
-    scheme, rest = uri.split("://", 1)
-    hp, path = (rest.split("/", 1) + [""])[:2]
-    host, port = hp.rsplit(":", 1) if ":" in hp else (hp, "5684" if scheme == "coaps" else "5683")
-    port = int(port)
-    net = None
-    own = scheme == ("coaps" if cfg["security"]["mode"] == "psk" else "coap")
-    if not ((host, port) == (cfg["_host"], cfg["_port"]) and own):
-        if scheme != "coap":
-            _set(store, st, 0, 9)        # CoAPS to another host: unsupported protocol
-            return 0, 0, 0
-        from net.udp import Udp
-        from sec.nosec import NoSecChannel
-        from coap.exchange import Exchange
-        net = Udp(host, port, 0)
-        ex = Exchange(NoSecChannel(net, store, board, {}, {}), store, board, cfg["coap"])
+    ex, net, path = _source(ex, store, board, cfg, st)
+    if ex is None:
+        return 0, 0, 0
     szx = int((cfg.get("fota") or {}).get("szx", 5))      # 512-byte blocks
     sl = _slots(board)
     pos = st.get("pos", 0)

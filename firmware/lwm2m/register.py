@@ -1,4 +1,5 @@
-"""LwM2M 1.1 registration interface: Register, Update, De-register (client side).
+"""LwM2M 1.1 registration interface: Register and Update (client side; a sleepy device never
+de-registers: the registration lapses with its lifetime).
 
 Register:  POST /rd?ep=..&lt=..&lwm2m=1.1&b=..&Q  (Content-Format 40, link-format payload)
 Parameters are left out where the default applies (lt 86400, b U), and `ep` can be left out
@@ -139,12 +140,3 @@ class Registration:
         self.sent_bq = self._bq()
         self._save()
         return "update"
-
-    def deregister(self, ex):
-        if not self.location:
-            return
-        m = C.Message(C.CON, C.DELETE)
-        m.set_path("/" + self.location)   # exactly as given: empty segments too
-        r = ex.request(m)
-        self.forget()
-        return r.code

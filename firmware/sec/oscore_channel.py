@@ -65,6 +65,8 @@ _OBS_KEEP = const(8)      # observations whose request id is kept (RTC section '
 
 
 class OscoreChannel:
+    kind = "oscore"
+
     def __init__(self, net, store, board, cfg, secrets):
         self.net = net
         self.store = store
@@ -72,6 +74,7 @@ class OscoreChannel:
         self.cfg = cfg = cfg or {}
         self.dropped = 0
         self.last_error = None
+        self.path_taken = None
         self.secrets = o = (secrets or {}).get("oscore")   # its master secret: in connect()
         try:
             self.sid = bytes.fromhex(o["sender_id"])
@@ -149,6 +152,7 @@ class OscoreChannel:
     def connect(self, path):
         if path not in ("oscore", "oscore-b2"):
             raise ConfigError("OSCORE channel has no path " + str(path))
+        self.path_taken = path           # (the contract: sec/base.py)
         if path == "oscore" and not self.ok:
             if self.rederive:
                 raise SessionUnknown("no OSCORE context: oscore-b2")

@@ -128,9 +128,15 @@ def heap_figures():
 
 def _unload(name):
     """Drop a module whose work is done: its bytecode is heap on the unix port and on an ESP32
-    running .mpy files (frozen modules would live in flash)."""
+    running .mpy files (frozen modules would live in flash). Out of sys.modules and out of
+    its package (the package's attribute would keep it alive)."""
     import sys
     sys.modules.pop(name, None)
+    p = name.split(".")
+    if len(p) == 2:
+        m = sys.modules.get(p[0])
+        if m is not None and p[1] in m.__dict__:
+            delattr(m, p[1])
     gc.collect()
 
 
@@ -144,6 +150,8 @@ class LazyDM:
         self.cbor = 1
         self.n = 0            # requests handled this wake (duplicates are answered by Exchange)
         self.refused = 0      # of which answered 5.03 for lack of heap
+        import sys            # the lwm2m modules the whole wake uses (objects, register) stay
+        self.keep = tuple(n for n in sys.modules if n[:6] == "lwm2m.")
 
     def handle(self, m):
         # 5.03 Service Unavailable is the last guard against a real shortage (no 2 KiB block
@@ -180,13 +188,12 @@ class LazyDM:
     def drop(self):
         """Forget the DM code, the formats and the reporting modules until they are needed
         again (their code objects are heap; a request can leave holes between long-lived
-        objects otherwise): out of sys.modules and out of the package."""
+        objects otherwise): every lwm2m module loaded since the wake built its objects and
+        its registration, out of sys.modules and out of the package."""
         import sys
         self.dm = None
-        p = sys.modules.get("lwm2m")
-        for n in ("dmw", "composite", "senml", "lcbor", "observe", "persist", "send", "sample", "dm", "fmt", "tlv", "fota"):
-            if sys.modules.pop("lwm2m." + n, None) is not None and p is not None and n in p.__dict__:
-                delattr(p, n)
+        for n in [n for n in sys.modules if n[:6] == "lwm2m." and n not in self.keep]:
+            _unload(n)
         if self.cbor is None:       # the CBOR codec, unless another layer had it before us
             sys.modules.pop("cbor", None)
         self.cbor = 1
@@ -207,18 +214,6 @@ def make_channel(mode, net, store, board, cfg, secrets):
         from sec.oscore_channel import OscoreChannel
         return OscoreChannel(net, store, board, cfg["security"], secrets)
     raise ConfigError("security.mode " + mode)
-
-
-def _backoff(sch, result, fails):
-    """Sleep after a failed wake, doubling with each failed wake in a row. A transient failure
-    (no answer, network down) retries sooner than the schedule: error_backoff_s, 2x, 4x ... up to
-    sleep_s. Wrong credentials (auth-failed) will not fix themselves: at least sleep_s, then 2x,
-    4x ... up to max_backoff_s (a day by default), so a misprovisioned fleet stays quiet."""
-    base = sch.get("error_backoff_s", 300)
-    k = min(max(int(fails), 1) - 1, 10)
-    if result == "auth-failed":
-        return min(max(sch["sleep_s"], base) * (1 << k), max(sch.get("max_backoff_s", 86400), sch["sleep_s"]))
-    return min(sch["sleep_s"], base * (1 << k))
 
 
 def _endpoint(cfg, board):
@@ -264,7 +259,9 @@ def run(board):
         if store.flash_get("crash"):     # no crash this time: the count starts again
             store.flash_put("crash", b"")
         if info.get("result") not in ("ok", "partial"):
-            sleep_s = _backoff(cfg["schedule"], info.get("result"), info.get("fails", 1))
+            from wake import rescue      # (a failed wake's code, loaded only then)
+            sleep_s = rescue._backoff(cfg["schedule"], info.get("result"), info.get("fails", 1))
+            del rescue
         if info.get("next_s"):
             sleep_s = min(sleep_s, info.pop("next_s"))
     except ConfigError as e:
@@ -304,11 +301,42 @@ def run(board):
 
 
 def _wake(board, store, cfg, secrets, info):
+    """One wake's work, in steps read top to bottom (each returns what the next one needs):
+      load      state, objects, registration, this wake's sample (a sample wake ends here)
+      socket    the radio and a socket (none: the wake ends 'network-down')
+      plan      the channel, its saved session, the exchange, the planner's chain of paths
+      connect   the first path of the chain that works: Register or Update
+      serve     the server's queued requests, the report (Send), notifications, FOTA
+      schedule  what the next wake needs (planner, channel), the WAKE line's fields, when next
+    (Step names are names MicroPython interns anyway: a new name costs heap, see socket.)
+    """
+    r = load(board, store, cfg, info)
+    if len(r) < 5:
+        return r[0]             # a sample wake: no deadline needed the radio
+    dev, registry, dm, reg, out = r
+    from wake.planner import Planner
+    planner = Planner(store, cfg, board.local_port())   # checks its section's version and length
+    net = socket(board, store, cfg, secrets, planner, out)
+    if net is None:
+        return out              # 'network-down'
+    chan, ex, chain, asleep_s, update = plan(board, store, cfg, secrets, net, reg, dm, planner)
+    out["chain"] = chain
+    HEAP.mark("planned")
+    result, label = connect(board, chain, chan, ex, reg, planner, net, out, cfg, asleep_s, update)
+    HEAP.mark("registered")
+    if result == "ok":
+        serve(board, store, cfg, registry, dev, dm, reg, planner, ex, label, out)
+    HEAP.mark("served")
+    return schedule(board, store, cfg, dev, dm, reg, planner, net, chan, ex, result, label, out)
+
+
+def load(board, store, cfg, info):
+    """Load the persisted state, build the objects and the registration, take this wake's
+    sample (persisted before any radio work). Returns (out,) when the wake is a radio-less
+    sample wake, else (dev, registry, dm, reg, out)."""
     from lwm2m.objects import Registry
     from lwm2m import std
     from lwm2m.register import Registration
-    from wake.planner import Planner, PATHS
-    from net.udp import Udp
 
     valid = store.load()
     if not valid:
@@ -328,23 +356,20 @@ def _wake(board, store, cfg, secrets, info):
     dev = DeviceCtx(board, endpoint, store)
     registry = std.build(Registry(), board, cfg, dev)
     del std                    # built: its code (heap) is not needed for the rest of the wake
-    import sys
-    sys.modules.pop("lwm2m.std", None)
-    if "std" in sys.modules["lwm2m"].__dict__:
-        delattr(sys.modules["lwm2m"], "std")
-    dm = LazyDM(registry, dev)
+    _unload("lwm2m.std")
     try:
         reg = Registration(store, board, cfg["server"], registry, endpoint)
     except Exception as e:   # the section does not load: dropped (logged), as after a power cut
         from wake import rescue
         rescue.drop(store, "reg", e)
         reg = Registration(store, board, cfg["server"], registry, endpoint)
+    dm = LazyDM(registry, dev)
     if cfg["schedule"].get("sample_s") and valid and reg.is_registered(now):
         # radio-less sample wake unless a deadline needs the radio (lwm2m/send.py)
         from lwm2m import send
         w = send.sample_wake(store, cfg, registry, reg, dev, now)
         if w:
-            return w
+            return (w,)
         del send
         dm.drop()
     out = {"ep": endpoint, "taken": 1 if dev.sampled else 0}
@@ -358,53 +383,69 @@ def _wake(board, store, cfg, secrets, info):
         store.commit()
         del sample
         dm.drop()
-    planner = Planner(store, cfg, board.local_port())   # checks its section's version and length
-    asleep = int(now - planner.last_exchange) if planner.last_exchange else 1 << 30
-    # "net": "net.modem" in the board config: an nRF9160 on a UART is the network
-    # (docs/nrf9160.md). Written with names this module has anyway: the DTLS wakes sit at a
-    # doubling of MicroPython's name pool, and one new name here tips them over 64 KiB.
-    net = None
+    return dev, registry, dm, reg, out
+
+
+def socket(board, store, cfg, secrets, planner, out):
+    """The network this wake talks through, or None: the wake ends 'network-down' (the
+    planner counts a failed wake, out['error'] says why, the samples wait for the next wake).
+    "net": "net.modem" in the board config: an nRF9160 on a UART is the network
+    (docs/nrf9160.md). Written with names this module has anyway: the DTLS wakes sit at a
+    doubling of MicroPython's name pool, and one new name here tips them over 64 KiB."""
     m = cfg.get("net")
     if m:
         try:
-            net = __import__(m, None, None, (1,)).socket(cfg, board, store, secrets)
+            return __import__(m, None, None, (1,)).socket(cfg, board, store, secrets)
         except NetworkDown as e:   # no modem, no registration, no coverage
             out["error"] = str(e)
     elif board.net_up():
+        from net.udp import Udp
         try:
-            net = Udp(cfg["_host"], cfg["_port"], board.local_port())
+            return Udp(cfg["_host"], cfg["_port"], board.local_port())
         except NetworkDown as e:      # host not resolvable, no socket: no radio this wake
             out["error"] = str(e)
-    if net is None:
-        planner.last_wake = int(now)
-        planner.fails += 1
-        planner.save()
-        out.update({"result": "network-down", "path": "none", "fails": planner.fails})
-        if out["taken"]:
-            from lwm2m import send
-            out["waiting"] = send.count(store, cfg)    # kept for the next wake
-        return out
-    mode = cfg["security"]["mode"]
-    chan = make_channel(mode, net, store, board, cfg, secrets)
+    planner.last_wake = int(board.now())
+    planner.fails += 1
+    planner.save()
+    out.update({"result": "network-down", "path": "none", "fails": planner.fails})
+    if out["taken"]:
+        from lwm2m import send
+        out["waiting"] = send.count(store, cfg)    # kept for the next wake
+    return None
+
+
+def plan(board, store, cfg, secrets, net, reg, dm, planner):
+    """The channel (with its saved session), the exchange over it and the planner's chain of
+    paths for this wake's action (Register if the registration lapsed, else Update). Returns
+    (chan, ex, chain, asleep_s, update): update False for a Register; planner.reg[0] holds
+    the paths after which an Update is a Register (a new security context)."""
+    from wake.planner import PATHS
+    now = board.now()
+    chan = make_channel(cfg["security"]["mode"], net, store, board, cfg, secrets)
     chan.mark = HEAP.mark
     sec = store.get("sec")
     if sec:
         chan.restore(sec)       # each channel checks its section (and flash) and drops what fails
     ex = Exchange(chan, store, board, cfg["coap"], handler=dm.handle, log=lambda m: log(m, "D"))
     ex.on_serve = lambda: HEAP.mark("request")
-    action = "update" if reg.is_registered(now) else "register"
+    asleep_s = int(now - planner.last_exchange) if planner.last_exchange else 1 << 30
     # a new security context needs a Register, not an Update (LwM2M 1.1.1 Transport 6.4.3):
     # server.register_after_handshake "full" (default: a full handshake), "any" (a
     # resumption too) or "never" (docs/dtls.md); the planner counts the Register's bytes
     rah = cfg["server"].get("register_after_handshake", "full")
     new_ctx = () if rah == "never" else PATHS[-2:] if rah == "any" else PATHS[-1:]
-    if action == "update":
+    update = reg.is_registered(now)
+    if update:
         planner.reg = (new_ctx, 150)
-    chain = planner.chain(chan, asleep)
-    out["chain"] = chain
+    return chan, ex, planner.chain(chan, asleep_s), asleep_s, update
+
+
+def connect(board, chain, chan, ex, reg, planner, net, out, cfg, asleep_s, update):
+    """Run the chain's paths in turn until one Registers or Updates; a typed failure falls back
+    to the next path (auth-failed and network-down stop). Returns (result, label)."""
+    new_ctx = planner.reg[0]
     result = "no-path"
     label = "none"
-    HEAP.mark("planned")
     full_budget = ex.max_retransmit
     probe = int(cfg["coap"].get("probe_retransmit", 2))
     for i, path in enumerate(chain):
@@ -417,9 +458,9 @@ def _wake(board, store, cfg, secrets, info):
             HEAP.mark("connected")
             # a channel may have taken another way than asked (a resumption the server
             # answered with a full handshake): the log and the planner say what happened
-            took = getattr(chan, "path_taken", None) or path
+            took = chan.path_taken or path
             # (took[-14:]: 'modem-full-handshake' is a new context like 'full-handshake')
-            if action == "update" and took[-14:] not in new_ctx:
+            if update and took[-14:] not in new_ctx:
                 try:
                     reg.update(ex)
                     label = took + "+update"
@@ -432,86 +473,89 @@ def _wake(board, store, cfg, secrets, info):
                 label = took + "+register"
             if took != path:
                 log("%s refused by the server: %s instead" % (path, took), "W")
-                planner.record(path, "session-unknown", asleep)
-            planner.record(took, "ok", asleep, net.up - up0 + net.down - down0,
+                planner.record(path, "session-unknown", asleep_s)
+            planner.record(took, "ok", asleep_s, net.up - up0 + net.down - down0,
                            board.ticks_diff(board.ticks_ms(), t1))
             result = "ok"
             break
-        except AuthFailed as e:
-            planner.record(path, e.outcome, asleep)
+        except LwError as e:
             result = e.outcome
             label = path
             out["error"] = str(e)
-            log("%s: %s (stopping; check the credentials)" % (path, e), "E")
-            break
-        except NetworkDown as e:
-            result = e.outcome
-            label = path
-            out["error"] = str(e)
-            break
-        except LwError as e:     # (with the listening time this failure cost)
-            planner.record(path, e.outcome, asleep, board.ticks_diff(board.ticks_ms(), t1))
-            result = e.outcome
-            label = path
-            out["error"] = str(e)
-            log("%s failed: %s (%s); falling back" % (path, e.outcome, e), "W")
-            chan.forget_path(path) if hasattr(chan, "forget_path") else None
-    ex.max_retransmit = full_budget
-    HEAP.mark("registered")
-    if result == "ok":
-        planner.last_exchange = int(board.now())
-        if label.endswith("+register"):
-            store.drop("obs")     # a new registration ends the server's observations
-            store.drop("obd")
-        if store.flash_get("fota") == b"u" and not dev.reboot:   # a new image reached the
-            # server: it confirms itself, or the old one reports the rollback (lwm2m/fota.py)
-            from lwm2m import fota
-            out.update(fota.wake(ex, store, board, cfg, planner))
-            del fota
-            dm.drop()
-        # queue mode: answer what the server queued while we slept, stop when it is quiet
-        ex.serve(cfg["schedule"]["listen_ms"], cfg["schedule"]["listen_max_ms"])
-        if dm.n:
-            planner.last_exchange = int(board.now())
-        dm.drop()
-        # then the reports, once the DM code is gone (requests that arrive meanwhile are
-        # served); what cannot go out now stays in the store for the next wake
-        if cfg["schedule"].get("report") == "send":
-            _send_report(ex, store, cfg, out)
-            HEAP.mark("sent")
-            dm.drop()
-        if store.get("obs"):      # notifications due (pmax, or a change after pmin)
-            from lwm2m import observe
-            try:
-                out["notified"] = observe.notify(ex, registry, store,
-                                                 (cfg.get("report") or {}).get("notify", "con") == "con")
-            except (LwError, MemoryError) as e:
-                log("Notify failed: %r (heap free %d, largest block %d)" % ((e,) + heap_figures()), "W")
-            out["notify_due"] = observe.due_count
-            del observe
-            HEAP.mark("notified")
-            dm.drop()
-        for _ in range(3):      # a lifetime write or Registration Update Trigger: Update now,
-            if not dev.update_now:  # then keep listening: a queue-mode server sends what it
-                break               # queued when the Update arrives (issue 18)
-            dev.update_now = False
-            try:
-                reg.update(ex)
-            except LwError as e:
-                log("triggered Update failed: %s" % e, "W")
+            if isinstance(e, NetworkDown):      # no radio: no path would do better
                 break
-            n = ex.serve(cfg["schedule"]["listen_ms"], cfg["schedule"]["listen_max_ms"])
-            dm.drop()
-            if n:
-                out["served"] = out.get("served", 0) + n
-                planner.last_exchange = int(board.now())
-        if store.flash_get("fota") == b"d" and not dev.reboot:  # Object 5 (lwm2m/fota.py):
-            from lwm2m import fota     # a download goes on, after the wake's own work
-            out.update(fota.wake(ex, store, board, cfg, planner))
-            del fota
-            dm.drop()
-            HEAP.mark("fota")
-    HEAP.mark("served")
+            # (with the listening time this failure cost: the planner's detect cost)
+            planner.record(path, e.outcome, asleep_s, board.ticks_diff(board.ticks_ms(), t1))
+            if isinstance(e, AuthFailed):
+                log("%s: %s (stopping; check the credentials)" % (path, e), "E")
+                break
+            log("%s failed: %s (%s); falling back" % (path, e.outcome, e), "W")
+            chan.forget_path(path)
+    ex.max_retransmit = full_budget
+    return result, label
+
+
+def serve(board, store, cfg, registry, dev, dm, reg, planner, ex, label, out):
+    """Registered: answer what the server queued (queue mode), deliver the report and the
+    notifications due, Update again when the server asked for it, go on with a download."""
+    planner.last_exchange = int(board.now())
+    if label.endswith("+register"):
+        store.drop("obs")     # a new registration ends the server's observations
+        store.drop("obd")
+    if store.flash_get("fota") == b"u" and not dev.reboot:   # a new image reached the
+        # server: it confirms itself, or the old one reports the rollback (lwm2m/fota.py)
+        from lwm2m import fota
+        out.update(fota.wake(ex, store, board, cfg, planner))
+        del fota
+        dm.drop()
+    sch = cfg["schedule"]
+    # queue mode: answer what the server queued while we slept, stop when it is quiet
+    ex.serve(sch["listen_ms"], sch["listen_max_ms"])
+    if dm.n:
+        planner.last_exchange = int(board.now())
+    dm.drop()
+    # then the reports, once the DM code is gone (requests that arrive meanwhile are
+    # served); what cannot go out now stays in the store for the next wake
+    if sch.get("report") == "send":
+        _send_report(ex, store, cfg, out)
+        HEAP.mark("sent")
+        dm.drop()
+    if store.get("obs"):      # notifications due (pmax, or a change after pmin)
+        from lwm2m import observe
+        try:
+            out["notified"] = observe.notify(ex, registry, store,
+                                             (cfg.get("report") or {}).get("notify", "con") == "con")
+        except (LwError, MemoryError) as e:
+            log("Notify failed: %r (heap free %d, largest block %d)" % ((e,) + heap_figures()), "W")
+        out["notify_due"] = observe.due_count
+        del observe
+        HEAP.mark("notified")
+        dm.drop()
+    for _ in range(3):      # a lifetime write or Registration Update Trigger: Update now,
+        if not dev.update_now:  # then keep listening: a queue-mode server sends what it
+            break               # queued when the Update arrives (issue 18)
+        dev.update_now = False
+        try:
+            reg.update(ex)
+        except LwError as e:
+            log("triggered Update failed: %s" % e, "W")
+            break
+        n = ex.serve(sch["listen_ms"], sch["listen_max_ms"])
+        dm.drop()
+        if n:
+            out["served"] = out.get("served", 0) + n
+            planner.last_exchange = int(board.now())
+    if store.flash_get("fota") == b"d" and not dev.reboot:  # Object 5 (lwm2m/fota.py):
+        from lwm2m import fota     # a download goes on, after the wake's own work
+        out.update(fota.wake(ex, store, board, cfg, planner))
+        del fota
+        dm.drop()
+        HEAP.mark("fota")
+
+
+def schedule(board, store, cfg, dev, dm, reg, planner, net, chan, ex, result, label, out):
+    """What the next wake needs (planner, channel session) and when it is due; the WAKE
+    line's fields (path, result, bytes, retransmissions, what was delivered)."""
     planner.last_wake = int(board.now())
     planner.fails = 0 if result == "ok" else planner.fails + 1
     out["fails"] = planner.fails
@@ -537,7 +581,7 @@ def _wake(board, store, cfg, secrets, info):
                 "dropped": chan.dropped})
     if chan.last_error and chan.dropped:
         out["drop_reason"] = str(chan.last_error)     # an exception object is not JSON
-    if m:
+    if cfg.get("net"):
         out["net"] = net.report()
     if dev.reboot:
         out["reboot"] = 1

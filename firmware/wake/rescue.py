@@ -10,6 +10,8 @@ costs heap in the interned-name pool).
   crash could come from: RTC sections (not the nonce bounds q*), and after two in a row also
   the server's writes, attributes, waiting samples and the DTLS session in flash. Nonce bounds
   (seq_* keys) and the endpoint always stay.
+- _backoff(sch, result, fails): the sleep after a failed wake (the cycle imports this module
+  only after a failed wake: its code is no heap in the wakes that work).
 """
 from log import log
 
@@ -37,3 +39,15 @@ def load(store, n, info):
     log("state: %d crashed wakes in a row: RTC memory dropped%s"
         % (n, ", and flash dmw att smp dtls_s" if n > 1 else ""), "E")
     info["cause"] += "+state-dropped"
+
+
+def _backoff(sch, result, fails):
+    """Sleep after a failed wake, doubling with each failed wake in a row. A transient failure
+    (no answer, network down) retries sooner than the schedule: error_backoff_s, 2x, 4x ... up to
+    sleep_s. Wrong credentials (auth-failed) will not fix themselves: at least sleep_s, then 2x,
+    4x ... up to max_backoff_s (a day by default), so a misprovisioned fleet stays quiet."""
+    base = sch.get("error_backoff_s", 300)
+    k = min(max(int(fails), 1) - 1, 10)
+    if result == "auth-failed":
+        return min(max(sch["sleep_s"], base) * (1 << k), max(sch.get("max_backoff_s", 86400), sch["sleep_s"]))
+    return min(sch["sleep_s"], base * (1 << k))

@@ -210,7 +210,7 @@ def test_failed_wakes_in_a_row_persist_and_double_the_backoff():
     s2 = Store(b)
     assert s2.load()
     assert Planner(s2, {"radio": RADIO, "coap": COAP}).fails == 3
-    from wake.cycle import _backoff
+    from wake.rescue import _backoff
     sch = {"sleep_s": 3600, "error_backoff_s": 300}
     # transient failures: sooner than the schedule, doubling back up to it
     assert [_backoff(sch, "no-answer", k) for k in (1, 2, 3, 4, 5, 6)] == [300, 600, 1200, 2400, 3600, 3600]

@@ -264,7 +264,7 @@ class ConfigTarget:
         st = Store(b)
         for r in ("no-answer", "auth-failed", "network-down"):
             for f in (1, 3, 30):
-                s = cycle._backoff(cfg["schedule"], r, f)
+                s = __import__("wake.rescue", None, None, (1,))._backoff(cfg["schedule"], r, f)
                 assert s == s and s - s == 0 and s >= 1, "backoff %r" % (s,)
         net = Net(b, [])
         ch = cycle.make_channel(mode, net, st, b, cfg, secrets)
