@@ -210,24 +210,43 @@ def replay(recdir, timeout=300):
     return json.loads(lines[-1])
 
 
+BINDING = 0.85      # a path binds the budget when its 64-bit peak is within 15 % of the heaviest
+
+
 def budget(rows):
     """(ratio used, budget in bytes, text): the unix-port budget that stands for TARGET_HEAP on a
-    32-bit MCU, with a 20 % margin, from the smallest measured 64/32-bit ratio (the paths the
-    budget has to be right for most are the heaviest, and with the smallest ratio the harness
-    errs on the strict side)."""
+    32-bit MCU, with a 20 % margin.
+
+    The budget binds the heaviest wakes (the DTLS handshakes, resumption, the fallback chain):
+    the ratio taken is the smallest among the paths whose 64-bit peak is within 15 % of the
+    heaviest one. A lighter path may have a smaller ratio (the interned-name pool doubles at a
+    different point on each port: OSCORE measured 1.58 for that reason), but it is far from
+    the budget on both ports; it is checked directly instead: every measured path's 32-bit peak
+    must stay under TARGET_HEAP x MARGIN, and the text says so, path by path if one does not."""
     rs = sorted(r["ratio"] for r in rows if r.get("ratio"))
     if not rs:
         return None, None, "no ratio measured"
-    lo = rs[0]
-    heavy = max((r for r in rows if r.get("ratio")), key=lambda r: r["peak64"])
+    meas = [r for r in rows if r.get("ratio")]
+    heavy = max(meas, key=lambda r: r["peak64"])
+    bind = [r for r in meas if r["peak64"] >= BINDING * heavy["peak64"]]
+    lo_row = min(bind, key=lambda r: r["ratio"])
+    lo = lo_row["ratio"]
     exact = TARGET_HEAP * lo * MARGIN
     b = int(exact) // 1024 * 1024
-    text = ("budget_unix = %d KiB x %.3f (smallest ratio) x %.1f (20 %% margin) = %d B, rounded down to %d B (%d KiB)\n"
-            "  ratios %.3f..%.3f, median %.3f; the smallest ratio is taken because the paths that bind the\n"
-            "  budget are the heaviest (DTLS), whose ratios are the smallest (the heaviest wake, %s: %.3f);\n"
-            "  the median would give %d B and over-credit exactly those paths"
-            % (TARGET_HEAP // 1024, lo, MARGIN, exact, b, b // 1024, rs[0], rs[-1], rs[len(rs) // 2],
-               heavy["path"], heavy["ratio"], int(TARGET_HEAP * rs[len(rs) // 2] * MARGIN)))
+    cap = int(TARGET_HEAP * MARGIN)
+    over = [r for r in meas if r.get("peak32") and r["peak32"] > cap]
+    top32 = max(meas, key=lambda r: r.get("peak32") or 0)
+    text = ("budget_unix = %d KiB x %.3f (smallest ratio of the binding paths) x %.1f (20 %% margin) = %d B,"
+            " rounded down to %d B (%d KiB)\n"
+            "  binding paths (64-bit peak within %d %% of the heaviest, %s: %d B): %d, ratios %.3f..%.3f;"
+            " all paths: ratios %.3f..%.3f, median %.3f\n"
+            "  direct check on 32 bits: every path's peak <= %d KiB x %.1f = %d B: %s (highest %s: %d B)"
+            % (TARGET_HEAP // 1024, lo, MARGIN, exact, b, b // 1024,
+               round((1 - BINDING) * 100), heavy["path"], heavy["peak64"], len(bind),
+               min(r["ratio"] for r in bind), max(r["ratio"] for r in bind),
+               rs[0], rs[-1], rs[len(rs) // 2], TARGET_HEAP // 1024, MARGIN, cap,
+               "ok" if not over else "OVER: " + ", ".join("%s %d B" % (r["path"], r["peak32"]) for r in over),
+               top32["path"], top32.get("peak32") or 0))
     return lo, b, text
 
 
