@@ -88,6 +88,7 @@ help:
 	@echo "make monitor PORT=/dev/ttyUSB0   the board's log, WAKE lines as the runner's table"
 	@echo "make hw-test PORT=/dev/ttyUSB0 BOARD=esp32 SECRETS=secrets/esp32.json SERVER=coap://HOST:PORT [WAKES=3] [SLEEP=20]"
 	@echo "                           deploy, run a few wakes against SERVER, check the WAKE lines"
+	@echo "make bench-planner [QUICK=1]   the planner vs every fixed strategy over a scenario suite (docs/planner.md)"
 	@echo "make fuzz [FUZZ_N=100000] [TARGETS=coap,dm]   the project's fuzzers under micropython (docs/hostile.md)"
 	@echo "make clean                 remove build/, reports/, .sim/"
 	@echo "DRY=1: print the exact esptool/mpremote command lines without running them"
