@@ -1,16 +1,57 @@
 """Persisted device state: RTC memory for every wake, flash for what must survive a power cut.
 
 What it does: keeps named sections (short str -> bytes) in one blob in RTC memory, framed with
-a magic, a version and a checksum, and a few rarely written keys in the flash store; hands out
-nonce-safe counters (`SeqReserve`) that are always below a bound already persisted.
-What it does not do: interpret sections (each layer owns its own bytes).
+a magic, a version and a checksum; knows every section the firmware persists (the registry
+`SECTIONS` below: owner, version, size budget) and refuses what is not in it; keeps a few
+rarely written keys in the flash store; hands out nonce-safe counters (`SeqReserve`) that are
+always below a bound already persisted.
+What it does not do: interpret a section's bytes (its owner parses and checks them).
 
-RTC blob layout: b'LW' | ver(1) | n(1) | n x [name_len(1) name len(2) data] | sum16(2)
+RTC blob layout: b'LW' | 2 | n(1) | n x [name_len(1) name ver(1) len(2) data] | sum16(2)
 """
 import struct
 
 _MAGIC = b"LW"
-_VER = 1
+_VER = 2
+
+# The registry of RTC sections: '|name version budget flags owner'. One owner writes a section
+# (host_tests/mp/test_state_registry.py checks the sources); `put` refuses an unknown name or
+# more bytes than the budget (logged, the section dropped: never an exception in a wake); `load`
+# drops a section of an unknown name, another version (another firmware's layout: bump the
+# version here when a layout changes) or over its budget. The budgets and the framing fit the
+# 2048 bytes of RTC memory together (the test checks it), so a commit never overflows.
+# Flags: d = a deadline (uint32 unix s) the wake must be awake for (Store.next_due);
+# r = ends with the registration (Store.drop_flag('r') after a Register); - = none.
+# Layouts: docs/memory.md "Persisted state". A string: no heap per entry (a dict would be).
+SECTIONS = ("|coap 1 4 - coap.exchange"
+            "|reg 1 96 - lwm2m.register"
+            "|plan 1 160 - wake.planner"
+            "|sec 1 256 - sec"
+            "|qdw 1 8 - sec.dtls_channel"
+            "|hs 1 1 - dtls.handshake"
+            "|qosc 1 8 - sec.oscore_channel"
+            "|osq 1 192 - sec.oscore_channel"
+            "|obs 1 280 r lwm2m.observe"
+            "|obd 1 4 dr lwm2m.observe"
+            "|smp 1 520 - lwm2m.sample+lwm2m.send"
+            "|temp 1 64 - lwm2m.std"
+            "|mdm 1 16 - net.slm|")
+RTC_SIZE = 2048
+
+
+def spec(name):
+    """(version, budget, flags, owner) of section `name`, or None if the registry lacks it."""
+    t = SECTIONS
+    i = t.find("|" + name + " ")
+    if i < 0:
+        return None
+    r = t[i + 1:t.find("|", i + 1)].split(" ")
+    return int(r[1]), int(r[2]), r[3], r[4]
+
+
+def _refuse(name, why):
+    from log import log
+    log("state: %s %s: dropped" % (name, why), "E")
 
 
 def _sum16(b, s=0):
@@ -26,6 +67,8 @@ class Store:
 
     # -- RTC memory ---------------------------------------------------------------------------
     def load(self):
+        """Read the blob; False if there is none or it does not check (as after a power cut).
+        A section the registry does not take (name, version, size) is dropped and logged."""
         raw = self.board.rtc_read()
         self.sections = {}
         if not raw or len(raw) < 6 or raw[:2] != _MAGIC or raw[2] != _VER:
@@ -38,12 +81,17 @@ class Store:
             for _ in range(n):
                 nl = raw[off]
                 name = bytes(raw[off + 1:off + 1 + nl]).decode()
-                off += 1 + nl
+                v = raw[off + 1 + nl]
+                off += 2 + nl
                 ln = struct.unpack(">H", raw[off:off + 2])[0]
                 off += 2
                 if off + ln > len(raw) - 2:
                     raise ValueError
-                self.sections[name] = bytes(raw[off:off + ln])
+                s = spec(name)
+                if s is None or s[0] != v or ln > s[1]:
+                    _refuse(name, "does not load (v%d, %d B; registry: %s)" % (v, ln, s and s[:2]))
+                else:
+                    self.sections[name] = bytes(raw[off:off + ln])
                 off += ln
         except (ValueError, IndexError, UnicodeError):
             self.sections = {}
@@ -54,13 +102,45 @@ class Store:
         return self.sections.get(name)
 
     def put(self, name, data):
+        """Keep `data` as section `name` (None: drop it) until the next commit. Refused (logged,
+        the section dropped, False) for a name the registry lacks or data over its budget."""
         if data is None:
             self.sections.pop(name, None)
-        else:
-            self.sections[name] = bytes(data)
+            return True
+        s = spec(name)
+        if s is None or len(data) > s[1]:
+            self.sections.pop(name, None)
+            _refuse(name, "refused (%d B; budget %s)" % (len(data), s and s[1]))
+            return False
+        self.sections[name] = bytes(data)
+        return True
 
     def drop(self, name):
         self.sections.pop(name, None)
+
+    def drop_flag(self, f):
+        """Drop every section with flag f (r: what ends with the registration)."""
+        for n in list(self.sections):
+            if f in spec(n)[2]:
+                self.sections.pop(n)
+
+    def holds(self, owner):
+        """True if a section of `owner` (a module name, as in the registry) is kept."""
+        for n in self.sections:
+            if spec(n)[3] == owner:
+                return True
+        return False
+
+    def next_due(self):
+        """The earliest deadline (unix s) a module persisted in a section flagged d, or None:
+        each module answers for its own deadline, the wake cycle asks only this."""
+        t = None
+        for n in self.sections:
+            d = self.sections[n]
+            if "d" in spec(n)[2] and len(d) == 4:
+                v = int.from_bytes(d, "big")
+                t = v if t is None or v < t else t
+        return t
 
     def encode(self):
         # one allocation of the blob's size (the checksum is computed over the parts first):
@@ -69,7 +149,7 @@ class Store:
         for name in sorted(self.sections):
             d = self.sections[name]
             nb = name.encode()
-            parts.append(bytes((len(nb),)) + nb + struct.pack(">H", len(d)))
+            parts.append(bytes((len(nb),)) + nb + struct.pack(">BH", spec(name)[0], len(d)))
             parts.append(d)
         c = 0
         for p in parts:
@@ -78,7 +158,8 @@ class Store:
         return b"".join(parts)
 
     def commit(self):
-        """Write every section to RTC memory now (cheap: RAM). Raises ValueError if > limit."""
+        """Write every section to RTC memory now (cheap: RAM). Raises ValueError if > limit
+        (never with the registry's budgets)."""
         blob = self.encode()
         self.board.rtc_write(blob)
         return len(blob)
@@ -103,11 +184,15 @@ class SeqReserve:
     stored before the value below them is handed out. After a restart the counter resumes at
     the bound of whichever store survived (RTC if valid, else flash): values between the last
     one used and that bound are skipped, never repeated (RFC 8613 App. B.1.1 with K, F).
+    `flash` False: the flash bound is kept in RAM only, for a counter whose keys are not in
+    flash either (a power cut loses both: nothing to protect); the owner may change it when
+    its keys move (sec/dtls_channel.py). RTC section 'q' + name, flash key 'seq_' + name.
     """
 
-    def __init__(self, store, name, rtc_block=16, flash_block=256, limit=(1 << 48) - 1):
+    def __init__(self, store, name, rtc_block=16, flash_block=256, limit=(1 << 48) - 1, flash=True):
         self.store = store
         self.name = name
+        self.flash = flash
         self.rtc_block = rtc_block
         self.flash_block = flash_block
         self.limit = limit
@@ -150,7 +235,8 @@ class SeqReserve:
         self.store.commit()
 
     def _persist_flash(self, bound):
-        self.store.flash_put(self._fkey(), struct.pack(">Q", bound))
+        if self.flash:
+            self.store.flash_put(self._fkey(), struct.pack(">Q", bound))
         self.flash_bound = bound
 
     def take(self):

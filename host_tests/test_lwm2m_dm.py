@@ -93,11 +93,13 @@ def test_rejected_writes_change_nothing():
 
 def test_execute_with_arguments():
     b, s, reg, dm, dev = setup()
-    assert _code(dm.handle(req(C.POST, "/3303/0/5605", b"0='a b',1"))) == "2.04"
-    assert dev.args == [b"0='a b',1"]
+    i = reg.get(3303).inst[0]
     for bad in (b"x", b"0='a", b"0=a", b"12", b"0,"):
+        reg.get(3303).value(0, 5700)                     # min/max set: /3303/0's own state
         assert _code(dm.handle(req(C.POST, "/3303/0/5605", bad))) == "4.00", bad
-    assert len(dev.args) == 1
+        assert i[5601] == b.temp                         # a rejected Execute changes nothing
+    assert _code(dm.handle(req(C.POST, "/3303/0/5605", b"0='a b',1"))) == "2.04"
+    assert i[5601] is None and i[5602] is None
     assert _code(dm.handle(req(C.POST, "/3/0/4"))) == "2.04" and dev.reboots == 1
     assert _code(dm.handle(req(C.POST, "/3/0/9"))) == "4.05"
     assert _code(dm.handle(req(C.POST, "/3/0/77"))) == "4.04"
@@ -197,9 +199,9 @@ def test_resource_without_value_is_left_out_or_not_found():
     # 5605: an instance/object Read leaves them out in every format, a Read of the resource
     # itself is 4.04 (LwM2M 1.1.1 Core: "URI of Read operation is not found"); docs/lwm2m.md
     b, s, reg, dm, dev = setup()
-    dev.t_min = dev.t_max = lambda: None
     o = reg.get(3303)
-    o.inst[0][5601], o.inst[0][5602] = dev.t_min, dev.t_max
+    assert o.inst[0][5601] is None and o.inst[0][5602] is None     # no sample yet
+    o.inst[0][5700] = 21.5         # a constant, not the sensor: Reads leave min/max unset
     for path in ("/3303", "/3303/0"):
         for acc in (None, 11542, 110, 112, 11544):
             r = dm.handle(req(C.GET, path, accept=acc))

@@ -110,6 +110,7 @@ class Registration:
         self.sent_links = _h16(links)
         self.sent_bq = self._bq()
         self._save()
+        self.store.drop_flag("r")    # a new registration ends the server's observations
         return "register"
 
     def update(self, ex):

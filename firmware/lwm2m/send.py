@@ -152,9 +152,9 @@ def sample_wake(store, cfg, registry, reg, dev, now):
     cross = take(store, cfg, registry, now)
     sch = cfg["schedule"]
     dl = [reg.renew_due(), reg.last_ok + sch["sleep_s"]]
-    d = store.get("obd")          # earliest notification deadline (lwm2m/observe.py)
-    if d:
-        dl.append(int.from_bytes(d, "big"))
+    d = store.next_due()          # the earliest deadline another module persisted (notifications)
+    if d is not None:
+        dl.append(d)
     if cross or due(store, cfg) or min(dl) <= now:
         return None
     return {"result": "ok", "path": "sample", "taken": 1, "samples": count(store, cfg),

@@ -71,9 +71,8 @@ class DtlsChannel:
         self.rebind = g("rebind_fallback", True)
         self.net = net
         self.tries = 0           # handshakes and connection uses tried this wake
-        s = self.seq = c.seq = SeqReserve(store, "dw", g("seq_rtc_block", 16), g("seq_flash_block", 256))
-        s._persist_flash = self._pf     # flash bound only while the keys it counts for are in flash
-        self.fl = True
+        # the flash bound only while the keys it counts for are in flash (seq.flash, set below)
+        self.seq = c.seq = SeqReserve(store, "dw", g("seq_rtc_block", 16), g("seq_flash_block", 256))
         self.flash_conn = g("flash_conn", True)
         self.cid_hint = g("cid_len_hint", 4)
         self.ck_resume = 255     # cookie length seen on the last resumption (255: unknown)
@@ -83,12 +82,6 @@ class DtlsChannel:
         self.dropped = 0
         self.last_error = None
         self.path_taken = None
-
-    def _pf(self, b):
-        if self.fl:
-            SeqReserve._persist_flash(self.seq, b)
-        else:
-            self.seq.flash_bound = b
 
     # -- persistence -----------------------------------------------------------------------
     def save(self, conn=False):
@@ -118,8 +111,8 @@ class DtlsChannel:
                     p = n
                 if b[1] & 2:
                     c.conn = R.load(b[p:])[0]
-                    self.fl = bool(c.conn.peer_cid) and self.flash_conn
-                    if not self.fl and st.get("qdw") is None:
+                    self.seq.flash = bool(c.conn.peer_cid) and self.flash_conn
+                    if not self.seq.flash and st.get("qdw") is None:
                         c.conn = None     # no persisted counter for these keys: unusable
             else:
                 # flash copies are checked as strictly as the checksummed RTC blob: a
@@ -133,7 +126,7 @@ class DtlsChannel:
                     c.conn, n = R.load(k, False)
                     if n != len(k):
                         raise IndexError
-                    self.fl = True
+                    self.seq.flash = True
         except (DtlsError, IndexError, ValueError, TypeError):
             c.session = c.conn = None
         if c.conn is not None and not self.seq.restore():
@@ -149,7 +142,7 @@ class DtlsChannel:
             st.flash_put("dtls_c", conn.dump(False))
         elif st.flash_get("dtls_c"):
             st.flash_put("dtls_c", b"")
-        self.fl = fl
+        self.seq.flash = fl
         st.put("sec", self.save(conn))
 
     def _drop(self, conn, sess):
@@ -176,6 +169,7 @@ class DtlsChannel:
         if self.client.conn is not None:
             self.client.send_app()
             self.seq.settle()
+        self.store.put("sec", self.save())      # this channel is the section's one writer
 
     # -- paths -----------------------------------------------------------------------------
     def paths(self):

@@ -95,7 +95,8 @@ class OscoreChannel:
         self.kid_ctx = None       # B.2: send this kid context until a response verifies
         self.q = []               # [(token, req_id, ours)] our requests and the server's
         self.out = []             # [(mtype, mid, bytes)] protected bytes sent, by MID
-        self.restore(None)        # flash alone may hold a usable context (after a power cut)
+        # its section (or flash alone after a power cut) may hold a usable context
+        self.restore(store.get("sec"))
 
     # -- persistence ----------------------------------------------------------------------
     def restore(self, b):
@@ -132,6 +133,7 @@ class OscoreChannel:
 
     def settle(self):
         self.seq.settle()
+        self.store.put("sec", self.save())      # this channel is the section's one writer
 
     # -- paths ----------------------------------------------------------------------------
     def paths(self):

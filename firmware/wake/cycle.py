@@ -12,7 +12,6 @@ A failure never leads to a crash loop: any exception ends in a logged, persisted
 sleep (with back-off after errors).
 """
 import gc
-import json
 
 from coap import codec as C
 from coap.exchange import Exchange
@@ -22,7 +21,8 @@ from state import Store
 
 
 class DeviceCtx:
-    """What the objects need from the wake: endpoint, actions to carry out, sensor state."""
+    """What the objects need from the wake: endpoint, actions to carry out. (The sensor state,
+    3303's min/max, lives with object 3303: lwm2m/std.py.)"""
 
     def __init__(self, board, endpoint, store):
         self.board = board
@@ -30,43 +30,13 @@ class DeviceCtx:
         self.reboot = False
         self.update_now = False
         self.sampled = False      # a sample wake already took this wake's sample
-        s = store.get("temp")
-        t = [None, None]
-        try:          # what does not load is dropped: min/max start again (issue #11)
-            t = json.loads(s) if s else t
-            for x in t:
-                if x is not None and not (isinstance(x, (int, float)) and x == x and x - x == 0):
-                    raise ValueError
-            t = [t[0], t[1]]
-        except (ValueError, TypeError, IndexError, KeyError):
-            t = [None, None]
-            store.drop("temp")
-        self.temp_state = t
         self.store = store
-
-    def read_temperature(self):
-        t = round(self.board.temperature(), 2)
-        st = self.temp_state
-        st[0] = t if st[0] is None else min(st[0], t)
-        st[1] = t if st[1] is None else max(st[1], t)
-        self.store.put("temp", json.dumps(st).encode())
-        return t
-
-    def t_min(self):
-        return self.temp_state[0]
-
-    def t_max(self):
-        return self.temp_state[1]
 
     def now(self):
         return int(self.board.now())
 
     def mem_free_kib(self):
         return self.board.mem_free() // 1024
-
-    def reset_minmax(self, _arg=b""):
-        self.temp_state[0] = self.temp_state[1] = None
-        self.store.put("temp", None)
 
     def request_reboot(self, _arg=b""):
         self.reboot = True
@@ -422,10 +392,7 @@ def plan(board, store, cfg, secrets, net, reg, dm, planner):
     from wake.planner import PATHS
     now = board.now()
     chan = make_channel(cfg["security"]["mode"], net, store, board, cfg, secrets)
-    chan.mark = HEAP.mark
-    sec = store.get("sec")
-    if sec:
-        chan.restore(sec)       # each channel checks its section (and flash) and drops what fails
+    chan.mark = HEAP.mark      # (the channel loads its own section 'sec' and checks it)
     ex = Exchange(chan, store, board, cfg["coap"], handler=dm.handle, log=lambda m: log(m, "D"))
     ex.on_serve = lambda: HEAP.mark("request")
     asleep_s = int(now - planner.last_exchange) if planner.last_exchange else 1 << 30
@@ -499,9 +466,6 @@ def serve(board, store, cfg, registry, dev, dm, reg, planner, ex, label, out):
     """Registered: answer what the server queued (queue mode), deliver the report and the
     notifications due, Update again when the server asked for it, go on with a download."""
     planner.last_exchange = int(board.now())
-    if label.endswith("+register"):
-        store.drop("obs")     # a new registration ends the server's observations
-        store.drop("obd")
     if store.flash_get("fota") == b"u" and not dev.reboot:   # a new image reached the
         # server: it confirms itself, or the old one reports the rollback (lwm2m/fota.py)
         from lwm2m import fota
@@ -520,7 +484,7 @@ def serve(board, store, cfg, registry, dev, dm, reg, planner, ex, label, out):
         _send_report(ex, store, cfg, out)
         HEAP.mark("sent")
         dm.drop()
-    if store.get("obs"):      # notifications due (pmax, or a change after pmin)
+    if store.holds("lwm2m.observe"):    # observations: notifications may be due
         from lwm2m import observe
         try:
             out["notified"] = observe.notify(ex, registry, store,
@@ -571,9 +535,7 @@ def schedule(board, store, cfg, dev, dm, reg, planner, net, chan, ex, result, la
         del send
         dm.drop()
     planner.save(ex.retransmissions)
-    chan.settle()
-    s = chan.save()
-    store.put("sec", s)
+    chan.settle()               # counters exact; the channel persists its section 'sec'
     if len(planner.tried) > 1:      # the fallbacks this wake went through, with their outcomes
         out["tried"] = planner.tried
     out.update({"path": label, "result": result, "up": net.up, "down": net.down,
@@ -591,9 +553,9 @@ def schedule(board, store, cfg, dev, dm, reg, planner, net, chan, ex, result, la
         if due > 0:
             out["next_s"] = int(due)
     nxt = [cfg["schedule"].get("sample_s") or 1 << 30]     # next sample, next notification
-    d = store.get("obd")       # earliest notification deadline (lwm2m/observe.py)
-    if d:
-        nxt.append(int.from_bytes(d, "big") - board.now())
+    d = store.next_due()       # the earliest deadline a module persisted (notifications)
+    if d is not None:
+        nxt.append(d - board.now())
     nxt = int(max(1, min(nxt)))
     if nxt < 1 << 30:
         out["next_s"] = min(out.get("next_s", nxt), nxt)

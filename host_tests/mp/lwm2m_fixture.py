@@ -34,27 +34,13 @@ from lwm2m.dm import DM   # first, while the heap is empty: compiling it from so
 from coap import codec as C
 from lwm2m.objects import Registry
 from lwm2m import std
+import state
 
 
-class Store:
-    def __init__(self, board):
-        self.board = board
-        self.sections = {}
-
+class Store(state.Store):
+    # state.Store (its registry checks every put) over a dict for 'RTC memory'
     def load(self):
         self.sections = dict(self.board.rtc or {})
-
-    def get(self, name):
-        return self.sections.get(name)
-
-    def put(self, name, data):
-        if data is None:
-            self.sections.pop(name, None)
-        else:
-            self.sections[name] = bytes(data)
-
-    def drop(self, name):
-        self.sections.pop(name, None)
 
     def commit(self):
         self.board.rtc = dict(self.sections)
@@ -113,25 +99,12 @@ class Dev:
         self.endpoint = "urn:dev:test"
         self.reboots = 0
         self.updates = 0
-        self.args = []
-
-    def read_temperature(self):
-        return self.board.temp
-
-    def t_min(self):
-        return 20.0
-
-    def t_max(self):
-        return 23.0
 
     def now(self):
         return int(self.board.now())
 
     def mem_free_kib(self):
         return 39
-
-    def reset_minmax(self, arg=b""):
-        self.args.append(arg)
 
     def request_reboot(self, arg=b""):
         self.reboots += 1

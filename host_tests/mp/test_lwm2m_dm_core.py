@@ -39,8 +39,14 @@ def test_write_text_tlv_and_rejects():
 
 
 def test_execute_arguments():
+    # Execute 5605 (Reset Min and Max) takes arguments; bad ones are 4.00 and change nothing.
+    # Min/max are /3303/0's own state (lwm2m/std.py), persisted in section 'temp'
     b, s, reg, dm, dev = setup()
-    assert _code(dm.handle(req(C.POST, "/3303/0/5605", b"0='a b',1"))) == "2.04"
+    i = reg.get(3303).inst[0]
+    reg.get(3303).value(0, 5700)                         # a sensor read sets min and max
+    assert i[5601] == i[5602] == b.temp and s.get("temp")
     assert _code(dm.handle(req(C.POST, "/3303/0/5605", b"0='a"))) == "4.00"
-    assert dev.args == [b"0='a b',1"]
+    assert i[5601] == b.temp
+    assert _code(dm.handle(req(C.POST, "/3303/0/5605", b"0='a b',1"))) == "2.04"
+    assert i[5601] is None and i[5602] is None and s.get("temp") is None
     assert _code(dm.handle(req(C.POST, "/3/0/9"))) == "4.05"
