@@ -2,7 +2,7 @@
 
 What it does: keeps named sections (short str -> bytes) in one blob in RTC memory, framed with
 a magic, a version and a checksum; knows every section the firmware persists (the registry
-`SECTIONS` below: owner, version, size budget) and refuses what is not in it; keeps a few
+`_SECTIONS` below: owner, version, size budget) and refuses what is not in it; keeps a few
 rarely written keys in the flash store; hands out nonce-safe counters (`SeqReserve`) that are
 always below a bound already persisted.
 What it does not do: interpret a section's bytes (its owner parses and checks them).
@@ -11,47 +11,43 @@ RTC blob layout: b'LW' | 2 | n(1) | n x [name_len(1) name ver(1) len(2) data] | 
 """
 import struct
 
-_MAGIC = b"LW"
-_VER = 2
+from micropython import const
 
-# The registry of RTC sections: '|name version budget flags owner'. One owner writes a section
-# (host_tests/mp/test_state_registry.py checks the sources); `put` refuses an unknown name or
-# more bytes than the budget (logged, the section dropped: never an exception in a wake); `load`
-# drops a section of an unknown name, another version (another firmware's layout: bump the
-# version here when a layout changes) or over its budget. The budgets and the framing fit the
-# 2048 bytes of RTC memory together (the test checks it), so a commit never overflows.
-# Flags: d = a deadline (uint32 unix s) the wake must be awake for (Store.next_due);
-# r = ends with the registration (Store.drop_flag('r') after a Register); - = none.
-# Layouts: docs/memory.md "Persisted state". A string: no heap per entry (a dict would be).
-SECTIONS = ("|coap 1 4 - coap.exchange"
-            "|reg 1 96 - lwm2m.register"
-            "|plan 1 160 - wake.planner"
-            "|sec 1 256 - sec"
-            "|qdw 1 8 - sec.dtls_channel"
-            "|hs 1 1 - dtls.handshake"
-            "|qosc 1 8 - sec.oscore_channel"
-            "|osq 1 192 - sec.oscore_channel"
-            "|obs 1 280 r lwm2m.observe"
-            "|obd 1 4 dr lwm2m.observe"
-            "|smp 1 520 - lwm2m.sample+lwm2m.send"
-            "|temp 1 64 - lwm2m.std"
-            "|mdm 1 16 - net.slm|")
-RTC_SIZE = 2048
+_MAGIC = const(b"LW")
+_VER = const(2)
+
+# The registry of RTC sections: '|name version budget owner [flags]'. Only its owner writes a
+# section (host_tests/test_state_sections.py checks the sources); `put` refuses an unknown name
+# or more bytes than the budget (logged, the section dropped: never an exception in a wake);
+# `load` drops a section of an unknown name, another version (another firmware's layout: bump
+# the version here when a layout changes) or over its budget. Budgets and framing fit the 2048
+# bytes of RTC memory together (the tests check it), so a commit never overflows.
+# Flags: d = a deadline (uint32 unix s) the device must be awake for (Store.owned('d'));
+# r = ends with the registration (dropped after a Register: lwm2m/register.py).
+# Layouts: docs/memory.md "Persisted state". One string: no heap per entry (a dict would be).
+_SECTIONS = const("|coap 1 4 coap.exchange"
+            "|reg 1 96 lwm2m.register"
+            "|plan 1 160 wake.planner"
+            "|sec 1 256 sec"
+            "|qdw 1 8 sec.dtls_channel"
+            "|hs 1 1 dtls.handshake"
+            "|qosc 1 8 sec.oscore_channel"
+            "|osq 1 192 sec.oscore_channel"
+            "|obs 1 280 lwm2m.observe r"
+            "|obd 1 4 lwm2m.observe d r"
+            "|smp 1 520 lwm2m.sample+lwm2m.send"
+            "|temp 1 64 lwm2m.std"
+            "|mdm 1 16 net.slm|")
 
 
-def spec(name):
-    """(version, budget, flags, owner) of section `name`, or None if the registry lacks it."""
-    t = SECTIONS
+def spec(name=None):
+    """[name, version, budget, owner, flags...] (str) of section `name`, or None; spec(): the
+    registry string itself (tests)."""
+    t = _SECTIONS
+    if name is None:
+        return t
     i = t.find("|" + name + " ")
-    if i < 0:
-        return None
-    r = t[i + 1:t.find("|", i + 1)].split(" ")
-    return int(r[1]), int(r[2]), r[3], r[4]
-
-
-def _refuse(name, why):
-    from log import log
-    log("state: %s %s: dropped" % (name, why), "E")
+    return None if i < 0 else t[i + 1:t.find("|", i + 1)].split(" ")
 
 
 def _sum16(b, s=0):
@@ -80,7 +76,9 @@ class Store:
         try:
             for _ in range(n):
                 nl = raw[off]
-                name = bytes(raw[off + 1:off + 1 + nl]).decode()
+                name = bytes(raw[off + 1:off + 1 + nl])
+                hasattr(Store, name.decode())   # interns the name: decoded again it is that
+                name = name.decode()            # name (no heap), not a str kept all wake
                 v = raw[off + 1 + nl]
                 off += 2 + nl
                 ln = struct.unpack(">H", raw[off:off + 2])[0]
@@ -88,8 +86,9 @@ class Store:
                 if off + ln > len(raw) - 2:
                     raise ValueError
                 s = spec(name)
-                if s is None or s[0] != v or ln > s[1]:
-                    _refuse(name, "does not load (v%d, %d B; registry: %s)" % (v, ln, s and s[:2]))
+                if s is None or int(s[1]) != v or ln > int(s[2]):
+                    from log import log
+                    log("state: %s v%d %d B does not load (registry: %s): dropped" % (name, v, ln, s and s[1:3]), "E")
                 else:
                     self.sections[name] = bytes(raw[off:off + ln])
                 off += ln
@@ -108,9 +107,10 @@ class Store:
             self.sections.pop(name, None)
             return True
         s = spec(name)
-        if s is None or len(data) > s[1]:
+        if s is None or len(data) > int(s[2]):
             self.sections.pop(name, None)
-            _refuse(name, "refused (%d B; budget %s)" % (len(data), s and s[1]))
+            from log import log
+            log("state: %s %d B refused (budget %s): dropped" % (name, len(data), s and s[2]), "E")
             return False
         self.sections[name] = bytes(data)
         return True
@@ -118,29 +118,11 @@ class Store:
     def drop(self, name):
         self.sections.pop(name, None)
 
-    def drop_flag(self, f):
-        """Drop every section with flag f (r: what ends with the registration)."""
-        for n in list(self.sections):
-            if f in spec(n)[2]:
-                self.sections.pop(n)
-
-    def holds(self, owner):
-        """True if a section of `owner` (a module name, as in the registry) is kept."""
-        for n in self.sections:
-            if spec(n)[3] == owner:
-                return True
-        return False
-
-    def next_due(self):
-        """The earliest deadline (unix s) a module persisted in a section flagged d, or None:
-        each module answers for its own deadline, the wake cycle asks only this."""
-        t = None
-        for n in self.sections:
-            d = self.sections[n]
-            if "d" in spec(n)[2] and len(d) == 4:
-                v = int.from_bytes(d, "big")
-                t = v if t is None or v < t else t
-        return t
+    def owned(self, key):
+        """The kept sections whose owner (a module, as in the registry) or flag is `key`: the
+        cycle asks owned('lwm2m.observe'), a Register drops owned('r'), and owned('d') are the
+        deadlines (uint32 unix s) the modules persisted: each answers for its own."""
+        return [n for n in self.sections if key in (spec(n) or ())[3:]]
 
     def encode(self):
         # one allocation of the blob's size (the checksum is computed over the parts first):
@@ -149,7 +131,7 @@ class Store:
         for name in sorted(self.sections):
             d = self.sections[name]
             nb = name.encode()
-            parts.append(bytes((len(nb),)) + nb + struct.pack(">BH", spec(name)[0], len(d)))
+            parts.append(bytes((len(nb),)) + nb + struct.pack(">BH", int(spec(name)[1]), len(d)))
             parts.append(d)
         c = 0
         for p in parts:
@@ -163,9 +145,6 @@ class Store:
         blob = self.encode()
         self.board.rtc_write(blob)
         return len(blob)
-
-    def size(self):
-        return len(self.encode())
 
     # -- flash (rare writes: wear) ------------------------------------------------------------
     def flash_get(self, key):
@@ -200,21 +179,20 @@ class SeqReserve:
         self.rtc_bound = 0
         self.flash_bound = 0
 
-    def _fkey(self):
-        return "seq_" + self.name
-
     def start(self, value):
         """A fresh key: the counter restarts at `value` (e.g. 0 or 1 after a handshake)."""
         self.next = value
         self.rtc_bound = value
         self.flash_bound = value
-        self._persist_flash(value)
-        self._persist_rtc()
+        if self.flash:
+            self.store.flash_put("seq_" + self.name, struct.pack(">Q", value))
+        self.settle()
+        self.store.commit()
 
     def restore(self):
         """Resume after a reset. Returns False if nothing was persisted for this counter."""
         r = self.store.get("q" + self.name)
-        f = self.store.flash_get(self._fkey())
+        f = self.store.flash_get("seq_" + self.name)
         fb = struct.unpack(">Q", f)[0] if f and len(f) == 8 else None
         if r and len(r) == 8:
             rb = struct.unpack(">Q", r)[0]
@@ -230,15 +208,6 @@ class SeqReserve:
         self.flash_bound = fb if fb is not None else self.next
         return True
 
-    def _persist_rtc(self):
-        self.store.put("q" + self.name, struct.pack(">Q", self.rtc_bound))
-        self.store.commit()
-
-    def _persist_flash(self, bound):
-        if self.flash:
-            self.store.flash_put(self._fkey(), struct.pack(">Q", bound))
-        self.flash_bound = bound
-
     def take(self):
         """Return the next value; persists new bounds first whenever it would reach one."""
         v = self.next
@@ -247,14 +216,14 @@ class SeqReserve:
         if v >= self.rtc_bound:
             nb = v + self.rtc_block
             if nb > self.flash_bound:
-                self._persist_flash(nb + self.flash_block)
+                self.flash_bound = nb + self.flash_block
+                if self.flash:
+                    self.store.flash_put("seq_" + self.name, struct.pack(">Q", self.flash_bound))
             self.rtc_bound = nb
-            self._persist_rtc()
+            self.store.put("q" + self.name, struct.pack(">Q", nb))
+            self.store.commit()
         self.next = v + 1
         return v
-
-    def peek(self):
-        return self.next
 
     def settle(self):
         """End of wake, nothing more will be sent: lower the RTC bound to the exact next value so

@@ -10,7 +10,9 @@ server role (CPython). See docs/dtls.md.
 Errors are errors.py's typed outcomes under DTLS names (aliases, not subclasses: each class
 costs heap on the device).
 """
-# The clock of the client and the handshake (one place: handshake.py needs no client.py for it).
+# The default clock (ticks_ms/ticks_diff) of a DtlsClient built without one: the firmware
+# passes the board (DtlsClient(..., board=board)), as to CoAP, NoSec and OSCORE; tools and tests
+# that build a client alone get this module's (time.ticks_ms on MicroPython, monotonic on CPython).
 try:
     from time import ticks_ms, ticks_diff
 except ImportError:   # CPython (tests, harness)

@@ -12,7 +12,7 @@ see sec/dtls_channel.py), renegotiation, certificates, tickets, close_notify bef
 session: bytes flags(1) suite(2) sid_len(1) sid ms(48) (flags bit 0: extended master secret).
 """
 from crypto import CryptoError
-from dtls import DtlsError, DtlsSessionUnknown, ticks_ms, ticks_diff  # noqa: F401
+from dtls import DtlsError, DtlsSessionUnknown  # noqa: F401
 from dtls import record as R
 
 probe = None   # optional callable run at memory high points (heap measurement in tools/interop)
@@ -24,11 +24,15 @@ class DtlsClient:
     cid: None or the extension code point to offer (54 RFC 9146, 53, 254 legacy). ems: offer
     extended_master_secret. pad: CID record padding (0: none). resume_fallback: if the server
     answers a resumption with a new session, go on with that full handshake (True) or raise
-    DtlsSessionUnknown (False)."""
+    DtlsSessionUnknown (False). board: the clock, ticks_ms()/ticks_diff(a, b) (default: the
+    dtls package's own, for tools and tests that build a client alone)."""
 
     def __init__(self, net, urandom, identity, psk, cid=None, ems=True, rto_ms=1000,
-                 max_tries=4, pad=0, resume_fallback=True):
+                 max_tries=4, pad=0, resume_fallback=True, board=None):
         self.net = net
+        if board is None:
+            import dtls as board
+        self.board = board
         self.urandom = urandom
         self.identity = identity.encode() if isinstance(identity, str) else bytes(identity)
         self._psk = bytes(psk)
@@ -174,9 +178,10 @@ class DtlsClient:
         """The next authentic application record (bytes) or None after timeout_ms. A repeated
         server flight makes us resend our last flight; a fatal alert raises SessionUnknown."""
         self.send_app()
-        t0 = ticks_ms()
+        k = self.board
+        t0 = k.ticks_ms()
         while not self.rxq:
-            left = timeout_ms - ticks_diff(ticks_ms(), t0)
+            left = timeout_ms - k.ticks_diff(k.ticks_ms(), t0)
             dg = self.net.recv(left) if left > 0 else None
             if dg is None:
                 return None

@@ -25,7 +25,6 @@ from micropython import const
 from crypto.hmac import tls12_prf, ct_equal
 from dtls import DtlsError, DtlsAuthFailed, DtlsSessionUnknown, DtlsNoAnswer
 from dtls import record as R
-from dtls import ticks_ms, ticks_diff
 
 _W_SH = const(1)     # waiting for HelloVerifyRequest or ServerHello
 _W_SHD = const(2)    # full: waiting for [ServerKeyExchange] ServerHelloDone
@@ -193,10 +192,11 @@ class Hs:
         while True:
             c._send(recs)
             tries += 1
-            t0 = ticks_ms()
+            k = c.board
+            t0 = k.ticks_ms()
             again = False
             while not again:
-                left = rto - ticks_diff(ticks_ms(), t0)
+                left = rto - k.ticks_diff(k.ticks_ms(), t0)
                 dg = c.net.recv(left) if left > 0 else None
                 if dg is None:
                     break

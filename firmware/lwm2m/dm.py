@@ -119,7 +119,7 @@ class DM:
             return _resp(C.INTERNAL_ERROR)
         return _resp(C.METHOD_NOT_ALLOWED)
 
-    def _find(self, o, ids, op):
+    def find(self, o, ids, op):
         # None if ids exist and resource ops contain op (None: any), else the error code.
         if len(ids) >= 2 and ids[1] not in o.inst:
             return C.NOT_FOUND
@@ -137,7 +137,7 @@ class DM:
 
     # -- Read, Discover ---------------------------------------------------------------------
     def read(self, o, ids, accept):
-        e = self._find(o, ids, "R")
+        e = self.find(o, ids, "R")
         if e:
             return _resp(e)
         r = fmt.encode(o, ids, accept)
@@ -169,7 +169,7 @@ class DM:
 
     # -- Execute, Delete --------------------------------------------------------------------
     def execute(self, o, ids, arg):
-        e = self._find(o, ids, "E")
+        e = self.find(o, ids, "E")
         if e:
             return _resp(e)
         arg = bytes(arg)

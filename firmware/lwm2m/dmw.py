@@ -20,7 +20,7 @@ _U32 = const(0xFFFFFFFF)
 def discover(dm, o, ids):
     # LwM2M 1.1 Core 5.4.2: </3>;ver=1.1,</3/0>,</3/0/0>,...,</3/0/11>;dim=1 with the
     # attributes written at each level.
-    e = dm._find(o, ids, None) if len(ids) < 4 else C.METHOD_NOT_ALLOWED
+    e = dm.find(o, ids, None) if len(ids) < 4 else C.METHOD_NOT_ALLOWED
     if e:
         return _resp(e)
     att = {}
@@ -49,7 +49,7 @@ def discover(dm, o, ids):
 
 # -- Write-Attributes -------------------------------------------------------------------
 def write_attrs(dm, o, ids, q):
-    e = dm._find(o, ids, None) if len(ids) < 4 else C.BAD_REQUEST
+    e = dm.find(o, ids, None) if len(ids) < 4 else C.BAD_REQUEST
     if e:
         return _resp(e)
     numeric = len(ids) == 3 and o.res(ids[2])[0] in ("i", "f")
@@ -133,7 +133,7 @@ def _apply(dm, o, iid, upd, created=False):
 def write(dm, o, ids, m, replace):
     if len(ids) < 2:
         return _resp(C.METHOD_NOT_ALLOWED)
-    e = dm._find(o, ids, "W")
+    e = dm.find(o, ids, "W")
     if e:
         return _resp(e)
     cf = m.get_uint(C.CONTENT_FORMAT)

@@ -52,6 +52,48 @@ class Obj:
             out.append(int(item[:i]))
         return out
 
+    def sensor(self, iid, read, store, key):
+        # An IPSO sensor instance (3303 Temperature, 3304 Humidity, ...) with its own state:
+        # each read of 5700 (`read()`, rounded) moves Min/Max Measured Value (5601, 5602, values
+        # of the instance, None before the first read), Execute 5605 clears them. They persist
+        # in RTC section `key` (JSON [min, max], the caller's section in state._SECTIONS); what
+        # does not load is dropped and min/max start again (issue #11). One closure serves both
+        # resources (called without an argument: a read; with the Execute's: a reset): each
+        # nested function costs heap, a class more.
+        import json
+        i = self.inst[iid]       # (with its keys: filled in place, the dict does not grow)
+        t = store.get(key) if store else None
+        try:
+            t = json.loads(t) if t else [None, None]
+            for x in t:
+                if x is not None and not (isinstance(x, (int, float)) and x == x and x - x == 0):
+                    raise ValueError
+            i[5601], i[5602] = t[0], t[1]
+        except (ValueError, TypeError, IndexError, KeyError):
+            i[5601] = i[5602] = None
+            store.drop(key)
+
+        c = (i, read, store, key)    # one cell for the closure, not four
+
+        def f(arg=None):
+            i, read, store, key = c
+            if arg is not None:              # Execute 5605
+                i[5601] = i[5602] = None
+                if store:
+                    store.drop(key)
+                return
+            v = round(read(), 2)
+            a, b = i[5601], i[5602]
+            i[5601] = v if a is None else min(a, v)
+            i[5602] = v if b is None else max(b, v)
+            if store:
+                import json          # (here: one variable less kept by the closure)
+                store.put(key, json.dumps([i[5601], i[5602]]).encode())
+            return v
+
+        i[5700] = i[5605] = f
+        return self
+
     def value(self, iid, rid):
         v = self.inst[iid][rid]
         if callable(v) and self.res(rid)[0] != "e":

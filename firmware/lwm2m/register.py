@@ -110,7 +110,8 @@ class Registration:
         self.sent_links = _h16(links)
         self.sent_bq = self._bq()
         self._save()
-        self.store.drop_flag("r")    # a new registration ends the server's observations
+        for n in self.store.owned("r"):     # a new registration ends the server's
+            self.store.drop(n)              # observations (flag r in state.SECTIONS)
         return "register"
 
     def update(self, ex):

@@ -152,9 +152,8 @@ def sample_wake(store, cfg, registry, reg, dev, now):
     cross = take(store, cfg, registry, now)
     sch = cfg["schedule"]
     dl = [reg.renew_due(), reg.last_ok + sch["sleep_s"]]
-    d = store.next_due()          # the earliest deadline another module persisted (notifications)
-    if d is not None:
-        dl.append(d)
+    for d in store.owned("d"):    # the deadlines other modules persisted (notifications)
+        dl.append(int.from_bytes(store.get(d), "big"))
     if cross or due(store, cfg) or min(dl) <= now:
         return None
     return {"result": "ok", "path": "sample", "taken": 1, "samples": count(store, cfg),

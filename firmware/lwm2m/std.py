@@ -14,8 +14,6 @@ Resource specs (see lwm2m/objects.py for the notation), with the OMA names:
   3303 Temperature (several instances: Create/Delete): 5700 Sensor Value, 5701 Sensor Units,
              5601 Min Measured Value, 5602 Max Measured Value, 5605 Reset Min and Max,
              5750 Application Type (writable; set by a Create, not in instance 0)"""
-import json
-
 from lwm2m.objects import Obj
 
 FW_VERSION = "0.1.0"
@@ -49,50 +47,18 @@ def build(reg, board, cfg, dev):
     if b:
         reg.add(Obj(4, "0iR,1iRM,2iR,3iR,4sRM")).add(
             0, {0: b, 1: {0: b()}, 2: board.rssi, 3: 0, 4: lambda: {0: board.ip_address()}})
+    # 3303 /0 keeps its own state: min and max measured (5601, 5602) move with each read of
+    # the sensor (5700) and persist in section 'temp' (objects.py Obj.sensor)
     st = getattr(dev, "store", None)
-    _temp(reg.add(Obj(3303, "5700fR,5701sR,5601fR,5602fR,5605eE,5750sRW", multi=True)), board, st)
+    reg.add(Obj(3303, "5700fR,5701sR,5601fR,5602fR,5605eE,5750sRW", multi=True)).add(
+        0, {5700: 0, 5701: "Cel", 5601: 0, 5602: 0, 5605: 0}).sensor(0, board.temperature, st, "temp")
     w = st.flash_get("dmw") if st else None
     if w:
         import sys
         from lwm2m import persist
-        persist.restore(reg, dev.store)
+        persist.restore(reg, st)
         del persist
         sys.modules.pop("lwm2m.persist")      # its work is done for this wake (heap)
         delattr(sys.modules["lwm2m"], "persist")
     return reg
 
-
-def _temp(o, board, store):
-    # /3303/0 with its own state: min and max measured (5601, 5602) are values of the instance,
-    # persisted in section 'temp' (JSON [min, max]; what does not load is dropped, min/max start
-    # again: issue #11); a sensor read (5700) moves them, Execute 5605 clears them. Closures:
-    # no class, no state in the wake's context (heap).
-    t = [None, None]
-    s = store.get("temp") if store else None
-    try:
-        t = json.loads(s) if s else t
-        for x in t:
-            if x is not None and not (isinstance(x, (int, float)) and x == x and x - x == 0):
-                raise ValueError
-        t = [t[0], t[1]]
-    except (ValueError, TypeError, IndexError, KeyError):
-        t = [None, None]
-        store.drop("temp")
-    inst = o.add(0, {5701: "Cel", 5601: t[0], 5602: t[1]}).inst[0]
-
-    def read():
-        v = round(board.temperature(), 2)
-        a, b = inst[5601], inst[5602]
-        inst[5601] = v if a is None else min(a, v)
-        inst[5602] = v if b is None else max(b, v)
-        if store:
-            store.put("temp", json.dumps([inst[5601], inst[5602]]).encode())
-        return v
-
-    def reset(_arg=b""):
-        inst[5601] = inst[5602] = None
-        if store:
-            store.drop("temp")
-
-    inst[5700] = read
-    inst[5605] = reset

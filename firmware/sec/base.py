@@ -21,8 +21,10 @@ secrets the parsed secrets; the clock is the board's (board.ticks_ms/ticks_diff)
                           that fail to parse or verify are dropped and counted (`dropped`,
                           the reason in `last_error`), except when they prove the session is
                           gone: SessionUnknown
-    save()             -> bytes to keep in RTC memory (section 'sec', written by the wake
-                          cycle), or None
+    save()             -> the bytes of its RTC section 'sec', or None. The channel is the
+                          section's one writer (state.SECTIONS): it loads it itself (at
+                          construction or first use) and writes it when its keys change and
+                          in settle()
     restore(b)         -> load what save() gave (b may be None: flash alone); checks it and
                           drops what fails; returns True if usable
     forget()           -> drop the session state (it proved unusable)
@@ -30,6 +32,7 @@ secrets the parsed secrets; the clock is the board's (board.ticks_ms/ticks_diff)
                           next wake plans without it); nothing when there is nothing to drop
     estimate(path)     -> (bytes_up, bytes_down, datagrams, round_trips) expected for the path
     settle()           -> end of wake: persist counters exactly (see state.SeqReserve.settle)
+                          and the section 'sec'
 
 Attributes:
     kind               the mode's name ('nosec', 'dtls', 'oscore', ...) for logs

@@ -34,7 +34,7 @@ from errors import ConfigError, SessionUnknown
 from state import SeqReserve
 from dtls import DtlsError
 from dtls import record as R
-from dtls.client import DtlsClient, ticks_ms, ticks_diff
+from dtls.client import DtlsClient
 
 _VER = const(2)
 
@@ -63,7 +63,7 @@ class DtlsChannel:
         g = cfg.get
         c = self.client = DtlsClient(net, board.urandom, ident, psk, cid, g("ems", True),
                                      g("retransmit_ms", 1000), g("max_tries", 4), g("pad", 0),
-                                     g("resume_fallback", "inline") != "raise")
+                                     g("resume_fallback", "inline") != "raise", board)
         c.on_keys = self._on_keys
         # the first record after a resumption in a datagram of its own (default), or carried
         # with our CCS+Finished (piggyback: one datagram less; libcoap 4.3 never answers it)
@@ -236,10 +236,11 @@ class DtlsChannel:
 
     def recv(self, timeout_ms):
         c = self.client
-        t0 = ticks_ms()
+        k = c.board
+        t0 = k.ticks_ms()
         try:
             while True:
-                left = timeout_ms - ticks_diff(ticks_ms(), t0)
+                left = timeout_ms - k.ticks_diff(k.ticks_ms(), t0)
                 d = c.recv_app(left) if left > 0 else None
                 if d is None:
                     return None

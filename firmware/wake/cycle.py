@@ -263,7 +263,7 @@ def run(board):
     info["heap_marks"] = " ".join("%s:%d" % (m[0], m[1]) for m in HEAP.marks)
     info["heap_free"] = gc.mem_free()
     info["sleep_s"] = int(sleep_s)
-    info["rtc_bytes"] = store.size()
+    info["rtc_bytes"] = len(store.encode())
     wake_line(info)
     if info.get("reboot"):
         sleep_s = 1
@@ -484,7 +484,7 @@ def serve(board, store, cfg, registry, dev, dm, reg, planner, ex, label, out):
         _send_report(ex, store, cfg, out)
         HEAP.mark("sent")
         dm.drop()
-    if store.holds("lwm2m.observe"):    # observations: notifications may be due
+    if store.owned("lwm2m.observe"):    # observations: notifications may be due
         from lwm2m import observe
         try:
             out["notified"] = observe.notify(ex, registry, store,
@@ -553,9 +553,8 @@ def schedule(board, store, cfg, dev, dm, reg, planner, net, chan, ex, result, la
         if due > 0:
             out["next_s"] = int(due)
     nxt = [cfg["schedule"].get("sample_s") or 1 << 30]     # next sample, next notification
-    d = store.next_due()       # the earliest deadline a module persisted (notifications)
-    if d is not None:
-        nxt.append(d - board.now())
+    for d in store.owned("d"):      # the deadlines modules persisted (notifications)
+        nxt.append(int.from_bytes(store.get(d), "big") - board.now())
     nxt = int(max(1, min(nxt)))
     if nxt < 1 << 30:
         out["next_s"] = min(out.get("next_s", nxt), nxt)

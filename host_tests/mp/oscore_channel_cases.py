@@ -179,7 +179,7 @@ def case_ssn_persists_across_deep_sleep_and_power_cut():
         ch.connect("oscore")
         for i in range(3):
             assert _update(ch, wake * 10 + i).code == C.CHANGED
-            used.append(ch.seq.peek() - 1)
+            used.append(ch.seq.next - 1)
         if wake % 3 == 2:
             b.rtc = b""                              # power cut: RTC memory lost
         else:
@@ -200,10 +200,10 @@ def case_retransmission_resends_same_bytes():
     net.server = None                                # server silent: nothing answers
     m = C.Message(C.CON, C.POST, 0x200, b"\x01").set_path("rd/5a3f")
     ch.send(m)
-    n = ch.seq.peek()
+    n = ch.seq.next
     ch.send(m)
     ch.send(m)
-    assert net.sent[-1] == net.sent[-2] == net.sent[-3] and ch.seq.peek() == n
+    assert net.sent[-1] == net.sent[-2] == net.sent[-3] and ch.seq.next == n
 
 
 def case_static_context_without_b2():

@@ -11,6 +11,9 @@ class _Board:
     def battery(self):
         return 1
 
+    def temperature(self):       # object 3303 reads the board's sensor (lwm2m/objects.py Obj.sensor)
+        return 20.0
+
 
 class _Dev:
     endpoint = "ep"

@@ -1,8 +1,10 @@
-"""The registry of persisted RTC sections (state.SECTIONS): budgets within RTC memory, put and
+"""The registry of persisted RTC sections (state._SECTIONS, state.spec()): budgets within RTC memory, put and
 load refuse what it does not take (never an exception), deadlines and owners asked by name."""
 import struct
 
-from state import Store, SeqReserve, SECTIONS, RTC_SIZE, spec
+from state import Store, SeqReserve, spec
+
+RTC_SIZE = 2048        # bytes of RTC memory (board/unix.py RTC_MAX, an ESP32's RTC slow memory)
 
 
 class FakeBoard:
@@ -26,7 +28,7 @@ class FakeBoard:
 
 
 def _names():
-    return [r.split(" ")[0] for r in SECTIONS.strip("|").split("|")]
+    return [r.split(" ")[0] for r in spec().strip("|").split("|")]
 
 
 def test_every_section_at_its_budget_fits_rtc_memory():
@@ -35,9 +37,9 @@ def test_every_section_at_its_budget_fits_rtc_memory():
     names = _names()
     assert len(names) == len(set(names)) and len(names) >= 13
     for n in names:
-        v, budget, flags, owner = spec(n)
-        assert v >= 1 and budget > 0 and owner and flags, n
-        assert s.put(n, bytes(budget)) is True
+        r = spec(n)
+        assert r[0] == n and int(r[1]) >= 1 and int(r[2]) > 0 and r[3], r
+        assert s.put(n, bytes(int(r[2]))) is True
     n = s.commit()                      # the framing included: the board would raise past 2048
     assert n <= RTC_SIZE, n
     t = Store(b)
@@ -48,7 +50,7 @@ def test_put_refuses_unknown_and_over_budget_without_raising():
     s = Store(FakeBoard())
     assert s.put("reg", b"\x00" * 11 + b"rd/1") is True
     assert s.put("nope", b"x") is False and s.get("nope") is None
-    assert s.put("reg", bytes(spec("reg")[1] + 1)) is False
+    assert s.put("reg", bytes(int(spec("reg")[2]) + 1)) is False
     assert s.get("reg") is None           # refused: dropped, never a stale older value
     assert s.put("reg", None) is True and s.get("reg") is None
     s.commit()
@@ -79,14 +81,15 @@ def test_load_drops_other_versions_unknown_names_and_oversize():
 
 def test_deadlines_owners_and_registration_scope():
     s = Store(FakeBoard())
-    assert s.next_due() is None and not s.holds("lwm2m.observe")
+    assert s.owned("d") == [] and not s.owned("lwm2m.observe")
     s.put("obs", b"\x00\x00\x00\x01")
-    assert s.holds("lwm2m.observe") and s.next_due() is None
+    assert s.owned("lwm2m.observe") == ["obs"] and s.owned("d") == []
     s.put("obd", (1700000000).to_bytes(4, "big"))
     s.put("reg", b"\x00" * 11)
-    assert s.next_due() == 1700000000
-    s.drop_flag("r")                      # a Register: the observations end, the rest stays
-    assert sorted(s.sections) == ["reg"] and s.next_due() is None
+    assert sorted(s.owned("lwm2m.observe")) == ["obd", "obs"] and s.owned("d") == ["obd"]
+    for n in s.owned("r"):                # a Register: the observations end, the rest stays
+        s.drop(n)
+    assert sorted(s.sections) == ["reg"] and s.owned("d") == []
 
 
 def test_seq_reserve_without_flash_keeps_its_bound_in_ram():

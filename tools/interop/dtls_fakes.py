@@ -3,6 +3,7 @@ CPython, without sockets: a fake LwM2M server (sendto/deliver/clock/log), a fake
 memory, flash, randomness) and a net that hands datagrams straight to the plugin, with an
 address that can change (NAT rebinding), loss on demand and a tap on every datagram."""
 import os
+import time
 
 from coap import codec as C
 
@@ -65,6 +66,12 @@ class FakeBoard:
 
     def urandom(self, n):
         return os.urandom(n)
+
+    def ticks_ms(self):          # the channel's clock is the board's (sec/base.py)
+        return int(time.monotonic() * 1000)
+
+    def ticks_diff(self, a, b):
+        return a - b
 
     def power_cut(self):
         self.rtc = b""

@@ -107,7 +107,7 @@ def run(args):
     for op in args[2:]:
         parts = op.split(":")
         echo = 0
-        ssn0 = ch.seq.peek()
+        ssn0 = ch.seq.next
         up0, down0 = net.up, net.down
         for attempt in range(2):
             mid += 1
