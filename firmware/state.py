@@ -76,9 +76,8 @@ class Store:
         try:
             for _ in range(n):
                 nl = raw[off]
-                name = bytes(raw[off + 1:off + 1 + nl])
-                hasattr(Store, name.decode())   # interns the name: decoded again it is that
-                name = name.decode()            # name (no heap), not a str kept all wake
+                b = bytes(raw[off + 1:off + 1 + nl])
+                name = b.decode()
                 v = raw[off + 1 + nl]
                 off += 2 + nl
                 ln = struct.unpack(">H", raw[off:off + 2])[0]
@@ -90,6 +89,8 @@ class Store:
                     from log import log
                     log("state: %s v%d %d B does not load (registry: %s): dropped" % (name, v, ln, s and s[1:3]), "E")
                 else:
+                    hasattr(Store, name)    # interns a registered name: decoded again it is
+                    name = b.decode()       # that name (no heap), not a str kept all wake
                     self.sections[name] = bytes(raw[off:off + ln])
                 off += ln
         except (ValueError, IndexError, UnicodeError):

@@ -111,7 +111,7 @@ class Registration:
         self.sent_bq = self._bq()
         self._save()
         for n in self.store.owned("r"):     # a new registration ends the server's
-            self.store.drop(n)              # observations (flag r in state.SECTIONS)
+            self.store.drop(n)              # observations (flag r in state._SECTIONS)
         return "register"
 
     def update(self, ex):

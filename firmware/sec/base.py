@@ -22,7 +22,7 @@ secrets the parsed secrets; the clock is the board's (board.ticks_ms/ticks_diff)
                           the reason in `last_error`), except when they prove the session is
                           gone: SessionUnknown
     save()             -> the bytes of its RTC section 'sec', or None. The channel is the
-                          section's one writer (state.SECTIONS): it loads it itself (at
+                          section's one writer (state._SECTIONS): it loads it itself (at
                           construction or first use) and writes it when its keys change and
                           in settle()
     restore(b)         -> load what save() gave (b may be None: flash alone); checks it and
