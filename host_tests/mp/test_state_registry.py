@@ -104,3 +104,28 @@ def test_seq_reserve_without_flash_keeps_its_bound_in_ram():
     for _ in range(30):
         q.take()
     assert struct.unpack(">Q", b.flash["seq_dw"])[0] >= q.rtc_bound
+
+
+def test_sensor_min_max_persist_with_the_object_and_bad_state_is_dropped():
+    # /3303/0's min/max (lwm2m/objects.py Obj.sensor) live in the instance and section 'temp'
+    from lwm2m.objects import Obj
+    b = FakeBoard()
+    s = Store(b)
+    t = [21.5]
+    o = Obj(3303, "5700fR,5601fR,5602fR,5605eE").add(0, {5700: 0, 5601: 0, 5602: 0, 5605: 0})
+    o.sensor(0, lambda: t[0], s, "temp")
+    assert o.inst[0][5601] is None and o.value(0, 5700) == 21.5
+    t[0] = 19.25
+    o.value(0, 5700)
+    s.commit()
+    s2 = Store(b)
+    s2.load()                             # the next wake: a new object from the same section
+    o2 = Obj(3303, "5700fR,5601fR,5602fR,5605eE").add(0, {5700: 0, 5601: 0, 5602: 0, 5605: 0})
+    o2.sensor(0, lambda: 20.0, s2, "temp")
+    assert (o2.inst[0][5601], o2.inst[0][5602]) == (19.25, 21.5)
+    o2.inst[0][5605](b"")                 # Execute 5605: cleared, the section with them
+    assert o2.inst[0][5601] is None and s2.get("temp") is None
+    s2.put("temp", b"[1e999, 2]")         # not finite (older firmware): dropped, start again
+    o3 = Obj(3303, "5700fR,5601fR,5602fR,5605eE").add(0, {5700: 0, 5601: 0, 5602: 0, 5605: 0})
+    o3.sensor(0, lambda: 20.0, s2, "temp")
+    assert o3.inst[0][5601] is None and s2.get("temp") is None
