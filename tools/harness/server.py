@@ -225,7 +225,11 @@ def resolve_senml(recs, kbn, kbt, kn, kt):
 
 class LwServer(asyncio.DatagramProtocol):
     def __init__(self, clock, host="127.0.0.1", port=0, plugins=("nosec",), plugin_cfg=None,
-                 loc_len=4, ack_timeout=1.0, max_retransmit=3, verbose=False, log_path=None):
+                 loc_len=4, ack_timeout=1.0, max_retransmit=3, verbose=False, log_path=None,
+                 bind_identities=None):
+        from harness.identities import Identities
+        self.ids = Identities(bind_identities)    # several identities, one registration
+        self.ids.log = self.log
         self.clock = clock
         self.host = host
         self.port = port
@@ -366,7 +370,7 @@ class LwServer(asyncio.DatagramProtocol):
             if reg is None:
                 self.log("unknown-loc", loc=loc, src=peer.identity)
                 return self.reply(peer, m, C.NOT_FOUND)
-            if peer.mode != "nosec" and reg.peer.identity != peer.identity:
+            if peer.mode != "nosec" and not self.ids.same(reg, peer):
                 self.log("forbidden", loc=loc, ident=peer.identity)
                 return self.reply(peer, m, C.FORBIDDEN)
             if m.code == C.POST:
@@ -408,6 +412,9 @@ class LwServer(asyncio.DatagramProtocol):
         for reg in self.regs.values():
             if reg.peer.identity == peer.identity or reg.peer.addr == peer.addr:
                 return reg
+        for reg in self.regs.values():
+            if self.ids.same(reg, peer):
+                return reg
         return None
 
     def _query(self, m):
@@ -420,12 +427,13 @@ class LwServer(asyncio.DatagramProtocol):
 
     def _register(self, peer, m):
         q = self._query(m)
-        ep = q.get("ep") or (peer.identity if peer.mode != "nosec" else None)
+        ep = q.get("ep") or self.ids.endpoint(peer) or (peer.identity if peer.mode != "nosec" else None)
         if not ep:
             return self.reply(peer, m, C.BAD_REQUEST)
         if m.get_uint(C.CONTENT_FORMAT, CF_LINK) != CF_LINK:
             return self.reply(peer, m, C.UNSUPPORTED_FORMAT)
         now = self.clock.now()
+        self.ids.learn(ep, peer)
         old = self.regs.get(ep)
         if old:
             self._drop(old, "replaced")
