@@ -441,7 +441,7 @@ def plan(board, store, cfg, secrets, net, reg, dm, planner):
     update = reg.is_registered(now)
     if update:
         # (several mechanisms: a path of another one than the registration's Registers too)
-        planner.reg = (new_ctx + getattr(chan, "moved", ()), 150)
+        planner.reg = (new_ctx + (chan.refused(None) if hasattr(chan, "refused") else ()), 150)
     return chan, ex, planner.chain(chan, asleep_s), asleep_s, update
 
 
@@ -588,7 +588,9 @@ def schedule(board, store, cfg, dev, dm, reg, planner, net, chan, ex, result, la
     store.put("sec", s)
     if len(planner.tried) > 1:      # the fallbacks this wake went through, with their outcomes
         out["tried"] = planner.tried
-    out.update({"path": label, "kind": chan.kind, "result": result, "up": net.up, "down": net.down,
+    if hasattr(chan, "refused"):          # several mechanisms: which one (a>b: fell back to b)
+        out["kind"] = chan.kind
+    out.update({"path": label, "result": result, "up": net.up, "down": net.down,
                 "dg_up": net.dg_up, "dg_down": net.dg_down, "retx": ex.retransmissions,
                 "dropped": chan.dropped})
     if chan.last_error and chan.dropped:

@@ -7,7 +7,8 @@ holds at most one real channel at a time:
 - At planning it builds each mechanism's channel in turn (the registration's own last), takes
   its paths and their estimates, and drops it before building the next: settle(), its save()
   into its RTC section, and every module loaded for it out of sys.modules (heap). paths()
-  then gives one list per mechanism (a tuple: wake/planner.py merges them by expected energy).
+  then gives one list per mechanism (a tuple); wake/planner.py has them put in one
+  list by its own expected energy (paths(planner)).
 - connect(path) builds the channel of the path's mechanism if another one is alive (dropping
   that one first), then runs the path. send/recv/settle/save/forget go to the live channel.
 - RTC sections: DTLS keeps 'sec' (it writes it itself), OSCORE 'seco'; each mechanism its own
@@ -15,7 +16,7 @@ holds at most one real channel at a time:
 - 'sm': the mechanism the server last answered with a 2.xx (the registration's). A path of
   another mechanism is a new identity for the server: unless `server.bind_identities` (the
   server binds several identities of one endpoint to one registration) it Registers instead of
-  Updating (`moved`: plan() adds these paths to the planner's Register set, which counts the
+  Updating (`moved`, refused(None): plan() adds these paths to the planner's Register set, which counts the
   Register's bytes); with it, an Update the server refuses (4.03/4.04) becomes a Register.
 - A mechanism whose credentials were refused (auth-failed) ends only its own paths: refused().
 - server.uris {"psk": "coaps://HOST:5684", "oscore": "coap://HOST:5683"}: a mechanism's own
@@ -114,14 +115,44 @@ class Ways:
         gc.collect()
 
     # -- the channel contract (sec/base.py) ------------------------------------------------
-    def paths(self):
-        return self.ls
+    def paths(self, planner=None):
+        """One list of paths per mechanism (a tuple); with the planner (wake/planner.py calls
+        back with itself), one list: the paths of every mechanism (each list cheapest first) in one list by the planner's
+        expected energy (wake/planner.py: measured bytes and time, else the channel's
+        estimate), each mechanism's own order kept, so the costliest fallback of last resort
+        ends it. planner.force puts the forced path's mechanism first, from that path on (a
+        fixed strategy), the other mechanisms after it."""
+        if planner is None:
+            return self.ls
+        from wake.planner import _k
+        ls = [list(x) for x in self.ls if x]
+        out = []
+        f = planner.force
+        for x in ls if f else ():
+            if (f[:6] == "oscore") == (x[0][:6] == "oscore"):   # the forced path's mechanism
+                for i, p in enumerate(x):
+                    if p == f or p[p.find("-") + 1:] == f:
+                        del x[:i]
+                        break
+                out.extend(x)
+                ls.remove(x)
+                break
+        st = planner.stats
+        while ls:
+            x = min(ls, key=lambda x: planner.energy(planner.estimate(self, x[0]), st[_k(x[0])][3] * 10))
+            out.append(x.pop(0))
+            if not x:
+                ls.remove(x)
+        return out
 
     def estimate(self, path):
         return self.est[path]
 
     def refused(self, path):
-        """The paths of `path`'s mechanism (its credentials were refused: skip them)."""
+        """The paths of `path`'s mechanism (its credentials were refused: skip them); for
+        None, the paths on which the server would refuse an Update (`moved`)."""
+        if path is None:
+            return self.moved
         m = self.of.get(path)
         return tuple(p for p in self.of if self.of[p] == m)
 

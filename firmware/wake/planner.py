@@ -157,8 +157,9 @@ class Planner:
     def chain(self, chan, asleep_s):
         """Ordered fallback chain for this wake (cheapest expected energy)."""
         paths = chan.paths()
-        if type(paths) is tuple:          # several mechanisms, one list each (wake/mechanisms.py)
-            paths = self.merge(chan, paths)
+        if type(paths) is tuple:
+            # several mechanisms (wake/mechanisms.py): one list each, merged by this cost model
+            paths = chan.paths(self)
         paths = [p for p in paths if (p if p in PATHS else p[p.find(chr(45)) + 1:]) in PATHS]
         if not paths:
             return []
@@ -193,30 +194,6 @@ class Planner:
                 self.coap["probe_retransmit"] = 0
                 chain.insert(0, p)
         return chain
-
-    def merge(self, chan, lists):
-        """Several mechanisms for one server: their paths (each list cheapest first) in one list
-        by expected energy, each mechanism's own order kept, so the costliest fallback of last
-        resort ends it. planner.force puts the forced path's mechanism first, from that path on
-        (a fixed strategy), the other mechanisms after it."""
-        ls = [list(x) for x in lists if x]
-        out = []
-        f = self.force
-        for x in ls if f else ():
-            if (f[:6] == "oscore") == (x[0][:6] == "oscore"):   # the forced path's mechanism
-                for i, p in enumerate(x):
-                    if p == f or p[p.find(chr(45)) + 1:] == f:
-                        del x[:i]
-                        break
-                out.extend(x)
-                ls.remove(x)
-                break
-        while ls:
-            x = min(ls, key=lambda x: self.energy(self.estimate(chan, x[0]), self.stats[_k(x[0])][3] * 10))
-            out.append(x.pop(0))
-            if not x:
-                ls.remove(x)
-        return out
 
     # -- learning -----------------------------------------------------------------------------
     def record(self, path, outcome, asleep_s=None, n=None, ms=0):
