@@ -1,0 +1,105 @@
+"""Several mechanisms for one server (security.modes ["oscore", "psk"], issue 13) end to end:
+the firmware under micropython (ROMFS, the device's heap budget), the NAT simulator, the harness
+server with its DTLS and OSCORE plugins. What the server received is asserted: which identity
+and mechanism registered or updated, under which registration, and every sample delivered.
+
+- the server loses its OSCORE records (B.2 cannot restore them): the wake falls back to DTLS
+  in the same wake and delivers its sample; without identity binding it Registers again;
+- the reverse: the server stops answering DTLS: the wake falls back to OSCORE; with the
+  server binding both identities of the endpoint it is an Update under the same registration,
+  without binding a Register;
+- every wake, the cross-mechanism fallbacks included, within the heap budget."""
+import scenario_util
+from scenario_util import run, events, runner
+
+EP = "urn:dev:unix-0001"
+# the DTLS handshake's own timers, short: a silent server costs each handshake path ~1 s
+FAST_DTLS = {"cid": "rfc9146", "retransmit_ms": 300, "max_tries": 2}
+
+
+def _sc(wakes, **kw):
+    return scenario_util.base(wakes=wakes, mode="oscore", modes=["oscore", "psk"],
+                              plugins=["dtls", "oscore", "nosec"], security=dict(FAST_DTLS), **kw)
+
+
+def _ok(rep):
+    bad = [(w["wake"], w.get("result"), w.get("error"), w.get("log", [])[-8:]) for w in rep["wakes"]
+           if w.get("result") != "ok"]
+    assert not bad, bad
+    peaks = [w["heap_peak"] for w in rep["wakes"]]
+    assert max(peaks) <= runner.HEAP_BUDGET, peaks
+    s = rep["summary"]["samples"]
+    # every sample taken reached the server (its log of Sends), none waits
+    assert s["delivered"] == s["taken"] == len(rep["wakes"]) and s["waiting"] == 0, s
+
+
+def _at(rep, i):
+    """The server events of wake i (between its start and the next wake's)."""
+    t0 = runner.T0 + rep["wakes"][i]["vt"] - 1
+    t1 = runner.T0 + rep["wakes"][i + 1]["vt"] - 1 if i + 1 < len(rep["wakes"]) else 1e30
+    return [e for e in rep["server_events"] if t0 <= e["t"] < t1 and e["ev"] != "server-drop"]
+
+
+def _lw(evs):
+    return [(e["ev"], e.get("mode")) for e in evs if e["ev"] in ("register", "update", "replaced", "bound", "forbidden")]
+
+
+def test_oscore_lost_falls_back_to_dtls_and_registers_again():
+    rep = run(_sc(4, server_drop={2: ["oscore"]}), timeout=400)
+    _ok(rep)
+    w = rep["wakes"]
+    assert w[0]["path"] == "oscore-b2+register" and w[0]["kind"] == "oscore", w[0]
+    assert w[1]["path"] == "oscore+update"
+    # wake 2: the server answers the OSCORE Update with an unprotected 4.01 and refuses B.2;
+    # the same wake goes on with DTLS and, another identity for the server, Registers
+    assert w[2]["kind"] == "oscore>dtls" and w[2]["path"] == "full-handshake+register", w[2]
+    assert [t[0] for t in w[2]["tried"]] == ["oscore", "oscore-b2", "full-handshake"], w[2]["tried"]
+    assert [t[1] for t in w[2]["tried"]][-1] == "ok"
+    assert _lw(_at(rep, 0))[0] == ("register", "oscore")
+    assert ("update", "oscore") in _lw(_at(rep, 1))
+    assert _lw(_at(rep, 2)) == [("replaced", None), ("register", "dtls-cid")], _at(rep, 2)
+    sends = [e for e in _at(rep, 2) if e["ev"] == "send"]
+    assert sends, _at(rep, 2)           # wake 2's sample went out over DTLS
+    # wake 3 stays on DTLS (its CID), an Update under the new registration
+    assert w[3]["path"] == "cid+update" and _lw(_at(rep, 3)) == [("update", "dtls-cid")]
+    regs = rep["registrations"]
+    assert regs[EP]["mode"] == "dtls-cid" and regs[EP]["identity"] == "Client_identity", regs
+
+
+def _reverse(bind):
+    # DTLS first (planner.force "cid": the fixed strategy), then the server stops DTLS
+    sc = _sc(3, server_drop={2: ["dtls"]}, board={"planner": {"force": "cid"}})
+    if bind:
+        sc["bind_identities"] = {EP: ["Client_identity", "01"]}      # the server's side
+        sc["board"]["server"] = {"bind_identities": True}             # the device knows it
+    rep = run(sc, timeout=400)
+    _ok(rep)
+    w = rep["wakes"]
+    assert w[0]["path"] == "full-handshake+register" and w[0]["kind"] == "dtls", w[0]
+    assert w[1]["path"] == "cid+update"
+    assert w[2]["kind"] == "dtls>oscore", w[2]
+    tried = w[2]["tried"]
+    assert [t[0] for t in tried][:1] == ["cid"] and tried[-1] == ["oscore-b2", "ok"], tried
+    assert all(t[1] == "no-answer" for t in tried[:-1]), tried       # DTLS silent
+    assert _lw(_at(rep, 0))[0] == ("register", "dtls-cid")
+    return rep, w, _lw(_at(rep, 2))
+
+
+def test_dtls_silent_falls_back_to_oscore_and_registers_without_binding():
+    rep, w, lw = _reverse(False)
+    assert w[2]["path"] == "oscore-b2+register", w[2]
+    assert lw == [("replaced", None), ("register", "oscore")], lw
+    assert rep["registrations"][EP]["identity"] == "01"
+
+
+def test_dtls_silent_falls_back_to_oscore_update_under_bound_registration():
+    rep, w, lw = _reverse(True)
+    assert w[2]["path"] == "oscore-b2+update", w[2]
+    # the same registration (no Register after wake 0), now answered through OSCORE
+    assert lw == [("bound", "oscore"), ("update", "oscore")], lw
+    assert len(events(rep, "register")) == 1
+    loc = events(rep, "register")[0]["loc"]
+    reg = rep["registrations"][EP]
+    assert reg["loc"] == loc and reg["mode"] == "oscore" and reg["identity"] == "01", reg
+    b = events(rep, "bound")[0]
+    assert (b["old"], b["new"]) == ("Client_identity", "01"), b
