@@ -441,7 +441,7 @@ def plan(board, store, cfg, secrets, net, reg, dm, planner):
     update = reg.is_registered(now)
     if update:
         # (several mechanisms: a path of another one than the registration's Registers too)
-        planner.reg = (new_ctx + (chan.refused(None) if hasattr(chan, "refused") else ()), 150)
+        planner.reg = (new_ctx + chan.refused(None) if m and len(m) > 1 else new_ctx, 150)
     return chan, ex, planner.chain(chan, asleep_s), asleep_s, update
 
 
@@ -496,10 +496,9 @@ def connect(board, chain, chan, ex, reg, planner, net, out, cfg, asleep_s, updat
             planner.record(path, e.outcome, asleep_s, board.ticks_diff(board.ticks_ms(), t1))
             if isinstance(e, AuthFailed):
                 log("%s: %s (stopping; check the credentials)" % (path, e), "E")
-                skip = getattr(chan, "refused", None)
-                if skip is None:
+                if len(cfg["security"].get("modes") or ()) < 2:
                     break
-                skip = skip(path)    # several mechanisms: only this one's paths end
+                skip = chan.refused(path)    # several mechanisms: only this one's paths end
                 continue
             log("%s failed: %s (%s); falling back" % (path, e.outcome, e), "W")
             chan.forget_path(path)
@@ -588,8 +587,8 @@ def schedule(board, store, cfg, dev, dm, reg, planner, net, chan, ex, result, la
     store.put("sec", s)
     if len(planner.tried) > 1:      # the fallbacks this wake went through, with their outcomes
         out["tried"] = planner.tried
-    if hasattr(chan, "refused"):          # several mechanisms: which one (a>b: fell back to b)
-        out["kind"] = chan.kind
+    if len(cfg["security"].get("modes") or ()) > 1:    # several mechanisms: which one (a>b:
+        out["kind"] = chan.kind                           # fell back from a to b)
     out.update({"path": label, "result": result, "up": net.up, "down": net.down,
                 "dg_up": net.dg_up, "dg_down": net.dg_down, "retx": ex.retransmissions,
                 "dropped": chan.dropped})
