@@ -103,3 +103,18 @@ def test_dtls_silent_falls_back_to_oscore_update_under_bound_registration():
     assert reg["loc"] == loc and reg["mode"] == "oscore" and reg["identity"] == "01", reg
     b = events(rep, "bound")[0]
     assert (b["old"], b["new"]) == ("Client_identity", "01"), b
+
+
+def test_oscore_lost_bound_server_keeps_the_registration():
+    # the server binds both identities; a new DTLS session is an Update here
+    # (server.register_after_handshake "never": else LwM2M asks a Register after a handshake)
+    sc = _sc(3, server_drop={2: ["oscore"]}, bind_identities={EP: ["Client_identity", "01"]})
+    sc["board"]["server"] = {"bind_identities": True, "register_after_handshake": "never"}
+    rep = run(sc, timeout=400)
+    _ok(rep)
+    w = rep["wakes"]
+    assert w[2]["kind"] == "oscore>dtls" and w[2]["path"] == "full-handshake+update", w[2]
+    assert _lw(_at(rep, 2)) == [("bound", "dtls-cid"), ("update", "dtls-cid")], _at(rep, 2)
+    assert len(events(rep, "register")) == 1
+    reg = rep["registrations"][EP]
+    assert reg["loc"] == events(rep, "register")[0]["loc"] and reg["identity"] == "Client_identity", reg
