@@ -374,6 +374,8 @@ async def run_scenario(name, sc, out_dir="reports", quiet=False, workdir=None, k
             notes.append("power cut before wake")
         notes.extend(sc.get("wake_notes", {}).get(i, ()))
         notes.extend(info.get("notes", ()))
+        if ">" in str(info.get("kind", "")):     # several mechanisms: fell back from one to another
+            notes.append("mechanism " + info["kind"])
         if info.get("tried"):
             notes.append("tried " + " > ".join("%s:%s" % tuple(t) for t in info["tried"]))
         if info.get("error"):
