@@ -118,3 +118,23 @@ def test_oscore_lost_bound_server_keeps_the_registration():
     assert len(events(rep, "register")) == 1
     reg = rep["registrations"][EP]
     assert reg["loc"] == events(rep, "register")[0]["loc"] and reg["identity"] == "Client_identity", reg
+
+
+def test_bench_planner_scenario_with_both_mechanisms(tmp_path):
+    import json
+    import bench_planner as bp
+    multi = [n for n in bp.SUITE if bp.SUITE[n].get("modes")]
+    assert {"multi-oscore-lost", "multi-oscore-lost-bound", "multi-no-dtls", "multi-dtls-lost"} <= set(multi)
+    assert any(bp.SUITE[n].get("bind_identities") for n in multi)
+    bp.main(["--only", "multi-oscore-lost", "--out", str(tmp_path)])
+    with open(tmp_path / "bench-planner.json") as f:
+        (row,) = json.load(f)["rows"]
+    assert set(row["fixed"]) == {"oscore", "oscore-b2", "cid", "resume", "full-handshake"}
+    # the fixed DTLS strategies stayed on DTLS: its first handshake, then CID / resumption
+    assert set(row["fixed"]["cid"]["paths"]) == {"full-handshake+register", "cid+update"}
+    assert row["fixed"]["resume"]["paths"].get("resume+update", 0) >= 5
+    # the planner: OSCORE until the server lost it, then DTLS (one Register), every wake ok
+    p = row["planner"]
+    assert p["ok"] == p["wakes"] == 7 and p["paths"].get("oscore+update") == 2, p["paths"]
+    assert p["paths"].get("full-handshake+register") == 1 and p["paths"].get("cid+update") == 3, p["paths"]
+    assert 0 < row["ratio"] < 1.2
