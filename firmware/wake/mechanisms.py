@@ -52,7 +52,7 @@ class Ways:
         self.kind = None
         self.won = None          # the mechanism the server answered 2.xx on this wake
         m = store.get("sm")
-        m = self.reg = m.decode() if m else None
+        m = self.reg = m.decode() if m in (b"psk", b"oscore") else None
         self.of = {}             # path -> mechanism
         self.est = {}            # path -> the channel's estimate
         ls = []
@@ -63,6 +63,7 @@ class Ways:
                 self.of[p] = mode
                 self.est[p] = c.estimate(p)
             ls.append(ps)
+            c = None             # (this name must not keep it alive while the next is built)
         self.ls = tuple(ls)
         self.moved = () if not m or a[3]["server"].get("bind_identities") else \
             tuple(p for p in self.of if self.of[p] != m)

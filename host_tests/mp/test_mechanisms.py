@@ -145,3 +145,12 @@ def test_sections_apart_and_nonce_counters_apart():
     assert w.c.kind == "dtls" and w.c.seq.name == "dw"
     w._build("oscore")
     assert w.c.kind == "oscore" and w.c.seq.name == "osc"
+
+
+def test_a_damaged_registration_mechanism_is_ignored():
+    from state import Store
+    store = Store(Board())
+    for junk in (b"\xff\xfe", b"", b"nosec", b"psk\x00"):
+        store.put("sm", junk)
+        w, p = _ways(store)
+        assert w.refused(None) == (), junk      # unknown: no path is taken for another identity's
