@@ -138,3 +138,19 @@ def test_bench_planner_scenario_with_both_mechanisms(tmp_path):
     assert p["ok"] == p["wakes"] == 7 and p["paths"].get("oscore+update") == 2, p["paths"]
     assert p["paths"].get("full-handshake+register") == 1 and p["paths"].get("cid+update") == 3, p["paths"]
     assert 0 < row["ratio"] < 1.2
+
+
+def test_nrf9160_host_dtls_and_oscore_over_the_modem_socket():
+    # the nRF9160 behind the Serial LTE Modem (tools/modem_emu): both mechanisms run on the
+    # host over the modem's UDP socket; OSCORE lost at wake 2 -> DTLS in the same wake
+    from scenarios import _nrf
+    sc = _nrf("nRF9160, OSCORE + host DTLS", "oscore", ["dtls", "oscore", "nosec"], wakes=3)
+    sc["modes"] = ["oscore", "psk"]
+    sc["security"] = {"cid": "rfc9146", "retransmit_ms": 1500, "max_tries": 2}
+    sc["server_drop"] = {2: ["oscore"]}
+    rep = run(sc, timeout=400)
+    _ok(rep)
+    w = rep["wakes"]
+    assert [x["path"] for x in w] == ["oscore-b2+register", "oscore+update", "full-handshake+register"], w
+    assert w[2]["kind"] == "oscore>dtls" and w[2]["tried"][-1] == ["full-handshake", "ok"]
+    assert _lw(_at(rep, 2)) == [("replaced", None), ("register", "dtls-cid")], _at(rep, 2)
