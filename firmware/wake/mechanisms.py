@@ -7,8 +7,8 @@ holds at most one real channel at a time:
 - At planning it builds each mechanism's channel in turn (the registration's own last), takes
   its paths and their estimates, and drops it before building the next: settle(), its save()
   into its RTC section, and every module loaded for it out of sys.modules (heap). paths()
-  then gives one list per mechanism (a tuple); wake/planner.py has them put in one
-  list by its own expected energy (paths(planner)).
+  then gives one list per mechanism (a tuple); wake/planner.py has them put in one list by
+  its own expected energy (paths(planner)).
 - connect(path) builds the channel of the path's mechanism if another one is alive (dropping
   that one first), then runs the path. send/recv/settle/save/forget go to the live channel.
 - RTC sections: DTLS keeps 'sec' (it writes it itself), OSCORE 'seco'; each mechanism its own
@@ -16,8 +16,9 @@ holds at most one real channel at a time:
 - 'sm': the mechanism the server last answered with a 2.xx (the registration's). A path of
   another mechanism is a new identity for the server: unless `server.bind_identities` (the
   server binds several identities of one endpoint to one registration) it Registers instead of
-  Updating (`moved`, refused(None): plan() adds these paths to the planner's Register set, which counts the
-  Register's bytes); with it, an Update the server refuses (4.03/4.04) becomes a Register.
+  Updating (`moved`, refused(None): plan() adds these paths to the planner's Register set,
+  which counts the Register's bytes); with it, an Update the server refuses (4.03/4.04)
+  becomes a Register.
 - A mechanism whose credentials were refused (auth-failed) ends only its own paths: refused().
 - server.uris {"psk": "coaps://HOST:5684", "oscore": "coap://HOST:5683"}: a mechanism's own
   address (server.uri for the others); the socket is opened again when the mechanism changes.
@@ -73,7 +74,6 @@ class Ways:
         if self.c is not None:
             self._drop()
         from wake.cycle import make_channel
-        self._aim(mode)
         self.keep = tuple(sys.modules)
         c = make_channel(mode, *self.a)
         c.mark = self.mark
@@ -86,8 +86,9 @@ class Ways:
         return c
 
     def _aim(self, mode):
-        """server.uris: this mechanism's address, if it has one of its own (a fresh socket
-        to it; the byte counters go on)."""
+        """server.uris: this mechanism's address, if it has one of its own (a socket to it
+        from the board's local port; the byte counters go on). Only before a path runs: the
+        survey sends nothing."""
         cfg = self.a[3]
         u = (cfg["server"].get("uris") or {}).get(mode)
         n = self.a[0]
@@ -101,7 +102,7 @@ class Ways:
         if tuple(n.dst) != d:
             k = (n.up, n.down, n.dg_up, n.dg_down)
             n.close()
-            n.__init__(d[0], d[1])
+            n.__init__(d[0], d[1], self.a[2].local_port())
             n.up, n.down, n.dg_up, n.dg_down = k
 
     def _drop(self):
@@ -120,12 +121,11 @@ class Ways:
 
     # -- the channel contract (sec/base.py) ------------------------------------------------
     def paths(self, planner=None):
-        """One list of paths per mechanism (a tuple); with the planner (wake/planner.py calls
-        back with itself), one list: the paths of every mechanism (each list cheapest first) in one list by the planner's
-        expected energy (wake/planner.py: measured bytes and time, else the channel's
-        estimate), each mechanism's own order kept, so the costliest fallback of last resort
-        ends it. planner.force puts the forced path's mechanism first, from that path on (a
-        fixed strategy), the other mechanisms after it."""
+        """One list of paths per mechanism (a tuple). With the planner (wake/planner.py calls
+        back with itself): one list, the paths of every mechanism by the planner's expected
+        energy (measured bytes and time, else the channel's estimate), each mechanism's own
+        order kept, so the costliest fallback of last resort ends it. planner.force puts the
+        forced path's mechanism first, from that path on (a fixed strategy), the others after."""
         if planner is None:
             return self.ls
         from wake.planner import _k
@@ -172,6 +172,7 @@ class Ways:
             log("%s: mechanism %s after %s failed (fallback)" % (path, m, self.mode), "W")
         if m != self.mode:
             self._build(m)
+        self._aim(m)
         c = self.c
         c.mark = self.mark
         try:
@@ -182,6 +183,7 @@ class Ways:
             k = self.kind = self.kind or c.kind      # the first path's channel
             if k.split(">")[0] != c.kind:
                 self.kind = k.split(">")[0] + ">" + c.kind
+
     def send(self, msg):
         self.c.send(msg)
 

@@ -154,3 +154,34 @@ def test_a_damaged_registration_mechanism_is_ignored():
         store.put("sm", junk)
         w, p = _ways(store)
         assert w.refused(None) == (), junk      # unknown: no path is taken for another identity's
+
+
+class Udp:
+    """net/udp.py's shape: dst, counters, close(), __init__ again to re-aim."""
+
+    def __init__(self, host, port, local_port=0):
+        self.dst = (host, port)
+        self.lp = local_port
+        self.up = self.down = self.dg_up = self.dg_down = 0
+
+    def close(self):
+        self.dst = None
+
+
+def test_server_uris_aims_the_socket_per_mechanism():
+    from state import Store
+    from wake import mechanisms
+    store = Store(Board())
+    b = Board()
+    b.local_port = lambda: 4711
+    cfg = {"security": {"modes": ["oscore", "psk"], "mode": "oscore"},
+           "server": {"uris": {"psk": "coaps://10.1.2.3:5684"}}, "radio": RADIO, "coap": dict(COAP),
+           "_host": "10.1.2.3", "_port": 5683}
+    n = Udp("10.1.2.3", 5683)
+    n.up = 99
+    w = mechanisms.load(["oscore", "psk"], n, store, b, cfg, SECRETS)
+    assert n.dst == ("10.1.2.3", 5683)          # the survey sends nothing: no new socket
+    w._aim("psk")
+    assert n.dst == ("10.1.2.3", 5684) and n.lp == 4711 and n.up == 99
+    w._aim("oscore")                            # no entry of its own: server.uri
+    assert n.dst == ("10.1.2.3", 5683)
