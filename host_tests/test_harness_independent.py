@@ -309,3 +309,105 @@ def test_openssl_s_client_resumes_from_the_plugins_session_cache(tmp_path):
     assert [m.path() for _i, _mo, _a, m in host.delivered] == ["r0", "r1"]
     assert st["handshakes"] == 1 and st["resumptions"] == 1, st
     assert b"Reused" in outs[1] and b"hello r1" in outs[1], outs[1][-2000:]
+
+
+# -- a misreading shared by the firmware's both sides no longer passes ------------------------
+# Before, the plugins ran the firmware's own record layer and OSCORE code: a wrong AAD in the
+# firmware was wrong on both ends and every test passed. Now the harness refuses it.
+def _dtls_cid_update(monkeypatch=None, bug=None):
+    from interop.dtls_fakes import FakeServer, FakeBoard, PipeNet
+    from harness.dtls_server import DtlsPlugin
+    from state import Store
+    from sec.dtls_channel import DtlsChannel
+    from coap import codec as FC
+    from dtls import record as R
+    from errors import LwError
+    if bug:
+        monkeypatch.setattr(R, "aad", bug(R.aad))
+    srv = FakeServer()
+    pl = DtlsPlugin(srv)
+    board = FakeBoard()
+    store = Store(board)
+    store.load()
+    ch = DtlsChannel(PipeNet(srv, pl), store, board, {"mode": "psk", "cid": "rfc9146"},
+                     {"psk_identity": "Client_identity", "psk_key": PSK})
+    try:
+        ch.connect("full-handshake")
+        m = FC.Message(FC.CON, FC.POST, 7, b"\x7a")
+        m.set_path("/rd/5a3f")
+        ch.send(m)
+        r = ch.recv(50)
+    except LwError as e:                     # AuthFailed, NoAnswer, ...: typed outcomes
+        return None, pl.stats, e
+    return r, pl.stats, None
+
+
+def test_a_wrong_cid_aad_in_the_firmware_fails_against_the_harness(monkeypatch):
+    r, st, err = _dtls_cid_update()
+    assert err is None and r.code == 68 and st["handshakes"] == 1 and st["bad_auth"] == 0
+
+    def swapped(good):
+        # the bug: RFC 9146's AAD with cid_length after the CID (the drafts' order)
+        def aad(v, ep, seq, ct, cid, n):
+            a = bytes(good(v, ep, seq, ct, cid, n))
+            if ct == 25 and v == 54:
+                a = a[:9] + a[10:21 + len(cid)] + a[9:10] + a[21 + len(cid):]
+            return a
+        return aad
+    r, st, err = _dtls_cid_update(monkeypatch, swapped)
+    assert r is None and err is not None, r
+    assert st["handshakes"] == 0 and st["bad_auth"] >= 1     # the client Finished (a CID record)
+
+
+def test_a_wrong_oscore_aad_in_the_firmware_fails_against_the_harness(monkeypatch):
+    import oscore as FO
+    from harness.oscore_server import OscorePlugin
+    from sec.oscore_channel import OscoreChannel
+    from state import Store
+    from coap import codec as FC
+    from interop.dtls_fakes import FakeServer, FakeBoard
+    from errors import LwError
+
+    def update(bug=False):
+        if bug:
+            good = FO.aad
+            monkeypatch.setattr(FO, "aad", lambda kid, piv: _bad_aad(good, kid, piv))
+        srv = FakeServer()
+        client = {"master_secret": SECRET.hex(), "master_salt": SALT.hex(), "sender_id": "01", "recipient_id": "00"}
+        plug = OscorePlugin(srv, clients=[client])
+
+        class Net:
+            def __init__(self):
+                self.inbox = []
+
+            def send(self, d):
+                n0 = len(srv.sent)
+                plug.datagram_received(bytes(d), ("127.0.0.1", 40000))
+                self.inbox += [x for x, _a in srv.sent[n0:]]
+
+            def recv(self, timeout_ms):
+                return self.inbox.pop(0) if self.inbox else None
+
+        board = FakeBoard()
+        board.ticks_ms = lambda: 0
+        board.ticks_diff = lambda a, b: a - b
+        ch = OscoreChannel(Net(), Store(board), board, {"rederive": False}, {"oscore": client})
+        ch.connect(ch.paths()[0])
+        ch.send(FC.Message(FC.CON, FC.POST, 9, b"\x7a").set_path("rd/5a3f"))
+        try:
+            return ch.recv(50), plug.stats, srv.delivered
+        except LwError as e:                 # the channel reports the 4.00 as an outcome
+            return e, plug.stats, srv.delivered
+
+    r, st, got = update()
+    assert getattr(r, "code", None) == 68 and st["verify_failed"] == 0 and len(got) == 1
+    r, st, got = update(bug=True)
+    assert st["verify_failed"] == 1 and got == [], (r, st)
+
+
+def _bad_aad(good, kid, piv):
+    # the bug: alg_aead not in an array ([1, 10, ...] instead of RFC 8613 5.4's [1, [10], ...])
+    a = bytes(good(kid, piv))
+    ea = a[11:]                               # bstr head (1 byte) + external_aad
+    fixed = ea[1:].replace(b"\x85\x01\x81\x0a", b"\x85\x01\x0a", 1)
+    return a[:10] + bytes((0x40 | len(fixed),)) + fixed
