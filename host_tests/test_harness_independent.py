@@ -4,8 +4,10 @@ harness server must not decode with firmware code):
   firmware/ (checked in a fresh interpreter whose sys.path has no firmware/, and statically);
 - their own RFC code gives the RFCs' known answers: RFC 8613 Appendix C (key derivation,
   protected requests and responses), the TLS 1.2 PRF test vector, wire-budget.md 3.2's AADs;
-- peers we did not write talk to them: an aiocoap OSCORE client, a python-mbedtls (Mbed TLS
-  2.28) DTLS client, and openssl s_client with session-ID resumption (the plugin's cache).
+- peers we did not write talk to them: an aiocoap OSCORE client (also through the plugin's
+  App. B.1.2 Echo round after a restart), a python-mbedtls (Mbed TLS 2.28) DTLS client, and
+  openssl s_client with session-ID resumption (the plugin's cache);
+- a misreading shared by both ends of the firmware (a wrong AAD) fails against them.
 Every wait is bounded; loopback only, ports from bind(0)."""
 import ast
 import json
@@ -22,6 +24,7 @@ import pytest
 from harness import coap as C
 from harness import dtls_wire as W
 from harness import oscore_wire as O
+from interop.plugin_host import PluginHost       # the test's host (imports the firmware codec itself)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TOOLS = os.path.join(ROOT, "tools")
@@ -221,11 +224,6 @@ def test_record_aads_and_sizes_wire_budget_3_2():
 
 
 # -- peers we did not write ------------------------------------------------------------------
-def _plugin_host():
-    from interop.plugin_host import PluginHost
-    return PluginHost
-
-
 def test_aiocoap_oscore_client_against_harness_plugin(tmp_path):
     pytest.importorskip("aiocoap")
     exe = os.path.join(os.path.dirname(PY), "aiocoap-client")
@@ -238,22 +236,26 @@ def test_aiocoap_oscore_client_against_harness_plugin(tmp_path):
     (ctx / "settings.json").write_text(json.dumps({
         "sender-id_hex": "", "recipient-id_hex": "01", "secret_hex": SECRET.hex(), "salt_hex": SALT.hex()}))
     client = {"master_secret": SECRET.hex(), "master_salt": SALT.hex(), "sender_id": "", "recipient_id": "01"}
-    with _plugin_host()(OscorePlugin, clients=[client]) as host:
+    with PluginHost(OscorePlugin, clients=[client]) as host:
         creds = tmp_path / "client.json"
         creds.write_text(json.dumps({"coap://127.0.0.1:%d/*" % host.port: {"oscore": {"basedir": str(ctx) + "/"}}}))
         outs = []
-        for path in ("sensors/temp", "again"):     # the second run: a later SSN from the same context
+        for path in ("sensors/temp", "again", "after-restart"):   # later SSNs from the same context
             lock = ctx / "lock"
             if lock.exists():
                 lock.unlink()
+            if path == "after-restart":
+                host.call(host.plugin.restart)     # replay window lost: App. B.1.2 Echo round
             r = subprocess.run([exe, "--credentials", str(creds), "coap://127.0.0.1:%d/%s" % (host.port, path)],
                                capture_output=True, text=True, timeout=60)
             outs.append(r.stdout + r.stderr)
         st = host.plugin.stats
-        assert [m.path() for _i, mode, _a, m in host.delivered] == ["sensors/temp", "again"], outs
+        echo = host.plugin.clients[b""].echo
+        assert [m.path() for _i, mode, _a, m in host.delivered] == ["sensors/temp", "again", "after-restart"], outs
         assert all(mode == "oscore" for _i, mode, _a, _m in host.delivered)
-    assert "hello sensors/temp" in outs[0] and "hello again" in outs[1], outs
-    assert st["replay"] == 0 and st["verify_failed"] == 0
+        assert host.delivered[2][3].get(C.ECHO) == echo      # aiocoap repeated it with our Echo
+    assert "hello sensors/temp" in outs[0] and "hello again" in outs[1] and "hello after-restart" in outs[2], outs
+    assert st["replay"] == 0 and st["verify_failed"] == 0 and st["echo"] == 1
 
 
 def test_mbedtls_dtls_client_against_harness_plugin():
@@ -262,7 +264,7 @@ def test_mbedtls_dtls_client_against_harness_plugin():
     conf = mt.DTLSConfiguration(pre_shared_key=("Client_identity", h(PSK)), ciphers=["TLS-PSK-WITH-AES-128-CCM-8"],
                                 validate_certificates=False, lowest_supported_version=mt.DTLSVersion.DTLSv1_2,
                                 highest_supported_version=mt.DTLSVersion.DTLSv1_2)
-    with _plugin_host()(DtlsPlugin) as host:
+    with PluginHost(DtlsPlugin) as host:
         s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         s.settimeout(10)
         cli = mt.ClientContext(conf).wrap_socket(s, server_hostname=None)
@@ -285,7 +287,7 @@ def test_openssl_s_client_resumes_from_the_plugins_session_cache(tmp_path):
         pytest.skip("openssl not installed")
     from harness.dtls_server import DtlsPlugin
     sess = str(tmp_path / "s.pem")
-    with _plugin_host()(DtlsPlugin) as host:
+    with PluginHost(DtlsPlugin) as host:
         outs = []
         for i, extra in enumerate((["-sess_out", sess], ["-sess_in", sess])):
             n0 = len(host.delivered)
