@@ -2,7 +2,7 @@
 and power cuts, retransmission by MID, a static context, Echo recovery (B.1.2), server requests
 answered with the request nonce, duplicates, context loss (unprotected 4.01), tampered input.
 
-Not collected by itself: host_tests/test_oscore_channel.py runs every case_* under CPython and,
+Not collected by itself: host_tests/unit/test_oscore_channel.py runs every case_* under CPython and,
 in one micropython process, with the firmware from a ROMFS image within the 64 KiB budget
 (compiled from source, channel + state + codec + oscore exceed what mp_run.py can hold).
 """
