@@ -1,10 +1,108 @@
-"""In-process doubles to run the firmware DTLS client against the harness DTLS plugin under
-CPython, without sockets: a fake LwM2M server (sendto/deliver/clock/log), a fake board (RTC
-memory, flash, randomness) and a net that hands datagrams straight to the plugin, with an
-address that can change (NAT rebinding), loss on demand and a tap on every datagram."""
+"""The test doubles the host tests share (one place: no copies in test files or under tools/).
+
+Runs under CPython and micropython (host_tests/mp/ imports it too: keep it MicroPython-compatible,
+and cheap to import: the CoAP codec is loaded only when FakeServer answers a request).
+
+- FakeBoard: the board a Store, a channel or the DM sees, without hardware: RTC memory (2048 B,
+  enforced like board/unix.py), flash as a dict (or none), randomness (os.urandom, or
+  `zeros`/`Counter()` for predictable bytes), a clock in milliseconds that moves by `tick_ms`
+  at every ticks_ms() look (so that no deadline loop waits for real or spins forever) and
+  when a test moves `ms`, a power cut, and on demand a FOTA slot (slots()).
+- Clock, FakeServer: what a harness security plugin (tools/harness/dtls_server.py,
+  oscore_server.py) needs from the LwM2M server: sendto/deliver/clock/log; it answers requests
+  like an LwM2M server answers an Update (POST -> 2.04, GET -> 2.05 'hello').
+- PipeNet: the client side of an in-process link to such a plugin: datagrams go straight to it,
+  with an address that can change (NAT rebinding), loss on demand and a tap on every datagram.
+"""
 import os
 
-from coap import codec as C
+
+def zeros(n):
+    """Predictable 'randomness' for a FakeBoard: n zero bytes."""
+    return bytes(n)
+
+
+class Counter:
+    """Predictable, varying 'randomness' for a FakeBoard: each call differs from the last."""
+
+    def __init__(self):
+        self.n = 0
+
+    def __call__(self, n):
+        self.n += 1
+        return bytes((self.n * 7 + i * 13) & 0xFF for i in range(n))
+
+
+class FakeBoard:
+    name = "fake"
+    RTC_SIZE = 2048
+
+    def __init__(self, flash=True, rand=None, tick_ms=1, epoch=1800000000, slot=False):
+        self.rtc = b""
+        self.flash = {} if flash else None      # None: a board whose flash keeps nothing
+        self.rand = rand or os.urandom          # n -> bytes
+        self.tick_ms = tick_ms
+        self.ms = 0                             # the clock: ticks_ms(), now() = epoch + ms / 1000
+        self.epoch = epoch
+        self.slot = bytearray() if slot else None
+        self.active = 0
+
+    def rtc_read(self):
+        return self.rtc
+
+    def rtc_write(self, b):
+        if len(b) > self.RTC_SIZE:
+            raise ValueError("RTC memory too small")
+        self.rtc = bytes(b)
+
+    def flash_read(self, k):
+        return None if self.flash is None else self.flash.get(k)
+
+    def flash_write(self, k, v):
+        if self.flash is not None:
+            self.flash[k] = bytes(v)
+
+    def flash_erase(self, k):
+        if self.flash is not None:
+            self.flash.pop(k, None)
+
+    def urandom(self, n):
+        return self.rand(n)
+
+    def ticks_ms(self):
+        self.ms += self.tick_ms
+        return self.ms
+
+    def ticks_diff(self, a, b):
+        return a - b
+
+    def now(self):
+        return self.epoch + self.ms // 1000
+
+    def power_cut(self):
+        self.rtc = b""
+
+    def slots(self):
+        return None if self.slot is None else FakeSlot(self)
+
+
+class FakeSlot:
+    """The spare firmware slot lwm2m/fota.py writes a package to (kept in board.slot)."""
+
+    def __init__(self, board):
+        self.b = board
+
+    def erase(self):
+        self.b.slot = bytearray()
+
+    def write(self, off, data):
+        s = self.b.slot
+        if len(s) < off + len(data):
+            s.extend(bytes(off + len(data) - len(s)))
+        s[off:off + len(data)] = data
+
+    def read(self, off, n):
+        return bytes(self.b.slot[off:off + n])
 
 
 class Clock:
@@ -19,13 +117,14 @@ class Clock:
 
 
 class FakeServer:
-    """What a plugin needs from tools/harness/server.py; answers requests like an LwM2M server
-    would an Update (POST -> 2.04, GET -> 2.05 'hello')."""
+    """What a plugin needs from tools/harness/server.py (LwServer): sendto (kept in `sent` as
+    (bytes, addr)), deliver (kept in `delivered` as (peer, msg); requests answered through the
+    plugin while `answer` is true), clock, log (kept in `events`)."""
 
-    def __init__(self):
-        self.clock = Clock()
-        self.sent = []          # (bytes, addr)
-        self.delivered = []     # (peer, msg)
+    def __init__(self, t=1798761600.0):
+        self.clock = Clock(t)
+        self.sent = []
+        self.delivered = []
         self.events = []
         self.answer = True
 
@@ -33,6 +132,7 @@ class FakeServer:
         self.sent.append((bytes(data), addr))
 
     def deliver(self, peer, m):
+        from coap import codec as C
         self.delivered.append((peer, m))
         if self.answer and m.is_request():
             code = C.CONTENT if m.code == C.GET else C.CHANGED
@@ -44,34 +144,8 @@ class FakeServer:
         self.events.append((kind, f))
 
 
-class FakeBoard:
-    def __init__(self):
-        self.rtc = b""
-        self.flash = {}
-
-    def rtc_read(self):
-        return self.rtc
-
-    def rtc_write(self, b):
-        if len(b) > 2048:
-            raise ValueError("RTC memory too small")
-        self.rtc = bytes(b)
-
-    def flash_read(self, k):
-        return self.flash.get(k)
-
-    def flash_write(self, k, v):
-        self.flash[k] = bytes(v)
-
-    def urandom(self, n):
-        return os.urandom(n)
-
-    def power_cut(self):
-        self.rtc = b""
-
-
 class PipeNet:
-    """Client side of an in-process link to `plugin` (hosted by `server`)."""
+    """Client side of an in-process link to `plugin` (hosted by `server`, a FakeServer)."""
 
     def __init__(self, server, plugin, addr=("127.0.0.1", 40000)):
         self.server = server
