@@ -13,7 +13,7 @@ timer when an asyncio loop runs), `restart()` to forget everything (fallback tes
 Records, handshake codecs and the key schedule are the harness's own (harness/dtls_wire.py,
 written from the RFCs; nothing from firmware/ is imported), so a firmware misreading of an RFC
 fails here instead of passing against itself; checked against OpenSSL, libcoap and Mbed TLS
-clients (host_tests/test_dtls_interop.py, test_harness_independent.py).
+clients (host_tests/interop/test_dtls_interop.py, test_harness_peers.py).
 What it does not do: certificates, tickets, renegotiation, close_notify handling beyond
 dropping the association.
 

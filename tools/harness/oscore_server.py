@@ -17,8 +17,8 @@ A byte-identical retransmission of a request is answered with the same protected
 The outer CoAP message is read and written with the harness's own codec (harness/coap.py);
 key derivation, protect/unprotect and the replay window are the harness's own too
 (harness/oscore_wire.py, written from RFC 8613; nothing from firmware/ is imported), checked
-against the RFC 8613 Appendix C vectors and an aiocoap client
-(host_tests/test_harness_independent.py).
+against the RFC 8613 Appendix C vectors (host_tests/unit/test_harness_independent.py) and an
+aiocoap client (host_tests/interop/test_harness_peers.py).
 What it does not do: LwM2M (server.py does), Block-wise, group OSCORE.
 
 Config (LwServer plugin_cfg["oscore"]): clients = [ {master_secret, master_salt, sender_id,

@@ -4,19 +4,13 @@ harness server must not decode with firmware code):
   firmware/ (checked in a fresh interpreter whose sys.path has no firmware/, and statically);
 - their own RFC code gives the RFCs' known answers: RFC 8613 Appendix C (key derivation,
   protected requests and responses), the TLS 1.2 PRF test vector, wire-budget.md 3.2's AADs;
-- peers we did not write talk to them: an aiocoap OSCORE client (also through the plugin's
-  App. B.1.2 Echo round after a restart), a python-mbedtls (Mbed TLS 2.28) DTLS client, and
-  openssl s_client with session-ID resumption (the plugin's cache);
 - a misreading shared by both ends of the firmware (a wrong AAD) fails against them.
-Every wait is bounded; loopback only, ports from bind(0)."""
+Peers we did not write against the plugins: host_tests/interop/test_harness_peers.py."""
 import ast
 import json
 import os
-import shutil
-import socket
 import subprocess
 import sys
-import time
 from binascii import unhexlify
 
 import pytest
@@ -24,9 +18,8 @@ import pytest
 from harness import coap as C
 from harness import dtls_wire as W
 from harness import oscore_wire as O
-from interop.plugin_host import PluginHost       # the test's host (imports the firmware codec itself)
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TOOLS = os.path.join(ROOT, "tools")
 HARNESS = os.path.join(TOOLS, "harness")
 PY = sys.executable
@@ -223,101 +216,11 @@ def test_record_aads_and_sizes_wire_budget_3_2():
         server.open(next(W.records(bytes(bad), 4)))
 
 
-# -- peers we did not write ------------------------------------------------------------------
-def test_aiocoap_oscore_client_against_harness_plugin(tmp_path):
-    pytest.importorskip("aiocoap")
-    exe = os.path.join(os.path.dirname(PY), "aiocoap-client")
-    if not os.path.exists(exe):
-        pytest.skip("aiocoap-client not installed")
-    from harness.oscore_server import OscorePlugin
-    ctx = tmp_path / "client-ctx"
-    ctx.mkdir()
-    # RFC 8613 C.1.1: the client's view (Sender ID empty, Recipient ID 01)
-    (ctx / "settings.json").write_text(json.dumps({
-        "sender-id_hex": "", "recipient-id_hex": "01", "secret_hex": SECRET.hex(), "salt_hex": SALT.hex()}))
-    client = {"master_secret": SECRET.hex(), "master_salt": SALT.hex(), "sender_id": "", "recipient_id": "01"}
-    with PluginHost(OscorePlugin, clients=[client]) as host:
-        creds = tmp_path / "client.json"
-        creds.write_text(json.dumps({"coap://127.0.0.1:%d/*" % host.port: {"oscore": {"basedir": str(ctx) + "/"}}}))
-        outs = []
-        for path in ("sensors/temp", "again", "after-restart"):   # later SSNs from the same context
-            lock = ctx / "lock"
-            if lock.exists():
-                lock.unlink()
-            if path == "after-restart":
-                host.call(host.plugin.restart)     # replay window lost: App. B.1.2 Echo round
-            r = subprocess.run([exe, "--credentials", str(creds), "coap://127.0.0.1:%d/%s" % (host.port, path)],
-                               capture_output=True, text=True, timeout=60)
-            outs.append(r.stdout + r.stderr)
-        st = host.plugin.stats
-        echo = host.plugin.clients[b""].echo
-        assert [m.path() for _i, mode, _a, m in host.delivered] == ["sensors/temp", "again", "after-restart"], outs
-        assert all(mode == "oscore" for _i, mode, _a, _m in host.delivered)
-        assert host.delivered[2][3].get(C.ECHO) == echo      # aiocoap repeated it with our Echo
-    assert "hello sensors/temp" in outs[0] and "hello again" in outs[1] and "hello after-restart" in outs[2], outs
-    assert st["replay"] == 0 and st["verify_failed"] == 0 and st["echo"] == 1
-
-
-def test_mbedtls_dtls_client_against_harness_plugin():
-    mt = pytest.importorskip("mbedtls.tls")
-    from harness.dtls_server import DtlsPlugin
-    conf = mt.DTLSConfiguration(pre_shared_key=("Client_identity", h(PSK)), ciphers=["TLS-PSK-WITH-AES-128-CCM-8"],
-                                validate_certificates=False, lowest_supported_version=mt.DTLSVersion.DTLSv1_2,
-                                highest_supported_version=mt.DTLSVersion.DTLSv1_2)
-    with PluginHost(DtlsPlugin) as host:
-        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        s.settimeout(10)
-        cli = mt.ClientContext(conf).wrap_socket(s, server_hostname=None)
-        try:
-            cli.connect(("127.0.0.1", host.port))
-            cli.do_handshake()
-            cli.send(C.encode(C.Message(C.CON, C.GET, 0x1234, b"\x11").set_path("mbed")))
-            resp = C.decode(cli.recv(1024))
-        finally:
-            s.close()
-        assert resp.code == C.CONTENT and resp.mid == 0x1234 and resp.payload == b"hello mbed"
-        assert host.plugin.stats["handshakes"] == 1 and host.plugin.stats["hvr"] == 1
-        ev = [f for k, f in host.events if k == "dtls-handshake"]
-        assert ev and ev[0]["ident"] == "Client_identity"
-        assert ev[0]["ems"] is True          # Mbed TLS offers extended_master_secret: RFC 7627 keys agree
-
-
-def test_openssl_s_client_resumes_from_the_plugins_session_cache(tmp_path):
-    if not shutil.which("openssl"):
-        pytest.skip("openssl not installed")
-    from harness.dtls_server import DtlsPlugin
-    sess = str(tmp_path / "s.pem")
-    with PluginHost(DtlsPlugin) as host:
-        outs = []
-        for i, extra in enumerate((["-sess_out", sess], ["-sess_in", sess])):
-            n0 = len(host.delivered)
-            p = subprocess.Popen(["openssl", "s_client", "-dtls1_2", "-connect", "127.0.0.1:%d" % host.port,
-                                  "-psk", PSK, "-psk_identity", "Client_identity", "-cipher", "PSK-AES128-CCM8"]
-                                 + extra, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-            p.stdin.write(C.encode(C.Message(C.CON, C.GET, 0x100 + i, b"\x22").set_path("r%d" % i)))
-            p.stdin.flush()
-            t0 = time.time()
-            while len(host.delivered) == n0 and time.time() - t0 < 15:
-                time.sleep(0.1)
-            time.sleep(0.3)
-            try:
-                out = p.communicate(timeout=15)[0]      # EOF: close_notify, exit
-            except subprocess.TimeoutExpired:
-                p.kill()
-                out = p.communicate(timeout=5)[0]
-            outs.append(out)
-            assert len(host.delivered) == n0 + 1, out[-2000:]
-        st = dict(host.plugin.stats)
-    assert [m.path() for _i, _mo, _a, m in host.delivered] == ["r0", "r1"]
-    assert st["handshakes"] == 1 and st["resumptions"] == 1, st
-    assert b"Reused" in outs[1] and b"hello r1" in outs[1], outs[1][-2000:]
-
-
 # -- a misreading shared by the firmware's both sides no longer passes ------------------------
 # Before, the plugins ran the firmware's own record layer and OSCORE code: a wrong AAD in the
 # firmware was wrong on both ends and every test passed. Now the harness refuses it.
 def _dtls_cid_update(monkeypatch=None, bug=None):
-    from interop.dtls_fakes import FakeServer, FakeBoard, PipeNet
+    from fakes import FakeServer, FakeBoard, PipeNet
     from harness.dtls_server import DtlsPlugin
     from state import Store
     from sec.dtls_channel import DtlsChannel
@@ -367,7 +270,7 @@ def test_a_wrong_oscore_aad_in_the_firmware_fails_against_the_harness(monkeypatc
     from sec.oscore_channel import OscoreChannel
     from state import Store
     from coap import codec as FC
-    from interop.dtls_fakes import FakeServer, FakeBoard
+    from fakes import FakeServer, FakeBoard
     from errors import LwError
 
     def update(bug=False):
@@ -391,8 +294,6 @@ def test_a_wrong_oscore_aad_in_the_firmware_fails_against_the_harness(monkeypatc
                 return self.inbox.pop(0) if self.inbox else None
 
         board = FakeBoard()
-        board.ticks_ms = lambda: 0
-        board.ticks_diff = lambda a, b: a - b
         ch = OscoreChannel(Net(), Store(board), board, {"rederive": False}, {"oscore": client})
         ch.connect(ch.paths()[0])
         ch.send(FC.Message(FC.CON, FC.POST, 9, b"\x7a").set_path("rd/5a3f"))
