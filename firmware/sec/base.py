@@ -1,7 +1,7 @@
 """The security-channel contract every channel honours (NoSec here; DTLS sec/dtls_channel.py,
 OSCORE sec/oscore_channel.py, DTLS run by an nRF9160 sec/modem_dtls.py). The others do not
 subclass Channel (it would load this module beside theirs: heap), they have the same methods
-and attributes (duck typing); host_tests/test_channel_contract.py checks every one of them.
+and attributes (duck typing); host_tests/unit/test_channel_contract.py checks every one of them.
 
 A channel sits between CoAP and the net: it moves CoAP messages (coap.codec.Message), not
 bytes, because OSCORE protects the message itself. It can persist and restore itself, list the

@@ -19,8 +19,8 @@ queued requests, observations), and the registration follows the identity that s
     learn(ep, peer)    a Register of `ep` by `peer`
     endpoint(peer)     the endpoint `peer` is bound to, or None (a Register without ep=)
 
-server.py calls these at three points (the identity check of /rd/<loc>, the Send lookup,
-Register); nothing else in the server changes.
+harness/registry.py calls these at three points (the identity check of /rd/<loc>, the Send
+lookup, Register); harness/server.py builds it (LwServer(bind_identities=...)).
 """
 
 
