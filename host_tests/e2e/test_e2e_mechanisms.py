@@ -154,3 +154,27 @@ def test_nrf9160_host_dtls_and_oscore_over_the_modem_socket():
     assert [x["path"] for x in w] == ["oscore-b2+register", "oscore+update", "full-handshake+register"], w
     assert w[2]["kind"] == "oscore>dtls" and w[2]["tried"][-1] == ["full-handshake", "ok"]
     assert _lw(_at(rep, 2)) == [("replaced", None), ("register", "dtls-cid")], _at(rep, 2)
+
+
+def test_device_told_binding_but_server_does_not_bind_registers_after_a_403():
+    # server.bind_identities true on the device, a server that keeps one identity per
+    # registration: the Update from the other identity is answered 4.03, then a Register
+    sc = _sc(3, server_drop={2: ["dtls"]}, board={"planner": {"force": "cid"}})
+    sc["board"]["server"] = {"bind_identities": True}
+    rep = run(sc, timeout=400)
+    _ok(rep)
+    w = rep["wakes"]
+    assert w[2]["kind"] == "dtls>oscore" and w[2]["path"] == "oscore-b2+register", w[2]
+    assert _lw(_at(rep, 2)) == [("forbidden", None), ("replaced", None), ("register", "oscore")], _at(rep, 2)
+
+
+def test_power_cuts_with_both_mechanisms_never_replay_a_nonce():
+    # RTC memory lost before wakes 2 and 4 (flash kept): each mechanism resumes its own
+    # counters from flash; the server sees no replayed OSCORE request and no DTLS record replay
+    sc = _sc(6, power_cut_at=[2, 4], server_drop={3: ["oscore"]})
+    rep = run(sc, timeout=400)
+    _ok(rep)
+    assert sum(1 for w in rep["wakes"] if w.get("power_cut")) == 2
+    drops = [e for e in events(rep, "drop") if "replay" in str(e.get("why"))]
+    assert not drops, drops
+    assert {w["kind"].split(">")[-1] for w in rep["wakes"]} == {"oscore", "dtls"}
