@@ -584,7 +584,8 @@ def _server_drop(server, what):
     """Fault (scenario key server_drop {wake: [what, ...]}): "oscore" the server loses its
     OSCORE security records (contexts and master secrets: a kid it no longer knows gets an
     unprotected 4.01, B.2 cannot restore it); "dtls" the server stops DTLS (its datagrams are
-    dropped unanswered); "+oscore", "+dtls" bring them back as they were."""
+    dropped unanswered); "dtls-psk" it restarts DTLS without its PSKs (a handshake is refused
+    with an alert: auth-failed); "+oscore", "+dtls", "+dtls-psk" bring them back as they were."""
     saved = server.__dict__.setdefault("_dropped", {})
     name = what.lstrip("+")
     if what[0] == "+":
@@ -592,6 +593,8 @@ def _server_drop(server, what):
             p, clients = saved.pop(name)
             if name == "oscore":
                 p.clients.update(clients)
+            elif name == "dtls-psk":
+                p.psk.update(clients)
             else:
                 server.plugins.insert(0, p)
     elif name == "oscore" and server.plugin("oscore") is not None:
@@ -601,6 +604,11 @@ def _server_drop(server, what):
     elif name == "dtls" and server.plugin("dtls") is not None:
         saved[name] = (server.plugin("dtls"), None)
         server.plugins.remove(saved[name][0])
+    elif name == "dtls-psk" and server.plugin("dtls") is not None:
+        p = server.plugin("dtls")
+        p.restart()
+        saved[name] = (p, dict(p.psk))
+        p.psk.clear()
     server.log("server-drop", what=what)
 
 

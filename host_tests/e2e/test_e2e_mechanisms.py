@@ -17,9 +17,9 @@ EP = "urn:dev:unix-0001"
 FAST_DTLS = {"cid": "rfc9146", "retransmit_ms": 300, "max_tries": 2}
 
 
-def _sc(wakes, **kw):
+def _sc(wakes, security=None, **kw):
     return scenario_util.base(wakes=wakes, mode="oscore", modes=["oscore", "psk"],
-                              plugins=["dtls", "oscore", "nosec"], security=dict(FAST_DTLS), **kw)
+                              plugins=["dtls", "oscore", "nosec"], security=security or dict(FAST_DTLS), **kw)
 
 
 def _ok(rep):
@@ -178,3 +178,19 @@ def test_power_cuts_with_both_mechanisms_never_replay_a_nonce():
     drops = [e for e in events(rep, "drop") if "replay" in str(e.get("why"))]
     assert not drops, drops
     assert {w["kind"].split(">")[-1] for w in rep["wakes"]} == {"oscore", "dtls"}
+
+
+def test_dtls_refused_ends_only_dtls_and_the_wake_goes_on_with_oscore():
+    # the server restarts DTLS without our PSK: the handshake is refused with an alert
+    # (auth-failed, which ends a single-mechanism wake); OSCORE still works
+    sc = _sc(3, server_drop={2: ["dtls-psk"]}, board={"planner": {"force": "resume"}},
+             security=dict(FAST_DTLS, cid=None))
+    rep = run(sc, timeout=400)
+    _ok(rep)
+    w = rep["wakes"]
+    assert w[1]["path"] == "resume+update", w[1]
+    # the server answers the resumption with a full handshake (it lost the session) and refuses
+    # our PSK identity: auth-failed; DTLS's full handshake is skipped, OSCORE goes on
+    assert w[2]["tried"] == [["resume", "auth-failed"], ["oscore-b2", "ok"]], w[2]["tried"]
+    assert w[2]["kind"] == "dtls>oscore" and w[2]["path"] == "oscore-b2+register", w[2]
+    assert _lw(_at(rep, 2))[-1] == ("register", "oscore"), _at(rep, 2)
