@@ -56,7 +56,6 @@ class Channel:
         self.secrets = secrets
         self.dropped = 0
         self.last_error = None
-        self.mark = None         # hook(label): heap checkpoints inside connect() (wake/cycle.py)
         self.path_taken = None
 
     def paths(self):
