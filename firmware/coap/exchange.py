@@ -1,8 +1,11 @@
 """CoAP message layer and request/response matching over one security channel (RFC 7252 4-5).
 
-What it does: message IDs and short tokens that do not repeat across deep sleep (persisted in
-the store's 'coap' section), CON retransmission with randomized exponential back-off
-(ACK_TIMEOUT, ACK_RANDOM_FACTOR, MAX_RETRANSMIT from the board config), piggy-backed and
+What it does: every message the device originates goes out here (Register, Update, Send,
+bootstrap and FOTA requests through request(); CON and NON notifications through send()), with
+message IDs and short tokens that do not repeat across deep sleep (persisted in the store's
+'coap' section), CON retransmission with randomized exponential back-off (ACK_TIMEOUT,
+ACK_RANDOM_FACTOR from the board config; the budget per call, MAX_RETRANSMIT by default),
+piggy-backed and
 separate responses, answering server-initiated requests while waiting (queue mode),
 duplicate detection of incoming CON/NON (the cached response is resent), RST for what it cannot
 match. What it does not do: protect messages (the channel does) or know LwM2M.
