@@ -165,8 +165,9 @@ class Hs:
             c.path_taken = "resume"
         if hasattr(c.seq, "store"):
             c.seq.store.drop("hs")    # the server took our Finished (or resumed): count again
-        if c.on_mark:     # the handshake code, its state and the new keys are all alive here
-            c.on_mark("handshake")
+        from log import trace     # the handshake code, its state and the new keys are all
+        if trace:                  # alive here
+            trace("handshake")
 
     def keys(self):
         """The connection from the key block (RFC 5246 6.3: client/server write keys, IVs) on

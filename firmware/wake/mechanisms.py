@@ -46,7 +46,6 @@ class Ways:
         self.c = None            # the one channel alive
         self.mode = None
         self.first = None        # the mechanism of the wake's first path
-        self.mark = None         # hook(label) for the channels (wake/cycle.py sets it)
         self.path_taken = None
         self.dropped = self.d0 = 0
         self.last_error = None
@@ -76,7 +75,6 @@ class Ways:
         from wake.cycle import make_channel
         self.keep = tuple(sys.modules)
         c = make_channel(mode, *self.a)
-        c.mark = self.mark
         b = self.store.get(section(mode))
         if b:
             c.restore(b)
@@ -174,7 +172,6 @@ class Ways:
             self._build(m)
         self._aim(m)
         c = self.c
-        c.mark = self.mark
         try:
             c.connect(path)
         finally:
