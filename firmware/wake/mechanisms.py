@@ -28,7 +28,7 @@ holds at most one real channel at a time:
 import gc
 import sys
 
-from log import log
+from log import log, unload
 
 
 def section(mode):
@@ -109,12 +109,11 @@ class Ways:
         self.store.put(section(self.mode), c.save())
         self.d0 += c.dropped
         self.c = c = None
-        from wake.cycle import _unload
         # the firmware's own security modules loaded for it; crypto/ (AES-CCM, HMAC: both
         # mechanisms use it) stays: unloaded, the 32-bit port's replay broke (heap32)
         for n in [n for n in sys.modules if n not in self.keep and n.split(".")[0] in
                   ("sec", "dtls", "oscore")]:
-            _unload(n)
+            unload(n)
         gc.collect()
 
     # -- the channel contract (sec/base.py) ------------------------------------------------
