@@ -4,9 +4,11 @@ planner chooses among all their paths on every wake and the cycle falls back acr
 load() gives wake/cycle.py one object with the security-channel contract (sec/base.py) that
 holds at most one real channel at a time:
 
-- At planning it builds each mechanism's channel in turn (the registration's own last), takes
-  its paths and their estimates, and drops it before building the next: settle(), its save()
-  into its RTC section, and every module loaded for it out of sys.modules (heap). paths()
+- At planning it builds the channel of the registration's mechanism (the one most likely
+  used) and takes the other mechanisms' paths and estimates from what their channel left when
+  it was last dropped (RTC section 'w' + mode[0]); a mechanism without that summary (first
+  wake, RTC memory lost) is built too, before, and dropped again: settle(), its save() into
+  its RTC section, its summary, and every module loaded for it out of sys.modules (heap). paths()
   then gives one list per mechanism (a tuple); wake/planner.py has them put in one list by
   its own expected energy (paths(planner)).
 - connect(path) builds the channel of the path's mechanism if another one is alive (dropping
@@ -26,6 +28,7 @@ holds at most one real channel at a time:
   WAKE line's `kind`); each switch is logged.
 """
 import gc
+import struct
 import sys
 
 from log import log, unload
@@ -33,6 +36,19 @@ from log import log, unload
 
 def section(mode):
     return "sec" if mode == "psk" else "sec" + mode[0]
+
+
+def _unpack(b):
+    """[(path, estimate)] from _sum()'s bytes, or None (none kept, or damaged)."""
+    from wake.planner import PATHS
+    if not b or len(b) % 7:
+        return None
+    out = []
+    for i in range(0, len(b), 7):
+        if b[i] >= len(PATHS):
+            return None
+        out.append((PATHS[b[i]], struct.unpack(">HHBB", b[i + 1:i + 7])))
+    return out
 
 
 def load(modes, net, store, board, cfg, secrets):
@@ -56,14 +72,17 @@ class Ways:
         self.of = {}             # path -> mechanism
         self.est = {}            # path -> the channel's estimate
         ls = []
-        for mode in [x for x in modes if x != m] + [x for x in modes if x == m]:
-            c = self._build(mode)
-            ps = c.paths()
-            for p in ps:
+        likely = m or modes[-1]  # the registration's mechanism: built (the others if needed)
+        for mode in [x for x in modes if x != likely] + [likely]:
+            ps = None if mode == likely else _unpack(store.get("w" + mode[0]))
+            if ps is None:
+                c = self._build(mode)
+                ps = [(p, c.estimate(p)) for p in c.paths()]
+                c = None         # (this name must not keep it alive while the next is built)
+            for p, e in ps:
                 self.of[p] = mode
-                self.est[p] = c.estimate(p)
-            ls.append(ps)
-            c = None             # (this name must not keep it alive while the next is built)
+                self.est[p] = e
+            ls.append([p for p, e in ps])
         self.ls = tuple(ls)
         self.moved = () if not m or a[3]["server"].get("bind_identities") else \
             tuple(p for p in self.of if self.of[p] != m)
@@ -103,10 +122,24 @@ class Ways:
             n.__init__(d[0], d[1], self.a[2].local_port())
             n.up, n.down, n.dg_up, n.dg_down = k
 
+    def _sum(self, c):
+        """What the next wakes plan with for this mechanism without building its channel:
+        its paths and their estimates now (RTC section 'w' + mode[0]; lost with the RTC
+        memory, then the channel is built again)."""
+        from wake.planner import PATHS
+        b = bytearray()
+        for p in c.paths():
+            if p in PATHS:
+                b.append(PATHS.index(p))
+                b.extend(struct.pack(">HHBB", *[min(x, 255 if i > 1 else 65535)
+                                                for i, x in enumerate(c.estimate(p))]))
+        self.store.put("w" + self.mode[0], b)
+
     def _drop(self):
         c = self.c
         c.settle()
         self.store.put(section(self.mode), c.save())
+        self._sum(c)
         self.d0 += c.dropped
         self.c = c = None
         # the firmware's own security modules loaded for it; crypto/ (AES-CCM, HMAC: both
@@ -204,6 +237,7 @@ class Ways:
     def save(self):
         """The live channel's section; 'sec' is returned for the cycle to put back (DTLS's)."""
         s = self.c.save()
+        self._sum(self.c)
         if self.won:
             self.store.put("sm", self.won.encode())
         if self.mode == "psk":

@@ -185,3 +185,33 @@ def test_server_uris_aims_the_socket_per_mechanism():
     assert n.dst == ("10.1.2.3", 5684) and n.lp == 4711 and n.up == 99
     w._aim("oscore")                            # no entry of its own: server.uri
     assert n.dst == ("10.1.2.3", 5683)
+
+
+def test_the_other_mechanism_is_planned_from_its_summary_not_built():
+    from state import Store
+    store = Store(Board())
+    w, p = _ways(store)                     # first wake: both built in turn (no summaries)
+    first = w.paths()
+    assert store.get("wo") is not None      # the dropped one's summary
+    w.save()
+    assert store.get("wp") is not None      # the live one's, at the end of the wake
+    store.put("sm", b"oscore")
+    built = []
+    from wake import cycle
+    mk = cycle.make_channel
+
+    def spy(mode, *a):
+        built.append(mode)
+        return mk(mode, *a)
+    cycle.make_channel = spy
+    try:
+        w, p = _ways(store)
+        assert built == ["oscore"], built    # DTLS's paths and estimates from its summary
+        assert sorted(map(tuple, w.paths())) == sorted(map(tuple, first)), (w.paths(), first)
+        assert w.estimate("full-handshake") == tuple(w.est["full-handshake"])
+        store.put("wp", b"\x01\x02")          # damaged: the channel is built again
+        built[:] = []
+        w, p = _ways(store)
+        assert built == ["psk", "oscore"], built
+    finally:
+        cycle.make_channel = mk
