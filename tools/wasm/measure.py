@@ -135,6 +135,9 @@ GROUPS = {
 GROUPS["multi-fallback"] = {"wakes": 3, "mode": "oscore", "modes": ["oscore", "psk"],
                             "plugins": ["dtls", "oscore", "nosec"], "security": {"cid": "rfc9146"},
                             "server_drop": {2: ["oscore"]}, "show": [2]}
+GROUPS["multi-oscore"] = {"wakes": 2, "mode": "oscore", "modes": ["oscore", "psk"],     # (both
+                          "plugins": ["dtls", "oscore", "nosec"], "security": {"cid": "rfc9146"},
+                          "show": [1]}                    # provisioned, an OSCORE Update)
 
 
 def group_scenario(over):
