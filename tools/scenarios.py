@@ -78,7 +78,7 @@ SCENARIOS["oscore-heal"] = {
 }
 
 # DTLS path scenarios: each wake takes a sample and Sends it (the runner's summary counts the
-# samples the server received). host_tests/test_e2e_dtls.py runs them with schedule.report
+# samples the server received). host_tests/e2e/test_e2e_dtls.py runs them with schedule.report
 # "none", so that each wake's bytes are its path's own cost (make bench's rows).
 _DTLS_KA = {"schedule": dict(FAST_SCHED, sleep_s=3600, report="send"), "coap": FAST_COAP}
 
@@ -218,4 +218,15 @@ SCENARIOS["fota"] = {
     "actions": {1: [("read", "/3/0/3"), ("fota", "0.2.0")], 9: [("read", "/5/0/3")], 10: [("exec", "/5/0/2")],
                 13: [("read", "/5/0/3"), ("read", "/5/0/5"), ("read", "/3/0/3")]},
     "expect_fail": (3,),         # the wake the power cut ends
+}
+
+# Several mechanisms for one server (security.modes, docs/planner.md "Several mechanisms"):
+# OSCORE and DTLS-PSK provisioned together; the server loses its OSCORE records before wake 3
+# (B.2 cannot restore them): the wake falls back to DTLS and Registers under the PSK identity.
+SCENARIOS["multi"] = {
+    "title": "OSCORE + DTLS provisioned together: the server loses OSCORE at wake 3, the wake falls back to DTLS",
+    "wakes": 5, "mode": "oscore", "modes": ["oscore", "psk"], "plugins": ["dtls", "oscore", "nosec"],
+    "security": {"cid": "rfc9146", "retransmit_ms": 300, "max_tries": 2},
+    "board": {"schedule": dict(FAST_SCHED, sleep_s=3600), "coap": FAST_COAP},
+    "nat": {"timeout_s": 120}, "local_port": "fresh", "server_drop": {3: ["oscore"]},
 }

@@ -54,11 +54,10 @@ def build(reg, board, cfg, dev):
         0, {5700: 0, 5701: "Cel", 5601: 0, 5602: 0, 5605: 0}).sensor(0, board.temperature, st, "temp")
     w = st.flash_get("dmw") if st else None
     if w:
-        import sys
+        import log
         from lwm2m import persist
         persist.restore(reg, st)
         del persist
-        sys.modules.pop("lwm2m.persist")      # its work is done for this wake (heap)
-        delattr(sys.modules["lwm2m"], "persist")
+        log.unload("lwm2m.persist")            # its work is done for this wake (heap)
     return reg
 

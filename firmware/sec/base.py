@@ -1,7 +1,7 @@
 """The security-channel contract every channel honours (NoSec here; DTLS sec/dtls_channel.py,
 OSCORE sec/oscore_channel.py, DTLS run by an nRF9160 sec/modem_dtls.py). The others do not
 subclass Channel (it would load this module beside theirs: heap), they have the same methods
-and attributes (duck typing); host_tests/test_channel_contract.py checks every one of them.
+and attributes (duck typing); host_tests/unit/test_channel_contract.py checks every one of them.
 
 A channel sits between CoAP and the net: it moves CoAP messages (coap.codec.Message), not
 bytes, because OSCORE protects the message itself. It can persist and restore itself, list the
@@ -21,8 +21,9 @@ secrets the parsed secrets; the clock is the board's (board.ticks_ms/ticks_diff)
                           that fail to parse or verify are dropped and counted (`dropped`,
                           the reason in `last_error`), except when they prove the session is
                           gone: SessionUnknown
-    save()             -> the bytes of its RTC section 'sec', or None. The channel is the
-                          section's one writer (state._SECTIONS): it loads it itself (at
+    save()             -> the bytes of its RTC section ('sec' DTLS, 'seco' OSCORE), or None.
+                          The channel is the section's one writer (state._SECTIONS): it
+                          loads it itself (at
                           construction or first use) and writes it when its keys change and
                           in settle()
     restore(b)         -> load what save() gave (b may be None: flash alone); checks it and
@@ -32,15 +33,14 @@ secrets the parsed secrets; the clock is the board's (board.ticks_ms/ticks_diff)
                           next wake plans without it); nothing when there is nothing to drop
     estimate(path)     -> (bytes_up, bytes_down, datagrams, round_trips) expected for the path
     settle()           -> end of wake: persist counters exactly (see state.SeqReserve.settle)
-                          and the section 'sec'
+                          and its RTC section
 
 Attributes:
     kind               the mode's name ('nosec', 'dtls', 'oscore', ...) for logs
     path_taken         what connect() took (None before)
     dropped            datagrams dropped this wake (bad records, failed verification)
     last_error         why the last one was dropped (a str or an exception), or None
-    mark               None or hook(label): heap checkpoints inside connect() (the wake
-                       cycle sets it)
+(Heap checkpoints inside connect() go through the one trace hook, log.trace, not the channel.)
 
 Path names: see wake/planner.py (e.g. 'nosec', 'cid', 'dtls-reuse', 'resume', 'full-handshake',
 'oscore', 'oscore-b2'; 'modem-cid', 'modem-full-handshake'). The cycle appends '+update' or
@@ -59,7 +59,6 @@ class Channel:
         self.secrets = secrets
         self.dropped = 0
         self.last_error = None
-        self.mark = None         # hook(label): heap checkpoints inside connect() (wake/cycle.py)
         self.path_taken = None
 
     def paths(self):

@@ -13,16 +13,20 @@ sleep (with back-off after errors).
 """
 import gc
 
+from micropython import const
+
 from coap import codec as C
 from coap.exchange import Exchange
 from errors import LwError, AuthFailed, NetworkDown, RegistrationUnknown, ConfigError
-from log import log, wake_line
+from log import log, wake_line, unload
 from state import Store
+
+_SERVICE_UNAVAILABLE = const(163)   # 5.03 (coap.codec SERVICE_UNAVAILABLE)
 
 
 class DeviceCtx:
     """What the objects need from the wake: endpoint, actions to carry out. (The sensor state,
-    3303's min/max, lives with object 3303: lwm2m/std.py.)"""
+    3303's min/max, lives with object 3303: lwm2m/objects.py Obj.sensor, section 'temp'.)"""
 
     def __init__(self, board, endpoint, store):
         self.board = board
@@ -96,20 +100,6 @@ def heap_figures():
     return f, lo
 
 
-def _unload(name):
-    """Drop a module whose work is done: its bytecode is heap on the unix port and on an ESP32
-    running .mpy files (frozen modules would live in flash). Out of sys.modules and out of
-    its package (the package's attribute would keep it alive)."""
-    import sys
-    sys.modules.pop(name, None)
-    p = name.split(".")
-    if len(p) == 2:
-        m = sys.modules.get(p[0])
-        if m is not None and p[1] in m.__dict__:
-            delattr(m, p[1])
-    gc.collect()
-
-
 class LazyDM:
     """Loads the device-management code only when the server actually sends a request."""
 
@@ -151,7 +141,7 @@ class LazyDM:
             self.drop()
             self.refused += 1
             log("request /%s refused 5.03: heap free %d, largest block %d" % ((m.path(),) + heap_figures()), "W")
-            r = C.Message(C.ACK, 163)
+            r = C.Message(C.ACK, _SERVICE_UNAVAILABLE)
         self.drop()           # code is in flash (ROMFS): importing again costs little heap
         return r
 
@@ -163,13 +153,16 @@ class LazyDM:
         import sys
         self.dm = None
         for n in [n for n in sys.modules if n[:6] == "lwm2m." and n not in self.keep]:
-            _unload(n)
+            unload(n)
         if self.cbor is None:       # the CBOR codec, unless another layer had it before us
             sys.modules.pop("cbor", None)
         self.cbor = 1
+        gc.collect()
 
 
 def make_channel(mode, net, store, board, cfg, secrets):
+    if isinstance(mode, list):      # several mechanisms for one server: wake/mechanisms.py
+        return __import__("wake.mechanisms", None, None, (1,)).load(mode, net, store, board, cfg, secrets)
     if mode == "nosec":
         from sec.nosec import NoSecChannel
         return NoSecChannel(net, store, board, cfg["security"], secrets)
@@ -199,6 +192,8 @@ def run(board):
     t0 = board.ticks_ms()
     HEAP = Heap()
     HEAP.mark("boot")
+    import sys
+    sys.modules["log"].trace = HEAP.mark    # the one trace hook (log.py): heap checkpoints
     info = {"t": int(board.now()), "cause": board.reset_cause()}
     sleep_s = 300
     store = Store(board)
@@ -206,8 +201,8 @@ def run(board):
         import config
         cfg, secrets = config.load(board=board)
         del config              # the local name would keep the module alive
-        _unload("config")
-        _unload("cfgcheck")
+        unload("config")
+        unload("cfgcheck")
         # the board learns its own options (local port, Wi-Fi credentials from the secrets)
         board.cfg = dict(cfg.get("board_opts") or {})
         if secrets.get("wifi"):
@@ -222,7 +217,7 @@ def run(board):
                 ep = _endpoint(cfg, board)
                 store.flash_put("ep", ep.encode())
             from lwm2m import bootstrap
-            r = bootstrap.run(board, store, cfg, secrets, ep, info, HEAP.mark)
+            r = bootstrap.run(board, store, cfg, secrets, ep, info)
             del bootstrap
         if r:
             info.update(_wake(board, store, r[0], r[1], info))
@@ -326,7 +321,7 @@ def load(board, store, cfg, info):
     dev = DeviceCtx(board, endpoint, store)
     registry = std.build(Registry(), board, cfg, dev)
     del std                    # built: its code (heap) is not needed for the rest of the wake
-    _unload("lwm2m.std")
+    unload("lwm2m.std")
     try:
         reg = Registration(store, board, cfg["server"], registry, endpoint)
     except Exception as e:   # the section does not load: dropped (logged), as after a power cut
@@ -391,10 +386,11 @@ def plan(board, store, cfg, secrets, net, reg, dm, planner):
     the paths after which an Update is a Register (a new security context)."""
     from wake.planner import PATHS
     now = board.now()
-    chan = make_channel(cfg["security"]["mode"], net, store, board, cfg, secrets)
-    chan.mark = HEAP.mark      # (the channel loads its own section 'sec' and checks it)
+    s = cfg["security"]
+    m = s.get("modes")         # several mechanisms (a list): one channel alive at a time
+    chan = make_channel(m if m and len(m) > 1 else s["mode"], net, store, board, cfg, secrets)
+    # (each channel loads its own RTC section and checks it: the cycle reads none)
     ex = Exchange(chan, store, board, cfg["coap"], handler=dm.handle, log=lambda m: log(m, "D"))
-    ex.on_serve = lambda: HEAP.mark("request")
     asleep_s = int(now - planner.last_exchange) if planner.last_exchange else 1 << 30
     # a new security context needs a Register, not an Update (LwM2M 1.1.1 Transport 6.4.3):
     # server.register_after_handshake "full" (default: a full handshake), "any" (a
@@ -403,7 +399,8 @@ def plan(board, store, cfg, secrets, net, reg, dm, planner):
     new_ctx = () if rah == "never" else PATHS[-2:] if rah == "any" else PATHS[-1:]
     update = reg.is_registered(now)
     if update:
-        planner.reg = (new_ctx, 150)
+        # (several mechanisms: a path of another one than the registration's Registers too)
+        planner.reg = (new_ctx + chan.refused(None) if m and len(m) > 1 else new_ctx, 150)
     return chan, ex, planner.chain(chan, asleep_s), asleep_s, update
 
 
@@ -413,13 +410,16 @@ def connect(board, chain, chan, ex, reg, planner, net, out, cfg, asleep_s, updat
     new_ctx = planner.reg[0]
     result = "no-path"
     label = "none"
-    full_budget = ex.max_retransmit
-    probe = int(cfg["coap"].get("probe_retransmit", 2))
+    probe = min(ex.max_retransmit, int(cfg["coap"].get("probe_retransmit", 2)))
+    skip = ()
     for i, path in enumerate(chain):
+        if path in skip:
+            continue
         up0, down0, t1 = net.up, net.down, board.ticks_ms()
         # a path with a fallback behind it gives up sooner: listening through the whole
         # retransmission budget (62 s at the RFC 7252 defaults) costs more than the fallback
-        ex.max_retransmit = full_budget if i == len(chain) - 1 else min(full_budget, probe)
+        # (the Register/Update's own budget; None: the config's)
+        budget = None if i == len(chain) - 1 else probe
         try:
             chan.connect(path)
             HEAP.mark("connected")
@@ -429,14 +429,14 @@ def connect(board, chain, chan, ex, reg, planner, net, out, cfg, asleep_s, updat
             # (took[-14:]: 'modem-full-handshake' is a new context like 'full-handshake')
             if update and took[-14:] not in new_ctx:
                 try:
-                    reg.update(ex)
+                    reg.update(ex, budget)
                     label = took + "+update"
                 except RegistrationUnknown:
                     log("server lost the registration: Register", "W")
-                    reg.register(ex)
+                    reg.register(ex, budget)
                     label = took + "+register"
             else:
-                reg.register(ex)
+                reg.register(ex, budget)
                 label = took + "+register"
             if took != path:
                 log("%s refused by the server: %s instead" % (path, took), "W")
@@ -455,10 +455,12 @@ def connect(board, chain, chan, ex, reg, planner, net, out, cfg, asleep_s, updat
             planner.record(path, e.outcome, asleep_s, board.ticks_diff(board.ticks_ms(), t1))
             if isinstance(e, AuthFailed):
                 log("%s: %s (stopping; check the credentials)" % (path, e), "E")
-                break
+                if len(cfg["security"].get("modes") or ()) < 2:
+                    break
+                skip = chan.refused(path)    # several mechanisms: only this one's paths end
+                continue
             log("%s failed: %s (%s); falling back" % (path, e.outcome, e), "W")
             chan.forget_path(path)
-    ex.max_retransmit = full_budget
     return result, label
 
 
@@ -500,7 +502,7 @@ def serve(board, store, cfg, registry, dev, dm, reg, planner, ex, label, out):
             break               # queued when the Update arrives (issue 18)
         dev.update_now = False
         try:
-            reg.update(ex)
+            reg.update(ex, None)
         except LwError as e:
             log("triggered Update failed: %s" % e, "W")
             break
@@ -535,9 +537,11 @@ def schedule(board, store, cfg, dev, dm, reg, planner, net, chan, ex, result, la
         del send
         dm.drop()
     planner.save(ex.retransmissions)
-    chan.settle()               # counters exact; the channel persists its section 'sec'
+    chan.settle()               # counters exact; the channel writes its own RTC section
     if len(planner.tried) > 1:      # the fallbacks this wake went through, with their outcomes
         out["tried"] = planner.tried
+    if len(cfg["security"].get("modes") or ()) > 1:    # several mechanisms: which one (a>b:
+        out["kind"] = chan.kind                           # fell back from a to b)
     out.update({"path": label, "result": result, "up": net.up, "down": net.down,
                 "dg_up": net.dg_up, "dg_down": net.dg_down, "retx": ex.retransmissions,
                 "dropped": chan.dropped})

@@ -1,0 +1,75 @@
+"""make bench-planner (tools/bench_planner.py): the harness-side energy model, the suite's
+coverage, and one scenario run end to end with the planner and each fixed strategy."""
+import json
+import os
+import sys
+
+HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # host_tests/
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), "tools"))
+import bench_planner as bp  # noqa: E402
+
+
+def _report(wakes, records, virtual_s=86400.0):
+    return {"wakes": wakes, "meter": {"records": records}, "summary": {"virtual_s": virtual_s, "paths": {}}}
+
+
+def test_wifi_energy_from_what_went_over_the_air_and_the_listening_span():
+    sc = bp.SUITE["cid-hourly"]
+    w = {"wake": 0, "path": "cid+update", "result": "ok", "bytes_up": 100, "bytes_down": 50, "datagrams": 2,
+         "meter": {"round_trips": 1}}
+    recs = [{"segment": "wake 0", "t": 10.0, "dir": "up"}, {"segment": "wake 0", "t": 10.5, "dir": "down"},
+            {"segment": "wake 1", "t": 99.0, "dir": "up"}]
+    m = bp.measure(_report([w], recs), sc)
+    W = bp.WIFI
+    path = (100 * W["tx_uJ_per_byte"] + 50 * W["rx_uJ_per_byte"] + 2 * W["datagram_uJ"]) / 1000 \
+        + (0.5 + W["rtt_s"]) * W["rx_mW"]
+    assert abs(m["path_mJ_day"] - path) < 1e-6
+    fixed = W["assoc_mJ"] + sc["board"]["schedule"]["listen_ms"] / 1000.0 * W["rx_mW"]
+    assert abs(m["energy_mJ_day"] - (path + fixed)) < 1e-6
+    assert m["failed"] == 0 and m["bytes_day"] == 150
+    # a wake that went through a failed path: the failure is counted, its listening is in the span
+    w2 = dict(w, tried=[["cid", "no-answer"], ["resume", "ok"]])
+    recs2 = [{"segment": "wake 0", "t": 10.0, "dir": "up"}, {"segment": "wake 0", "t": 13.0, "dir": "down"}]
+    m2 = bp.measure(_report([w2], recs2), sc)
+    assert m2["failed"] == 1 and m2["path_mJ_day"] > m["path_mJ_day"] + 2.4 * W["rx_mW"]
+
+
+def test_cellular_energy_is_the_modem_emulators():
+    sc = bp.SUITE["lte-m-cid"]
+    w = {"wake": 0, "path": "cid+update", "result": "ok", "bytes_up": 81, "bytes_down": 34, "datagrams": 2,
+         "energy_mJ": 200.0, "energy": {"tx": 1.0, "rx": 0.5, "rtt": 2.0, "connected": 10.0, "setup": 105.0,
+                                        "psm": 36.0}}
+    m = bp.measure(_report([w], []), sc)
+    assert m["energy_mJ_day"] == 200.0 and abs(m["path_mJ_day"] - 13.5) < 1e-9
+
+
+def test_suite_covers_the_issue_list():
+    s = bp.SUITE.values()
+    ratios = [sc["board"]["schedule"]["sleep_s"] / sc["nat"]["timeout_s"] for sc in s]
+    assert min(ratios) < 1 < max(ratios)
+    assert any(sc["board"]["schedule"]["sleep_s"] == 125 and sc["nat"]["timeout_s"] == 120 for sc in s)
+    changes = [(sc["nat"]["timeout_s"], v) for sc in s for v in sc.get("nat_timeout", {}).values()]
+    assert any(b < a for a, b in changes) and any(b > a for a, b in changes)
+    assert any(sc.get("security", {}).get("cid") for sc in s) and any(sc.get("plugin_cfg", {}).get("dtls", {}).get(
+        "cid") is False for sc in s)
+    assert any(sc.get("plugin_cfg", {}).get("dtls", {}).get("session_max_entries") == 0 for sc in s)
+    assert any(sc.get("server_restart") for sc in s) and any(sc["local_port"] == "fresh" for sc in s)
+    assert any(sc["nat"].get("loss") == 0.1 for sc in s) and any(sc.get("power_cut") for sc in s)
+    assert {sc["modem"]["profile"] for sc in s if sc.get("modem")} == {"lte-m", "nb-iot"}
+    for sc in s:
+        assert sc["strategies"] and all(isinstance(x, str) for x in sc["strategies"])
+
+
+def test_one_scenario_with_the_planner_and_every_fixed_strategy(tmp_path):
+    bp.main(["--only", "reuse-60-nat120", "--out", str(tmp_path)])
+    with open(tmp_path / "bench-planner.json") as f:
+        rep = json.load(f)
+    (row,) = rep["rows"]
+    assert set(row["fixed"]) == {"dtls-reuse", "resume", "full-handshake"}
+    # the forced strategies took their own path on every wake after the first
+    assert row["fixed"]["full-handshake"]["paths"] == {"full-handshake+register": 8}
+    assert row["fixed"]["dtls-reuse"]["paths"].get("dtls-reuse+update", 0) >= 6
+    # sleeping under the NAT timeout on a fixed port, the planner reuses the live connection
+    assert row["planner"]["paths"].get("dtls-reuse+update", 0) >= 6, row["planner"]["paths"]
+    assert row["planner"]["ok"] == row["planner"]["wakes"] == 8
+    assert row["ratio"] > 0 and os.path.exists(tmp_path / "bench-planner.png")
