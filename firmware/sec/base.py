@@ -21,7 +21,7 @@ secrets the parsed secrets; the clock is the board's (board.ticks_ms/ticks_diff)
                           that fail to parse or verify are dropped and counted (`dropped`,
                           the reason in `last_error`), except when they prove the session is
                           gone: SessionUnknown
-    save()             -> the bytes of its RTC section ('sec' DTLS, 'seco' OSCORE), or None.
+    save()             -> the bytes of its RTC section ('sec' DTLS, 'osc' OSCORE), or None.
                           The channel is the section's one writer (state._SECTIONS): it
                           loads it itself (at
                           construction or first use) and writes it when its keys change and

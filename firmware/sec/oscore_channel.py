@@ -98,7 +98,7 @@ class OscoreChannel:
         self.q = []               # [(token, req_id, ours)] our requests and the server's
         self.out = []             # [(mtype, mid, bytes)] protected bytes sent, by MID
         # its section (or flash alone after a power cut) may hold a usable context
-        self.restore(store.get("seco"))
+        self.restore(store.get("osc"))
 
     # -- persistence ----------------------------------------------------------------------
     def restore(self, b):
@@ -135,7 +135,7 @@ class OscoreChannel:
 
     def settle(self):
         self.seq.settle()
-        self.store.put("seco", self.save())     # this channel is the section's one writer
+        self.store.put("osc", self.save())      # this channel is the section's one writer
 
     # -- paths ----------------------------------------------------------------------------
     def paths(self):

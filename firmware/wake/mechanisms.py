@@ -13,7 +13,7 @@ holds at most one real channel at a time:
   its own expected energy (paths(planner)).
 - connect(path) builds the channel of the path's mechanism if another one is alive (dropping
   that one first), then runs the path. send/recv/settle/save/forget go to the live channel.
-- RTC sections: DTLS keeps 'sec', OSCORE 'seco' (each channel loads and writes its own);
+- RTC sections: DTLS keeps 'sec', OSCORE 'osc' (each channel loads and writes its own);
   each mechanism its own nonce counters (SeqReserve 'dw', 'osc'): nothing is shared between
   them. This module writes 'sm' and the summaries 'w' + mode[0] (state._SECTIONS).
 - 'sm': the mechanism the server last answered with a 2.xx (the registration's). A path of

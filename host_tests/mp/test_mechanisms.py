@@ -139,7 +139,7 @@ def test_sections_apart_and_nonce_counters_apart():
     w, p = _ways(store)
     w._build("oscore")
     w.settle()                              # end of wake: the live channel writes its section
-    assert store.get("seco") is not None and store.get("seco")[0] == 1      # OSCORE's own
+    assert store.get("osc") is not None and store.get("osc")[0] == 1        # OSCORE's own
     assert store.get("sec") is None or store.get("sec")[0] == 2             # DTLS's layout
     w._build("psk")
     assert w.c.kind == "dtls" and w.c.seq.name == "dw"
