@@ -509,8 +509,12 @@ def serve(board, store, cfg, registry, dev, dm, reg, planner, ex, label, out):
         del fota
         dm.drop()
     sch = cfg["schedule"]
-    # queue mode: answer what the server queued while we slept, stop when it is quiet
-    ex.serve(sch["listen_ms"], sch["listen_max_ms"])
+    # queue mode: answer what the server queued while we slept, stop when it is quiet (the
+    # window is the planner's: wake/planner.py listen_ms)
+    w = out["listen_ms"] = planner.listen_ms()
+    t = board.ticks_ms()
+    if ex.serve(w, sch["listen_max_ms"]):
+        planner.served(board.ticks_diff(board.ticks_ms(), t) - w)
     if dm.n:
         planner.last_exchange = int(board.now())
     dm.drop()
@@ -594,6 +598,13 @@ def schedule(board, store, cfg, dev, dm, reg, planner, net, chan, ex, result, la
     d = store.get("obd")       # earliest notification deadline (lwm2m/observe.py)
     if d:
         nxt.append(int.from_bytes(d, "big") - board.now())
+    # the sleep is the planner's too: the lifetime renewal, the NAT timeout when the device
+    # must stay reachable or a keep-alive is cheaper than what follows an expiry
+    s = cfg["schedule"]["sleep_s"]
+    k = planner.sleep_s(chan, s, out.get("next_s", s))
+    if k < s:
+        nxt.append(k)
+        out["plan"] = k
     nxt = int(max(1, min(nxt)))
     if nxt < 1 << 30:
         out["next_s"] = min(out.get("next_s", nxt), nxt)
