@@ -510,8 +510,11 @@ def serve(board, store, cfg, registry, dev, dm, reg, planner, ex, label, out):
         dm.drop()
     sch = cfg["schedule"]
     # queue mode: answer what the server queued while we slept, stop when it is quiet (the
-    # window is the planner's: wake/planner.py listen_ms)
-    w = out["listen_ms"] = planner.listen_ms()
+    # window is the planner's: wake/plan_wake.py, loaded for this and dropped)
+    from wake import plan_wake
+    w = out["listen_ms"] = plan_wake.listen_ms(planner)
+    del plan_wake
+    _unload("wake.plan_wake")
     t = board.ticks_ms()
     if ex.serve(w, sch["listen_max_ms"]):
         planner.served(board.ticks_diff(board.ticks_ms(), t) - w)
@@ -601,7 +604,10 @@ def schedule(board, store, cfg, dev, dm, reg, planner, net, chan, ex, result, la
     # the sleep is the planner's too: the lifetime renewal, the NAT timeout when the device
     # must stay reachable or a keep-alive is cheaper than what follows an expiry
     s = cfg["schedule"]["sleep_s"]
-    k = planner.sleep_s(chan, s, out.get("next_s", s))
+    from wake import plan_wake
+    k = plan_wake.sleep_s(planner, chan, s, out.get("next_s", s))
+    del plan_wake
+    _unload("wake.plan_wake")
     if k < s:
         nxt.append(k)
         out["plan"] = k

@@ -61,16 +61,15 @@ class Planner:
         self.store = store
         self.radio = cfg["radio"]
         self.coap = cfg["coap"]
-        self.sch = cfg.get("schedule") or {}
-        self.rai = (cfg.get("modem") or {}).get("rai", True)
+        self.cfg = cfg
         prior = self.radio.get("nat_timeout_prior_s", [30, 120])
         self.nat_lo, self.nat_hi = int(prior[0]), int(prior[1])
-        self.lo0 = self.nat_lo
         self.last_exchange = 0
         self.last_wake = 0
         self.stats = [[bytearray(4), 0, 0, 0] for _ in PATHS]
         self.fails = 0           # wakes in a row that ended without an exchange
         self.tried = []          # [(path, outcome)] this wake
+        self.undo = None         # (stats, bytes, ms) before this wake's success measured them
         pc = cfg.get("planner") or {}
         self.force = pc.get("force")          # a fixed strategy (make bench-planner)
         self.explore = pc.get("explore", 2)   # % of the path energy spent on exploration
@@ -104,13 +103,22 @@ class Planner:
         link loses datagrams."""
         if retx is not None and not any(t[1] != "ok" for t in self.tried):
             self.clean = 0 if retx else min(self.clean + 1, 255)
+        u = self.undo
+        if retx and u:
+            # retransmissions: the link lost datagrams, and the time and bytes of this wake's
+            # path are the link's (any path pays them), not the path's: keep the older figures
+            if u[1]:
+                u[0][1] = u[1]
+            if u[2]:
+                u[0][3] = u[2]
         f = self.nat_fail
         if f is not None and not any(t[1] == "session-unknown" for t in self.tried):
             self.nat_hi = max(1, min(self.nat_hi, f))
             self.flags |= 1
             if self.nat_lo + (self.nat_lo >> 4) + 2 >= self.nat_hi:
                 # an expiry within what was proven: the NAT changed, what it keeps is unknown
-                self.nat_lo = max(1, min(self.lo0, self.nat_hi >> 1))
+                self.nat_lo = max(1, min(int(self.radio.get("nat_timeout_prior_s", [30])[0]),
+                                         self.nat_hi >> 1))
         b = bytearray(struct.pack(_HDR, _VER, int(self.last_exchange), int(self.last_wake),
                                   int(self.nat_lo), int(self.nat_hi), min(self.fails, 255),
                                   self.port & 0xFFFF, min(self.since, 65535), self.pexp,
@@ -226,60 +234,12 @@ class Planner:
             return 0
         pk = self.p_ok(path, asleep_s)
         save = rest - c - 0.005 * (self.detect_uJ(path) + rest)
-        return max(0.0, pk * save * 8640000 / max(self.sch.get("sleep_s", 3600), 60))
-
-    # -- the wake around the path ---------------------------------------------------------------
-    def listen_ms(self):
-        """The queue-mode listen window: the board's schedule.listen_ms; with
-        schedule.listen_min_ms below it, twice the slowest server reaction seen (a queue-mode
-        server sends what it queued as soon as the Update arrives), at least that minimum."""
-        hi = self.sch.get("listen_ms", 1500)
-        lo = self.sch.get("listen_min_ms", hi)
-        if lo >= hi:
-            return hi
-        return max(lo, min(hi, 2 * max(self.lag * 10, 2 * self.radio["rtt_ms"])))
+        return max(0.0, pk * save * 8640000 / max((self.cfg.get("schedule") or {}).get("sleep_s", 3600), 60))
 
     def served(self, ms):
         """A listen window heard the server: ms until its last request (the slowest kept,
-        forgotten by 1/8 a wake)."""
+        forgotten by 1/8 a wake; wake/plan_wake.py listen_ms plans with it)."""
         self.lag = max(min(int(ms) // 10 + 1, 255), self.lag * 7 // 8)
-
-    def fixed_uJ(self):
-        """Per-wake fixed energy of the bearer: association or RRC set-up (radio.wake_uJ), the
-        listen window and the connected tail (radio.tail_ms, radio.rai_tail_ms with RAI) at
-        the connected-idle power (radio.idle_mW)."""
-        r = self.radio
-        tail = r.get("rai_tail_ms" if self.rai else "tail_ms", r.get("tail_ms", 0))
-        return r.get("wake_uJ", 0) + (self.listen_ms() + tail) * r.get("idle_mW", r["rx_mW"])
-
-    def sleep_s(self, chan, sleep_s, due_s=1 << 30):
-        """The sleep until the next wake: the schedule's, never past the registration renewal
-        (due_s); with schedule.reachable never past the proven NAT lower bound (less a margin:
-        the mapping, and the server's way to the device, stay alive); else just under it when a
-        keep-alive there (fixed cost + dtls-reuse) costs less per day than sleeping the
-        schedule and taking the path after an expiry. A fixed strategy (planner.force) keeps
-        the schedule (and the requirements)."""
-        s = max(1, min(sleep_s, due_s))
-        lo = self.nat_lo
-        k = lo - 2 - (lo >> 4)     # (the wake's own seconds, as in p_ok)
-        if k >= s or k < 1:
-            return s
-        if self.sch.get("reachable"):
-            return k
-        if self.force or not self.port or "dtls-reuse" not in chan.paths():
-            return s
-        w = self.fixed_uJ()
-        rest = [p for p in chan.paths() if p != "dtls-reuse"]
-        after = None
-        for p in reversed(rest):
-            c = self.energy(self.estimate(chan, p), self.stats[_k(p)][3] * 10)
-            if after is not None:
-                c += (1.0 - self.p_ok(p, s)) * (self.detect_uJ(p) + after)
-            after = c if after is None else min(after, c)
-        keep = self.energy(self.estimate(chan, "dtls-reuse"), self.stats[4][3] * 10)
-        if (w + keep) * s < (w + after) * k:
-            return k
-        return s
 
     # -- learning -----------------------------------------------------------------------------
     def record(self, path, outcome, asleep_s=None, n=None, ms=0):
@@ -293,6 +253,7 @@ class Planner:
         ok, fail = c >> 4, c & 15
         if outcome == "ok":
             ok += 1
+            self.undo = (st, st[1], st[3])
             if n:
                 st[1] = min(n if not st[1] else (3 * st[1] + n) // 4, 65535)
             if ms:
