@@ -205,3 +205,13 @@ def test_a_wake_with_retransmissions_does_not_measure_its_path():
     q.record("cid", "ok", 3600, 261, 700)               # the first figure is kept, retransmissions or not
     q.save(1)
     assert (q.stats[3][1], q.stats[3][3]) == (261, 70)
+
+
+def test_slow_coap_timers_do_not_keep_a_fresh_cid_behind_resumption():
+    # the board's timers (ACK 2 s: 7 x 2.5 s of silence before a CID is given up) and no clean
+    # wake yet: the prior's expected silence stays under what CID saves on its first keep-alive
+    cfg = _cfg(radio=dict(WIFI, rtt_ms=30))
+    cfg["coap"] = {"ack_timeout_ms": 2000, "ack_random_factor": 1.5, "probe_retransmit": 2}
+    p = Planner(Store(FakeBoard()), cfg)
+    assert p.clean == 0
+    assert p.chain(FakeChan(["cid", "resume", "full-handshake"]), 3600) == ["cid", "resume", "full-handshake"]
