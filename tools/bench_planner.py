@@ -54,6 +54,10 @@ def _sc(title, wakes, sleep, nat, mode="psk", cid=None, port="fresh", strategies
           "nat": dict({"timeout_s": nat}), "local_port": port, "strategies": strategies}
     if mode == "psk":
         sc["security"] = {"cid": cid}
+    if port == "fresh" and "dtls-reuse" in strategies:
+        # a new local port each wake: the server knows the connection by the old address, so
+        # forcing dtls-reuse fails every wake (measured: 2x resumption's energy); left out
+        sc["strategies"] = [x for x in strategies if x != "dtls-reuse"]
     for k, v in kw.items():
         if k == "loss":
             sc["nat"]["loss"] = v
@@ -80,15 +84,15 @@ def _every(n, wakes):
 
 SUITE = {
     # sleep/NAT ratio below and above 1, fixed local port (dtls-reuse can work)
-    "reuse-60-nat120": _sc("sleep 60 s < NAT 120 s, fixed port, no CID", 24, 60, 120, port="fixed"),
-    "reuse-125-nat120": _sc("sleep 125 s > NAT 120 s, fixed port, no CID", 24, 125, 120, port="fixed"),
-    "reuse-300-nat600": _sc("sleep 300 s < NAT 600 s (above the prior), fixed port, no CID", 24, 300, 600,
+    "reuse-60-nat120": _sc("sleep 60 s < NAT 120 s, fixed port, no CID", 48, 60, 120, port="fixed"),
+    "reuse-125-nat120": _sc("sleep 125 s > NAT 120 s, fixed port, no CID", 48, 125, 120, port="fixed"),
+    "reuse-300-nat600": _sc("sleep 300 s < NAT 600 s (above the prior), fixed port, no CID", 48, 300, 600,
                             port="fixed"),
-    "nat-falls": _sc("NAT 600 s falls to 60 s at wake 8, sleep 300 s, fixed port", 24, 300, 600, port="fixed",
-                     nat_timeout={8: 60}),
-    "nat-rises": _sc("NAT 60 s rises to 600 s at wake 4, sleep 300 s, fixed port", 24, 300, 60, port="fixed",
-                     nat_timeout={4: 600}),
-    "fresh-port-60": _sc("sleep 60 s < NAT 120 s but a new local port each wake", 24, 60, 120, port="fresh"),
+    "nat-falls": _sc("NAT 600 s falls to 60 s at wake 16, sleep 300 s, fixed port", 48, 300, 600, port="fixed",
+                     nat_timeout={16: 60}),
+    "nat-rises": _sc("NAT 60 s rises to 600 s at wake 8, sleep 300 s, fixed port", 48, 300, 60, port="fixed",
+                     nat_timeout={8: 600}),
+    "fresh-port-60": _sc("sleep 60 s < NAT 120 s but a new local port each wake", 48, 60, 120, port="fresh"),
     "resume-hourly": _sc("no CID, hourly, NAT 120 s: resumption", 24, 3600, 120),
     "no-session-cache": _sc("no CID, server without session cache", 24, 3600, 120,
                             dtls={"session_max_entries": 0}),
@@ -101,16 +105,16 @@ SUITE = {
     "cid-restarts-8h": _sc("CID, server restarts every 8 h", 24, 3600, 120, cid="rfc9146", strategies=CID,
                            server_restart=_every(8, 24)),
     "cid-loss10": _sc("CID, 10 % loss each way", 24, 3600, 120, cid="rfc9146", strategies=CID, loss=0.1),
-    "reuse-loss10": _sc("sleep 60 s < NAT 120 s, fixed port, 10 % loss each way", 24, 60, 120, port="fixed",
+    "reuse-loss10": _sc("sleep 60 s < NAT 120 s, fixed port, 10 % loss each way", 48, 60, 120, port="fixed",
                         loss=0.1),
     "cid-power-cuts": _sc("CID, power cuts (RTC lost) with probability 0.3", 24, 3600, 120, cid="rfc9146",
                           strategies=CID, power_cut=0.3, seed=3),
     "oscore-hourly": _sc("OSCORE, hourly", 12, 3600, 120, mode="oscore", strategies=["oscore", "oscore-b2"]),
     # the wake, not only the path: a device that must stay reachable sleeps under the NAT's
     # proven lower bound (every strategy: a requirement), the planner keeps the mapping's path
-    "reachable-600-nat120": _sc("must stay reachable: sleep 600 s planned under NAT 120 s, fixed port", 24, 600,
+    "reachable-600-nat120": _sc("must stay reachable: sleep 600 s planned under NAT 120 s, fixed port", 48, 600,
                                 120, port="fixed", reachable=True),
-    "reachable-cid-nat120": _sc("must stay reachable, CID, new port each wake, NAT 120 s", 24, 600, 120,
+    "reachable-cid-nat120": _sc("must stay reachable, CID, new port each wake, NAT 120 s", 48, 600, 120,
                                 cid="rfc9146", strategies=CID, reachable=True),
     "lte-m-cid": _cell("nRF9160 LTE-M, host DTLS with CID", "lte-m", 12, cid="rfc9146", strategies=CID),
     "lte-m-restarts-3h": _cell("nRF9160 LTE-M, host DTLS with CID, server restarts every 3 h", "lte-m", 12,

@@ -19,7 +19,7 @@ Attribution: a silent dtls-reuse followed by a refused resumption is the server 
 its state, not the NAT; a new local port says nothing about the NAT (and rules dtls-reuse
 out). Exploration: a path the evidence ruled out (a NAT bound, a server without CID or session
 cache) is probed again (one ACK timeout of listening) once the wakes since the last probe have
-put aside `planner.explore` % (default 2) of the path energy to pay for its expected failure,
+put aside `planner.explore` % (default 1) of the path energy to pay for its expected failure,
 the price doubling with each failed probe (up to 64 x), so a NAT timeout that rises, or a
 server that changed, is found again at a bounded cost. `planner.force` (a path name) disables the planner: that path
 first whenever its state exists (the fixed strategies of make bench-planner).
@@ -72,7 +72,7 @@ class Planner:
         self.undo = None         # (stats, bytes, ms) before this wake's success measured them
         pc = cfg.get("planner") or {}
         self.force = pc.get("force")          # a fixed strategy (make bench-planner)
-        self.explore = pc.get("explore", 2)   # % of the path energy spent on exploration
+        self.explore = pc.get("explore", 1)   # % of the path energy spent on exploration
         self.port = port         # this wake's local port (0: a new one each wake)
         self.same_port = False
         self.since = 0           # wakes since the last exploration probe
