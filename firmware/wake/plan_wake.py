@@ -35,9 +35,10 @@ def sleep_s(self, chan, sleep_s, due_s=1 << 30):
     """The sleep until the next wake: the schedule's, never past the registration renewal
     (due_s); with schedule.reachable never past the proven NAT lower bound (less a margin:
     the mapping, and the server's way to the device, stay alive); else just under it when a
-    keep-alive there (fixed cost + dtls-reuse) costs less per day than sleeping the
-    schedule and taking the path after an expiry. A fixed strategy (planner.force) keeps
-    the schedule (and the requirements)."""
+    keep-alive there (the fixed cost + the way back while the mapping lives) costs less per
+    day than sleeping the schedule (the fixed cost + the way back after that sleep: a
+    dtls-reuse that may find the mapping gone, then its fallback). A fixed strategy
+    (planner.force) keeps the schedule (and the requirements)."""
     s = max(1, min(sleep_s, due_s))
     lo = self.nat_lo
     k = lo - 2 - (lo >> 4)     # (the wake's own seconds, as in p_ok)
@@ -47,15 +48,20 @@ def sleep_s(self, chan, sleep_s, due_s=1 << 30):
         return k
     if self.force or not self.port or "dtls-reuse" not in chan.paths():
         return s
+    self.same_port = True      # the next wake binds this wake's port
     w = fixed_uJ(self)
-    rest = [p for p in chan.paths() if p != "dtls-reuse"]
-    after = None
-    for p in reversed(rest):
-        c = self.energy(self.estimate(chan, p), self.stats[_k(p)][3] * 10)
-        if after is not None:
-            c += (1.0 - self.p_ok(p, s)) * (self.detect_uJ(p) + after)
-        after = c if after is None else min(after, c)
-    keep = self.energy(self.estimate(chan, "dtls-reuse"), self.stats[_k("dtls-reuse")][3] * 10)
-    if (w + keep) * s < (w + after) * k:
+    if (w + _cost(self, chan, k)) * s < (w + _cost(self, chan, s)) * k:
         return k
     return s
+
+
+def _cost(self, chan, asleep_s):
+    """The expected energy of the wake's way back after asleep_s: the chain's paths weighed from
+    the last one backwards, as Planner.chain does (without exploration)."""
+    rest = None
+    for p in reversed(chan.paths()):
+        c = self.energy(self.estimate(chan, p), self.stats[_k(p)][3] * 10)
+        if rest is not None:
+            c += (1.0 - self.p_ok(p, asleep_s)) * (self.detect_uJ(p) + rest)
+        rest = c if rest is None else min(rest, c)
+    return rest

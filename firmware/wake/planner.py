@@ -107,18 +107,21 @@ class Planner:
         if retx and u:
             # retransmissions: the link lost datagrams, and the time and bytes of this wake's
             # path are the link's (any path pays them), not the path's: keep the older figures
-            if u[1]:
-                u[0][1] = u[1]
-            if u[2]:
-                u[0][3] = u[2]
+            # (none yet: the channel's estimate; a first figure from a lossy wake would make
+            # the path look slower than every path not measured yet)
+            u[0][1] = u[1]
+            u[0][3] = u[2]
         f = self.nat_fail
         if f is not None and not any(t[1] == "session-unknown" for t in self.tried):
+            lo = self.nat_lo
             self.nat_hi = max(1, min(self.nat_hi, f))
             self.flags |= 1
-            if self.nat_lo + (self.nat_lo >> 4) + 2 >= self.nat_hi:
+            if f <= lo + (lo >> 4) + 2:
                 # an expiry within what was proven: the NAT changed, what it keeps is unknown
                 self.nat_lo = max(1, min(int(self.radio.get("nat_timeout_prior_s", [30])[0]),
-                                         self.nat_hi >> 1))
+                                         f >> 1))
+            elif lo >= self.nat_hi:
+                self.nat_lo = self.nat_hi - 1
         b = bytearray(struct.pack(_HDR, _VER, int(self.last_exchange), int(self.last_wake),
                                   int(self.nat_lo), int(self.nat_hi), min(self.fails, 255),
                                   self.port & 0xFFFF, min(self.since, 65535), self.pexp,
