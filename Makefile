@@ -23,7 +23,7 @@ WASM_VER := 1.28.0-6
 NODE_DIR := .node
 WASM_OK := $(NODE_DIR)/ok-$(WASM_VER)
 
-.PHONY: all help setup test demo run mpy bench bench-planner clean console flash deploy monitor hw-test size wasm32 heap32 fuzz
+.PHONY: all help setup test test-unit test-mp test-e2e test-interop demo run mpy bench bench-planner clean console flash deploy monitor hw-test size wasm32 heap32 fuzz
 
 all: test
 
@@ -61,6 +61,13 @@ heap32: $(VENV)/ok wasm32
 test: $(VENV)/ok mpy wasm32
 	$(VPY) -m pytest -q host_tests
 
+# one kind of test (host_tests/<kind>/; README "Test"); K=expr passes -k to pytest
+test-unit test-mp test-interop: $(VENV)/ok mpy
+	$(VPY) -m pytest -q host_tests/$(@:test-%=%) $(if $(K),-k "$(K)")
+
+test-e2e: $(VENV)/ok mpy wasm32
+	$(VPY) -m pytest -q host_tests/e2e $(if $(K),-k "$(K)")
+
 mpy: $(VENV)/ok
 	@$(VPY) tools/runner.py --build
 
@@ -73,6 +80,7 @@ run: $(VENV)/ok
 help:
 	@echo "make setup                 create .venv with the pinned tools (every target does it on first use)"
 	@echo "make test                  all tests (unit under CPython and micropython, end to end, interop)"
+	@echo "make test-unit|test-mp|test-e2e|test-interop [K=expr]   one kind: host_tests/unit, mp, e2e, interop"
 	@echo "make demo [SCENARIO=demo]  a simulated day of wakes through a NAT; reports/SCENARIO.{json,png}"
 	@echo "make bench                 measured bytes per wake of each security mode"
 	@echo "make heap32                live-heap peak per wake path, 64-bit unix port vs 32-bit webassembly port"

@@ -1,7 +1,7 @@
 """Run one host_tests/mp/test_*.py module under the micropython binary.
 
 Usage: micropython -X heapsize=91K host_tests/mp_run.py test_coap_codec
-   or, as host_tests/test_micropython.py does: boot the firmware ROMFS image (like the device)
+   or, as host_tests/mp/test_micropython.py does: boot the firmware ROMFS image (like the device)
    with the device's heap budget (tools/heap_budget.py, via runner.device_argv) and call
    run(name); firmware modules then come precompiled from /rom.
 Calls every function whose name starts with test_, prints one line per test and a closing

@@ -78,7 +78,7 @@ SCENARIOS["oscore-heal"] = {
 }
 
 # DTLS path scenarios: each wake takes a sample and Sends it (the runner's summary counts the
-# samples the server received). host_tests/test_e2e_dtls.py runs them with schedule.report
+# samples the server received). host_tests/e2e/test_e2e_dtls.py runs them with schedule.report
 # "none", so that each wake's bytes are its path's own cost (make bench's rows).
 _DTLS_KA = {"schedule": dict(FAST_SCHED, sleep_s=3600, report="send"), "coap": FAST_COAP}
 

@@ -1,8 +1,11 @@
 """CoAP message layer and request/response matching over one security channel (RFC 7252 4-5).
 
-What it does: message IDs and short tokens that do not repeat across deep sleep (persisted in
-the store's 'coap' section), CON retransmission with randomized exponential back-off
-(ACK_TIMEOUT, ACK_RANDOM_FACTOR, MAX_RETRANSMIT from the board config), piggy-backed and
+What it does: every message the device originates goes out here (Register, Update, Send,
+bootstrap and FOTA requests through request(); CON and NON notifications through send()), with
+message IDs and short tokens that do not repeat across deep sleep (persisted in the store's
+'coap' section), CON retransmission with randomized exponential back-off (ACK_TIMEOUT,
+ACK_RANDOM_FACTOR from the board config; the budget per call, MAX_RETRANSMIT by default),
+piggy-backed and
 separate responses, answering server-initiated requests while waiting (queue mode),
 duplicate detection of incoming CON/NON (the cached response is resent), RST for what it cannot
 match. What it does not do: protect messages (the channel does) or know LwM2M.
@@ -14,6 +17,7 @@ import struct
 
 from micropython import const
 
+import log
 from coap import codec as C
 from errors import NoAnswer, ProtocolError
 
@@ -36,7 +40,6 @@ class Exchange:
         self.separate_ms = int(timers.get("separate_timeout_ms", 10000))
         self.token_len = int(timers.get("token_len", 1))
         self.handler = handler  # handler(msg) -> response Message (code/opts/payload) or None
-        self.on_serve = None    # called after each handled request (heap checkpoints)
         self.log = log
         self.seen = []          # [(mid, response bytes-or-msg)] for incoming dedup
         self.retransmissions = 0
@@ -66,46 +69,57 @@ class Exchange:
     def _save(self):
         self.store.put("coap", struct.pack(">HH", self.mid, self.tok))
 
-    # -- requests -------------------------------------------------------------------------------
-    def request(self, msg, confirmable=True):
+    # -- requests and notifications -------------------------------------------------------------
+    def request(self, msg, confirmable=True, retries=None):
         """Send a request and return its response Message. Raises NoAnswer, Reset.
 
+        retries: this call's retransmission budget (None: MAX_RETRANSMIT from the config).
         RFC 9175 2.4: a 4.01 that carries an Echo option (an OSCORE server that lost its replay
         window, RFC 8613 App. B.1.2) is answered by repeating the request once, as a new
         exchange; the channel adds the Echo value to that repetition."""
-        r = self._request(msg, confirmable)
-        if r.code == C.UNAUTHORIZED and r.get(C.ECHO) is not None:
+        echo = 1
+        while True:
+            if not msg.token:
+                msg.token = self.next_token()
+            r = self.send(msg, confirmable, retries)
+            if r is None:
+                raise NoAnswer("no answer to %s" % C.code_str(msg.code))
+            if not echo or r.code != C.UNAUTHORIZED or r.get(C.ECHO) is None:
+                return r
             if self.log:
                 self.log("coap: 4.01 with Echo: repeating the request once")
             msg.token = b""
-            r = self._request(msg, confirmable)
-        return r
+            echo = 0
 
-    def _request(self, msg, confirmable):
+    def send(self, msg, confirmable=True, retries=None):
+        """Send msg with a new MID: a request (request() sets its token) or a notification (a
+        2.05 with the observation's token and Observe option, RFC 7641 4.2). A CON is
+        retransmitted at the randomized exponential back-off of RFC 7252 4.2 (first timeout
+        in [ACK_TIMEOUT, ACK_TIMEOUT * ACK_RANDOM_FACTOR]) until answered or `retries`
+        retransmissions (None: MAX_RETRANSMIT) are spent; requests from the server arriving
+        meanwhile are served. Returns the answer (a request's response, a CON notification's
+        ACK; a NON notification is sent once and returned) or None. Raises Reset (RST: for a
+        notification, the server cancelled the observation)."""
         msg.mtype = C.CON if confirmable else C.NON
         msg.mid = self.next_mid()
-        if not msg.token:
-            msg.token = self.next_token()
-        timeout = self.ack_timeout
-        # randomized initial timeout in [ACK_TIMEOUT, ACK_TIMEOUT * ACK_RANDOM_FACTOR]
+        if retries is None:
+            retries = self.max_retransmit
         r = self.board.urandom(1)[0] / 255.0
-        timeout = int(timeout * (1.0 + (self.random_factor - 1.0) * r))
-        tries = 0
+        timeout = int(self.ack_timeout * (1.0 + (self.random_factor - 1.0) * r))
         acked = False
         while True:
             if not acked:
                 self.chan.send(msg)
-            resp, acked = self._wait(msg, timeout, acked)
-            if resp is not None:
-                return resp
-            if acked:
-                raise NoAnswer("separate response never came (token %s)" % msg.token.hex())
-            tries += 1
-            if tries > self.max_retransmit or not confirmable:
-                raise NoAnswer("no answer to %s after %d transmissions" % (C.code_str(msg.code), tries))
+                if not confirmable and msg.is_response():
+                    return msg                  # a NON notification: nothing comes back
+            r, acked = self._wait(msg, timeout, acked)
+            # (acked without a response: the separate response never came)
+            if r is not None or acked or not confirmable or retries <= 0:
+                return r
+            retries -= 1
             self.retransmissions += 1
             if self.log:
-                self.log("coap: retransmit mid=%d try %d" % (msg.mid, tries + 1))
+                self.log("coap: retransmit mid=%d" % msg.mid)
             timeout *= 2
 
     def _wait(self, req, timeout_ms, acked):
@@ -114,13 +128,12 @@ class Exchange:
         t0 = b.ticks_ms()
         limit = self.separate_ms if acked else timeout_ms
         while True:
-            left = limit - b.ticks_diff(b.ticks_ms(), t0)
-            if left <= 0:
-                return None, acked
-            m = self.chan.recv(left)
+            m = log.recv(self.chan, b, t0, limit)
             if m is None:
                 return None, acked
             if m.mtype == C.ACK and m.mid == req.mid:
+                if req.is_response():
+                    return m, True        # a notification's ACK: delivered
                 if m.code == C.EMPTY:
                     acked = True          # separate response follows
                     t0 = b.ticks_ms()
@@ -134,7 +147,8 @@ class Exchange:
             if m.is_request():
                 self._serve_one(m)
                 continue
-            if m.is_response() and m.token == req.token and m.mtype in (C.CON, C.NON):
+            if m.is_response() and m.token == req.token and m.mtype in (C.CON, C.NON) \
+                    and not req.is_response():
                 if m.mtype == C.CON:
                     self.chan.send(C.Message(C.ACK, C.EMPTY, m.mid))
                 return m, True
@@ -151,8 +165,8 @@ class Exchange:
         resp = None
         if self.handler:
             resp = self.handler(m)
-            if self.on_serve:
-                self.on_serve()
+            if log.trace:
+                log.trace("request")      # (the wake's heap checkpoint)
         if resp is None and m.mtype == C.CON:
             resp = C.Message(C.ACK, C.EMPTY)
         if resp is not None:

@@ -15,8 +15,6 @@ from crypto import CryptoError
 from dtls import DtlsError, DtlsSessionUnknown, ticks_ms, ticks_diff  # noqa: F401
 from dtls import record as R
 
-probe = None   # optional callable run at memory high points (heap measurement in tools/interop)
-
 
 class DtlsClient:
     """One DTLS association with one server over `net` (send / recv(timeout_ms)).
@@ -42,8 +40,6 @@ class DtlsClient:
         self.conn = None
         self.seq = None          # start(v) / take(): write sequence numbers (persisted)
         self.on_keys = None      # hook(conn): persist new keys before their first use
-        self.tap = None          # hook(datagram): every datagram sent (tests, meters)
-        self.on_mark = None      # hook(label): a heap checkpoint at the handshake's high water
         self.e0seq = 0
         self.hs = None
         self.pending = None      # abbreviated handshake: our final flight, not yet sent
@@ -63,20 +59,16 @@ class DtlsClient:
     def handshake(self, resume=False):
         """Full handshake, or (resume) the abbreviated one with self.session, leaving our final
         flight in `pending`. The handshake code is freed afterwards."""
-        import sys
         import gc
+        import log
         from dtls import handshake as H
         try:
             H.Hs(self, resume).run()
         finally:
             self.hs = None
             H = None
-            for n in ("dtls.handshake", "crypto.hmac"):
-                if sys.modules.pop(n, None) is not None:
-                    p = sys.modules.get(n[:n.index(".")])
-                    n = n[n.index(".") + 1:]
-                    if p is not None and n in p.__dict__:
-                        delattr(p, n)
+            log.unload("dtls.handshake")
+            log.unload("crypto.hmac")
             gc.collect()
 
     def _rx(self, dg):
@@ -142,10 +134,6 @@ class DtlsClient:
                 out.extend(R.hdr(ct, 0, self.e0seq, b"", len(p)))
                 out.extend(p)
                 self.e0seq += 1
-        if probe:
-            probe()
-        if self.tap:
-            self.tap(out)
         self.net.send(out)
 
     def send_app(self, data=None):

@@ -1,7 +1,7 @@
 """DTLS 1.2 PSK handshake (client) for TLS_PSK_WITH_AES_128_CCM_8: messages, key schedule,
 reassembly and the state machine. Imported by client.DtlsClient.handshake() only, and dropped
 from sys.modules when the handshake ends (the 'cid' path never loads it); the harness server
-(CPython) reuses the codecs and the key schedule.
+(CPython) has its own (tools/harness/dtls_wire.py).
 
 Flights (client view):
     full:  CH -> [HVR -> CH+cookie] -> SH [SKE] SHD -> CKE CCS Fin(e1) -> CCS Fin(e1)
@@ -165,8 +165,9 @@ class Hs:
             c.path_taken = "resume"
         if hasattr(c.seq, "store"):
             c.seq.store.drop("hs")    # the server took our Finished (or resumed): count again
-        if c.on_mark:     # the handshake code, its state and the new keys are all alive here
-            c.on_mark("handshake")
+        from log import trace     # the handshake code, its state and the new keys are all
+        if trace:                  # alive here
+            trace("handshake")
 
     def keys(self):
         """The connection from the key block (RFC 5246 6.3: client/server write keys, IVs) on

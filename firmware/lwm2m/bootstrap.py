@@ -18,11 +18,11 @@ true) -> bootstrap again (LwM2M 1.1.1 Core 6.2.1). Without `bootstrap.uri` the f
 import json
 
 
-def run(board, store, cfg, secrets, endpoint, info, mark=None):
+def run(board, store, cfg, secrets, endpoint, info):
     """Returns the (cfg, secrets) to use, or None when this wake was a bootstrap (info says
     how it went). Takes itself out of sys.modules (its work is done for this wake)."""
-    import sys
-    sys.modules.pop(__name__, None)
+    import log
+    log.unload(__name__)
     bs = cfg.get("bootstrap") or {}
     r = None
     b = store.flash_get("bootstrap")
@@ -59,9 +59,9 @@ def run(board, store, cfg, secrets, endpoint, info, mark=None):
                 due = p[17] + 1
     if due:
         from lwm2m import bsrun
-        bsrun.run(board, store, cfg, endpoint, info, due - 1, mark)
+        bsrun.run(board, store, cfg, endpoint, info, due - 1)
         del bsrun
-        sys.modules.pop("lwm2m.bsrun", None)
+        log.unload("lwm2m.bsrun")
         return None
     if r is None:
         return cfg, secrets

@@ -270,7 +270,7 @@ class Bootstrap:
         return rec
 
 
-def run(board, store, cfg, endpoint, info, fails=0, mark=None):
+def run(board, store, cfg, endpoint, info, fails=0):
     """One bootstrap with the configured bootstrap server (bootstrap.uri, coap:// only); fills
     the wake's info (path 'bootstrap', result, what the server did, the bytes, notes). On a
     commit the old session and registration are dropped and the Register follows in a wake of
@@ -301,8 +301,9 @@ def run(board, store, cfg, endpoint, info, fails=0, mark=None):
     result = "ok"
     try:
         b.request(ex)
-        if mark:
-            mark("bs-request")
+        from log import trace
+        if trace:
+            trace("bs-request")
         t0 = board.ticks_ms()
         limit = int(bs.get("timeout_ms", 30000))
         idle = int(bs.get("idle_ms", 5000))

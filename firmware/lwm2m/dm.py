@@ -28,6 +28,12 @@ def _resp(code, payload=b"", cf=None):
     return m
 
 
+def _failed(e, code, what, lv):
+    from log import log
+    log("dm: request %s: %s: %s" % (what, type(e).__name__, e), lv)
+    return _resp(code)
+
+
 def _args_ok(s):
     # LwM2M 1.1 Core 5.4.3 Execute arguments: arg *("," arg), arg = DIGIT ["='" *CHAR "'"].
     i, n = 0, len(s)
@@ -58,7 +64,20 @@ class DM:
         self.now = now              # clock for observations
 
     def handle(self, m):
-        # Answer one request from the server (returns the response Message).
+        # Answer one request from the server (returns the response Message). A payload or an
+        # argument that does not decode is the server's error: 4.00, raised as fmt.DecodeError
+        # by the decoding steps only. Anything else raised here is a bug: logged as one and
+        # answered 5.00 (the wake goes on); a MemoryError goes to the caller (LazyDM: 5.03).
+        try:
+            return self._handle(m)
+        except fmt.DecodeError as e:      # nothing changed: decoded and checked before storing
+            return _failed(e, C.BAD_REQUEST, "rejected", "W")
+        except MemoryError:
+            raise
+        except Exception as e:     # not the server's fault
+            return _failed(e, C.INTERNAL_ERROR, "failed (a bug)", "E")
+
+    def _handle(self, m):
         if m.code in (5, 7):      # FETCH, iPATCH: Read/Observe/Write-Composite (lwm2m/composite.py)
             from lwm2m import composite
             return composite.handle(self, m)
@@ -76,47 +95,34 @@ class DM:
         if o.hidden:
             return _resp(C.UNAUTHORIZED)
         c = m.code
-        try:
-            if c == C.GET:
-                acc = m.get_uint(C.ACCEPT)
-                if acc == _CF_LINK:
-                    return self.discover(o, ids)
-                r = self.read(o, ids, acc)
-                if r.code == C.CONTENT and m.get(C.OBSERVE) is not None and self.store:
-                    from lwm2m import observe
-                    observe.on_request(self.store, m, ids, r, self.reg, self.now())
-                return r
-            if c == C.PUT:
-                q = m.get_all(C.URI_QUERY)
-                if q and not m.payload and m.get(C.CONTENT_FORMAT) is None:
-                    return self.write_attrs(o, ids, q)
-                return self.write(o, ids, m, True)
-            if c == C.POST:
-                if len(ids) == 1:
-                    return self.create(o, m)
-                if len(ids) == 3:
-                    r = o.res(ids[2])
-                    if r is None:
-                        return _resp(C.NOT_FOUND)
-                    if r[0] == "e":
-                        return self.execute(o, ids, m.payload)
-                    if not r[2]:
-                        return _resp(C.METHOD_NOT_ALLOWED)
-                return self.write(o, ids, m, False)
-            if c == C.DELETE:
-                return self.delete(o, ids)
-        except (ValueError, TypeError, KeyError, IndexError, ArithmeticError) as e:
-            # a payload that does not decode or holds values the resource cannot take
-            # (UnicodeError is a ValueError; OverflowError an ArithmeticError): nothing changed
-            from log import log
-            log("dm: request rejected: %s: %s" % (type(e).__name__, e), "W")
-            return _resp(C.BAD_REQUEST)
-        except MemoryError:
-            raise
-        except Exception as e:     # a bug, not the server's fault: logged, the wake goes on
-            from log import log
-            log("dm: request rejected: %s: %s" % (type(e).__name__, e), "E")
-            return _resp(C.INTERNAL_ERROR)
+        if c == C.GET:
+            acc = m.get_uint(C.ACCEPT)
+            if acc == _CF_LINK:
+                return self.discover(o, ids)
+            r = self.read(o, ids, acc)
+            if r.code == C.CONTENT and m.get(C.OBSERVE) is not None and self.store:
+                from lwm2m import observe
+                observe.on_request(self.store, m, ids, r, self.reg, self.now())
+            return r
+        if c == C.PUT:
+            q = m.get_all(C.URI_QUERY)
+            if q and not m.payload and m.get(C.CONTENT_FORMAT) is None:
+                return self.write_attrs(o, ids, q)
+            return self.write(o, ids, m, True)
+        if c == C.POST:
+            if len(ids) == 1:
+                return self.create(o, m)
+            if len(ids) == 3:
+                r = o.res(ids[2])
+                if r is None:
+                    return _resp(C.NOT_FOUND)
+                if r[0] == "e":
+                    return self.execute(o, ids, m.payload)
+                if not r[2]:
+                    return _resp(C.METHOD_NOT_ALLOWED)
+            return self.write(o, ids, m, False)
+        if c == C.DELETE:
+            return self.delete(o, ids)
         return _resp(C.METHOD_NOT_ALLOWED)
 
     def _find(self, o, ids, op):

@@ -55,15 +55,18 @@ def write_attrs(dm, o, ids, q):
     numeric = len(ids) == 3 and o.res(ids[2])[0] in ("i", "f")
     new = {}
     for b in q:
-        k, _, v = bytes(b).decode().partition("=")
+        try:                                         # (UnicodeError is a ValueError)
+            k, _, v = bytes(b).decode().partition("=")
+            x = (float(v) if k in ("gt", "lt", "st") else int(v)) if v else None
+        except ValueError:
+            return _resp(C.BAD_REQUEST)              # not an attribute we read
         if k not in _ATTRS:
             return _resp(C.BAD_REQUEST)
         if k in ("gt", "lt", "st") and not numeric:
             return _resp(C.BAD_REQUEST)
-        if not v:
+        if x is None:
             new[k] = None
             continue
-        x = float(v) if k in ("gt", "lt", "st") else int(v)
         # inf or nan would be persisted as `inf`/`nan` that json.loads rejects (issue #11, F1);
         # periods are 32-bit seconds
         if not (x == x and x - x == 0) or (x < 0 and k not in ("gt", "lt")) or x > 1e15 or x < -1e15 \
@@ -73,7 +76,10 @@ def write_attrs(dm, o, ids, q):
     if dm.store is None:
         return _resp(C.INTERNAL_ERROR)
     from lwm2m.observe import set_attrs
-    set_attrs(dm.store, ids, new)
+    try:
+        set_attrs(dm.store, ids, new)
+    except ValueError:             # the result breaks lt + 2 st < gt: nothing stored
+        return _resp(C.BAD_REQUEST)
     return _resp(C.CHANGED)
 
 # -- Write, Create ----------------------------------------------------------------------
@@ -86,7 +92,7 @@ def _stage(dm, o, ids, recs, conv, replace, create):
     upd = {}
     for p, raw in recs:
         if len(p) < 3 or tuple(p[:n]) != tuple(ids):
-            raise ValueError("path outside the request")
+            raise fmt.DecodeError("path outside the request")
         rid = p[2]
         r = o.res(rid)
         if r is None:
@@ -104,17 +110,17 @@ def _stage(dm, o, ids, recs, conv, replace, create):
             if raw is None:
                 continue
             if len(p) != 4:
-                raise ValueError("multiple resource without instances")
-            cur[p[3]] = fmt.check(conv(raw, typ), typ)
+                raise fmt.DecodeError("multiple resource without instances")
+            cur[p[3]] = fmt.value(conv, raw, typ)
         else:
             if len(p) != 3 or raw is None:
-                raise ValueError("single resource with instances")
-            upd[rid] = fmt.check(conv(raw, typ), typ)
+                raise fmt.DecodeError("single resource with instances")
+            upd[rid] = fmt.value(conv, raw, typ)
         if typ in ("i", "t"):          # and the resource's range (lwm2m/persist.py)
             from lwm2m.persist import in_range
             for v in (cur.values() if multi else (upd[rid],)):
                 if not in_range(o.oid, rid, v):
-                    raise ValueError("out of range")
+                    raise fmt.DecodeError("out of range")
     return upd
 
 def _apply(dm, o, iid, upd, created=False):

@@ -17,6 +17,12 @@ _TLV = const(11542)
 _LCBOR = const(11544)
 
 
+class DecodeError(ValueError):
+    """A payload or argument that does not decode, or a value the resource cannot take: the
+    server's error, answered 4.00 (lwm2m/dm.py). Raised by the decoding steps only (decode,
+    value, and the checks of lwm2m/dmw.py): anything else a request raises is a bug (5.00)."""
+
+
 def records(o, ids):
     # (path, typ, value) of every readable value under ids (object, instance, resource or
     # resource instance), sorted by path. The caller has checked that ids exist. A resource
@@ -160,20 +166,35 @@ def encode(o, ids, accept):
 
 def decode(cf, payload, ids):
     # Decode a Write/Create payload for the request path ids. Returns (records, conv) where
-    # records are (path, raw) and conv(raw, typ) gives the typed value (ValueError if it cannot),
-    # or None if cf is not a format we read. A TLV multiple resource gives (path, None) first.
-    if cf in (_TEXT, _OPAQUE):
-        return [(tuple(ids), payload)], (untext if cf == _TEXT else _opaque)
-    if cf == _TLV:
-        base = tuple(ids[:3]) if len(ids) == 4 else tuple(ids[:2])
-        return tlv.decode_records(payload, base, []), tlv.bytes_value
-    if cf == _LCBOR:
-        from lwm2m import lcbor
-        return lcbor.dec_lcbor(payload), coerce
-    if cf in (_SJSON, _SCBOR):
-        from lwm2m import senml
-        return (senml.dec_json if cf == _SJSON else senml.dec_cbor)(payload), coerce
+    # records are (path, raw) and conv(raw, typ) gives the typed value (see value()), or None
+    # if cf is not a format we read. A TLV multiple resource gives (path, None) first.
+    # Raises DecodeError: what a malformed payload makes the parsers raise (ValueError,
+    # UnicodeError, TlvError; IndexError, KeyError, TypeError on structures they did not
+    # expect) is the server's error here, and only here.
+    try:
+        if cf in (_TEXT, _OPAQUE):
+            return [(tuple(ids), payload)], (untext if cf == _TEXT else _opaque)
+        if cf == _TLV:
+            base = tuple(ids[:3]) if len(ids) == 4 else tuple(ids[:2])
+            return tlv.decode_records(payload, base, []), tlv.bytes_value
+        if cf == _LCBOR:
+            from lwm2m import lcbor
+            return lcbor.dec_lcbor(payload), coerce
+        if cf in (_SJSON, _SCBOR):
+            from lwm2m import senml
+            return (senml.dec_json if cf == _SJSON else senml.dec_cbor)(payload), coerce
+    except (ValueError, IndexError, KeyError, TypeError) as e:
+        raise DecodeError("%s: %s" % (type(e).__name__, e))
     return None
+
+
+def value(conv, raw, typ):
+    # The value to store from a decoded raw value (conv from decode()), checked for type typ;
+    # DecodeError if it cannot be one (text that is no number, a wrong CBOR type, inf ...).
+    try:
+        return check(conv(raw, typ), typ)
+    except (ValueError, TypeError, OverflowError) as e:
+        raise DecodeError("%s: %s" % (type(e).__name__, e))
 
 
 def _opaque(b, typ):

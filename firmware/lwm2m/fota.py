@@ -177,7 +177,7 @@ def pull(ex, store, board, cfg, blocks):
             req.set_path(path)
             req.add(C.BLOCK2, ((pos // bs) << 4) | szx)
             r = ex.request(req)
-            if r.code == 136 and pos >= _HDR and not primed:
+            if r.code == C.REQUEST_ENTITY_INCOMPLETE and pos >= _HDR and not primed:
                 # 4.08 to a later block from a new address: a server that serves those only after
                 # block 0 of the same representation (aiocoap). Fetch block 0 once, check it is
                 # still our package (size and digest in its header), then ask again.

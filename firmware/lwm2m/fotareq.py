@@ -87,7 +87,7 @@ def _push(m, store, sl, st):
         st["pos"] = 0
         _set(store, st, 1)
     elif st.get("push") != 1 or st.get("pos") != pos:
-        return C.Message(C.ACK, 136)      # 4.08 Request Entity Incomplete
+        return C.Message(C.ACK, C.REQUEST_ENTITY_INCOMPLETE)
     if not _put(sl, store, st, pos, data):
         return C.Message(C.ACK, C.CHANGED)        # State Idle, Update Result 6
     st["pos"] = pos + len(data)

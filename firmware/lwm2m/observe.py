@@ -21,18 +21,13 @@ import struct
 from micropython import const
 
 from coap import codec as C
+from coap.exchange import Reset
+from lwm2m.register import _h16
 
 _MAX = const(8)          # observations kept (RTC memory: about 30 B each)
 _BACKOFF = const(300)    # a CON notification that got no ACK is tried again after this
 _NONE = const(0xFFFF)
 _EARLY = const(2)         # a pmax deadline this close counts as reached (clock granularity)
-
-
-def _h16(b):
-    h = 0
-    for c in b:
-        h = (h * 131 + c) & 0xFFFF
-    return h
 
 
 def _f32(v):
@@ -258,13 +253,14 @@ def notify(ex, reg, store, con=True, now=None):
                 or (ch and now >= t + a["pmin"]):
             seq += 1
             due_count += 1
-            m = C.Message(C.CON if con else C.NON, C.CONTENT, ex.next_mid(), tok, payload)
+            m = C.Message(0, C.CONTENT, 0, tok, payload)
             m.add(C.OBSERVE, seq & 0xFFFFFF)
             if cf != _NONE:
                 m.add(C.CONTENT_FORMAT, cf)
-            ok = _send(ex, m) if con else ex.chan.send(m) or True
-            if ok is False:
-                continue                    # RST: the server cancelled the observation
+            try:
+                ok = ex.send(m, con)        # (requests arriving meanwhile are served)
+            except Reset:
+                continue                    # the server cancelled the observation
             if ok:
                 sent += 1
                 e[3], e[5], e[6] = now, (v if v is not None else last), h
@@ -277,24 +273,3 @@ def notify(ex, reg, store, con=True, now=None):
     save(store, keep, seq)
     return sent
 
-
-def _send(ex, m):
-    # A CON notification: True when ACKed, False on RST, None without an answer. Requests that
-    # arrive meanwhile are served.
-    b = ex.board
-    t = ex.ack_timeout
-    for _ in range(ex.max_retransmit + 1):
-        ex.chan.send(m)
-        t0 = b.ticks_ms()
-        while True:
-            left = t - b.ticks_diff(b.ticks_ms(), t0)
-            r = ex.chan.recv(left) if left > 0 else None
-            if r is None:
-                break
-            if r.mid == m.mid and r.mtype in (C.ACK, C.RST):
-                return r.mtype == C.ACK
-            if r.is_request():
-                ex._serve_one(r)
-        t *= 2
-        ex.retransmissions += 1
-    return None

@@ -16,9 +16,10 @@ DEFAULT_LT = 86400
 _CF_LINK = 40
 
 
-def _h16(s):
+def _h16(b):
+    # A 16-bit hash of bytes: what was sent (here) or notified (lwm2m/observe.py).
     h = 0
-    for c in s.encode():
+    for c in b:
         h = (h * 131 + c) & 0xFFFF
     return h
 
@@ -62,7 +63,7 @@ class Registration:
                                           self.sent_bq) + self.location.encode())
 
     def _bq(self):
-        return _h16(self.binding + ("Q" if self.queue else "")) & 0xFF
+        return _h16((self.binding + ("Q" if self.queue else "")).encode()) & 0xFF
 
     def is_registered(self, now=None):
         # Registered and the lifetime has not lapsed (a lapsed one needs a Register).
@@ -79,7 +80,7 @@ class Registration:
         self.location = None
         self._save()
 
-    def register(self, ex):
+    def register(self, ex, retries):
         # server.content_format (default 112, SenML CBOR): the root link names the format we
         # prefer (</>;rt="oma.lwm2m";ct=112); DM answers every format in docs/lwm2m.md. null
         # leaves the root link out (26 bytes less in each Register).
@@ -97,8 +98,8 @@ class Registration:
             m.add(C.URI_QUERY, "b=" + self.binding)
         if self.queue:
             m.add(C.URI_QUERY, "Q")
-        m.payload = links.encode()
-        r = ex.request(m)
+        m.payload = links = links.encode()
+        r = ex.request(m, True, retries)
         if r.code != C.CREATED:
             raise ProtocolError("Register answered %s" % C.code_str(r.code))
         loc = r.path(C.LOCATION_PATH)
@@ -112,7 +113,7 @@ class Registration:
         self._save()
         return "register"
 
-    def update(self, ex):
+    def update(self, ex, retries):
         if not self.location:
             raise RegistrationUnknown("no registration to update")
         m = C.Message(C.CON, C.POST)
@@ -124,11 +125,11 @@ class Registration:
             m.add(C.URI_QUERY, "b=" + self.binding)
             if self.queue:
                 m.add(C.URI_QUERY, "Q")
-        links = self.reg.links(self.cfg.get("content_format", 112))
+        links = self.reg.links(self.cfg.get("content_format", 112)).encode()
         if _h16(links) != self.sent_links:
             m.add(C.CONTENT_FORMAT, _CF_LINK)
-            m.payload = links.encode()
-        r = ex.request(m)
+            m.payload = links
+        r = ex.request(m, True, retries)
         if r.code == C.NOT_FOUND:
             self.forget()
             raise RegistrationUnknown("Update answered 4.04")

@@ -52,10 +52,9 @@ def build(reg, board, cfg, dev):
             5605: dev.reset_minmax})
     w = dev.store.flash_get("dmw") if getattr(dev, "store", None) else None
     if w:
-        import sys
+        import log
         from lwm2m import persist
         persist.restore(reg, dev.store)
         del persist
-        sys.modules.pop("lwm2m.persist")      # its work is done for this wake (heap)
-        delattr(sys.modules["lwm2m"], "persist")
+        log.unload("lwm2m.persist")            # its work is done for this wake (heap)
     return reg

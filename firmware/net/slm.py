@@ -276,15 +276,11 @@ class SlmNet:
             self.flags &= _CRED     # credentials are in the modem's NVM: they survive
             self.h = self.oh = -1
         if cfun != 1 or not self.flags & _UP:
-            import sys
+            from log import unload
             import net.slm_link as L
             L.configure(self, cfun)
             del L
-            # drop the set-up code: out of sys.modules and out of the package
-            sys.modules.pop("net.slm_link", None)
-            p = sys.modules.get("net")
-            if p is not None and "slm_link" in p.__dict__:
-                delattr(p, "slm_link")
+            unload("net.slm_link")           # drop the set-up code
         r = self.cmd("AT+CEREG?")
         for x in r:     # the read form has <n> first; a URC met on the way has <stat> first
             i = x.find(b",") + 1

@@ -1,6 +1,6 @@
 """OSCORE context derivation (RFC 8613 3.2.1) and the client side of App. B.2: the rarely run
 part of OSCORE. The device imports this module only while it derives keys (connect()) and
-drops it right after (`unload()`): its code and HKDF cost no heap during the exchanges.
+drops it right after (log.unload): its code and HKDF cost no heap during the exchanges.
 
 3.2.1: info = [ id : bstr, id_context : bstr / nil, alg_aead : 10, type : "Key"/"IV", L ]
        out  = HKDF-SHA256(salt = Master Salt, IKM = Master Secret, info, L)
@@ -13,9 +13,19 @@ stays in the heap after the module is dropped.
 """
 import hashlib
 
+from micropython import const
+
+import log
 from crypto import CCM
 from errors import ProtocolError
 from oscore import option_of, protect, unprotect
+
+_CON = const(0)             # (coap.codec names: CON, ACK, EMPTY, POST, BAD_REQUEST, BAD_OPTION)
+_ACK = const(2)
+_EMPTY = const(0)
+_POST = const(2)
+_BAD_REQUEST = const(128)
+_BAD_OPTION = const(130)
 
 
 class Context:
@@ -122,7 +132,7 @@ def b2(c):
     c1 = load(Context(c.sid, c.rid), c.secrets, r1)
     tok = bytes(b.urandom(1))
     mid = int.from_bytes(b.urandom(2), "big")
-    m, r = protect(c1, C.Message(0, 2, mid, tok), 0, None, r1,
+    m, r = protect(c1, C.Message(_CON, _POST, mid, tok), 0, None, r1,
                    c.wrap)
     data = C.encode(m)
     t = int(cfg.get("b2_timeout_ms", 2000))
@@ -130,21 +140,20 @@ def b2(c):
         net.send(data)
         t0 = b.ticks_ms()
         while True:
-            n = t - b.ticks_diff(b.ticks_ms(), t0)
-            d = net.recv(n) if n > 0 else None
+            d = log.recv(net, b, t0, t)
             if d is None:
                 break
             try:
                 m = C.decode(d)
                 # a piggybacked answer (ACK) must carry our MID: a stale answer queued from an
                 # earlier exchange may share the 1-byte token
-                if m.token != tok or m.code < 64 or (m.mtype == 2 and m.mid != mid):
+                if m.token != tok or not m.is_response() or (m.mtype == _ACK and m.mid != mid):
                     continue
-                if m.mtype == 0:
-                    net.send(C.encode(C.Message(2, 0, m.mid)))
+                if m.mtype == _CON:
+                    net.send(C.encode(C.Message(_ACK, _EMPTY, m.mid)))
                 o = option_of(m, c.wrap)
                 if o is None:
-                    if m.code in (128, 129, 130):
+                    if _BAD_REQUEST <= m.code <= _BAD_OPTION:    # 4.00 .. 4.02
                         raise AuthFailed("OSCORE B.2 #1 refused %s: keys or ids"
                                          % C.code_str(m.code))
                     continue
@@ -170,11 +179,3 @@ def b2(c):
         t *= 2
     raise NoAnswer("OSCORE B.2: no response #1")
 
-
-def unload():
-    """Drop this module (code and functions) from the heap until the next derivation."""
-    import sys
-    sys.modules.pop(__name__, None)
-    p = sys.modules.get("oscore")
-    if p is not None and hasattr(p, "kdf"):
-        delattr(p, "kdf")

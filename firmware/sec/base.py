@@ -1,7 +1,7 @@
 """The security-channel contract every channel honours (NoSec here; DTLS sec/dtls_channel.py,
 OSCORE sec/oscore_channel.py, DTLS run by an nRF9160 sec/modem_dtls.py). The others do not
 subclass Channel (it would load this module beside theirs: heap), they have the same methods
-and attributes (duck typing); host_tests/test_channel_contract.py checks every one of them.
+and attributes (duck typing); host_tests/unit/test_channel_contract.py checks every one of them.
 
 A channel sits between CoAP and the net: it moves CoAP messages (coap.codec.Message), not
 bytes, because OSCORE protects the message itself. It can persist and restore itself, list the
@@ -36,8 +36,7 @@ Attributes:
     path_taken         what connect() took (None before)
     dropped            datagrams dropped this wake (bad records, failed verification)
     last_error         why the last one was dropped (a str or an exception), or None
-    mark               None or hook(label): heap checkpoints inside connect() (the wake
-                       cycle sets it)
+(Heap checkpoints inside connect() go through the one trace hook, log.trace, not the channel.)
 
 Path names: see wake/planner.py (e.g. 'nosec', 'cid', 'dtls-reuse', 'resume', 'full-handshake',
 'oscore', 'oscore-b2'; 'modem-cid', 'modem-full-handshake'). The cycle appends '+update' or
@@ -56,7 +55,6 @@ class Channel:
         self.secrets = secrets
         self.dropped = 0
         self.last_error = None
-        self.mark = None         # hook(label): heap checkpoints inside connect() (wake/cycle.py)
         self.path_taken = None
 
     def paths(self):

@@ -46,7 +46,6 @@ class DtlsChannel:
         cfg = cfg or {}
         secrets = secrets or {}
         self.store = store
-        self.mark = None         # hook(label): heap checkpoints (wake/cycle.py sets it)
         ident = secrets.get("psk_identity") or ""
         try:
             psk = bytes.fromhex(secrets.get("psk_key") or "")
@@ -209,7 +208,6 @@ class DtlsChannel:
         elif path != "full-handshake" or not self.has_psk:
             raise ConfigError("DTLS: no path " + path)
         c.conn = None            # a handshake replaces the connection: free its keys now
-        c.on_mark = self.mark
         n = self.net
         if self.tries > 1 and self.rebind and n.dg_up and hasattr(n, "dst"):
             # a fallback handshake from a fresh local port, as a NAT rebind would give: a server

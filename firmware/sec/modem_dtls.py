@@ -18,6 +18,7 @@ What it does not do: certificates, session resumption across a modem reset (the 
 DTLS session cache is not documented for DTLS: docs/nrf9160.md), nonce bookkeeping (the modem
 owns the record sequence numbers; the host never sees keys).
 """
+import log
 from coap import codec as C
 from errors import NoAnswer, SessionUnknown
 from net.slm import fields, _int, _SECOPEN
@@ -32,7 +33,6 @@ class ModemDtlsChannel:
         self.cfg = cfg
         self.dropped = 0
         self.last_error = None
-        self.mark = None
         self.path_taken = None
 
     def paths(self):
@@ -71,8 +71,8 @@ class ModemDtlsChannel:
         n.armed = 0
         n._save()
         n.events.append("modem-handshake")
-        if self.mark:
-            self.mark("handshake")
+        if log.trace:
+            log.trace("handshake")
 
     def _live(self):
         n = self.net
@@ -105,10 +105,7 @@ class ModemDtlsChannel:
         b = self.board
         t0 = b.ticks_ms()
         while True:
-            left = timeout_ms - b.ticks_diff(b.ticks_ms(), t0)
-            if left <= 0:
-                return None
-            d = self.net.recv(left)
+            d = log.recv(self.net, b, t0, timeout_ms)
             if d is None:
                 return None
             try:

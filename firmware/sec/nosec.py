@@ -13,13 +13,11 @@ class NoSecChannel(Channel):
         self.net.send(C.encode(msg))
 
     def recv(self, timeout_ms):
+        from log import recv         # (the shared deadline loop; local: no module global)
         b = self.board
         t0 = b.ticks_ms()
         while True:
-            left = timeout_ms - b.ticks_diff(b.ticks_ms(), t0)
-            if left <= 0:
-                return None
-            d = self.net.recv(left)
+            d = recv(self.net, b, t0, timeout_ms)
             if d is None:
                 return None
             try:

@@ -58,6 +58,8 @@ from state import SeqReserve
 _KEEP = const(4)          # remembered requests/responses per direction (per wake)
 _CON = const(0)
 _ACK = const(2)
+_BAD_REQUEST = const(128)     # 4.00 .. 4.02 (coap.codec BAD_REQUEST, UNAUTHORIZED, BAD_OPTION)
+_BAD_OPTION = const(130)
 _ECHO = const(252)
 _UNAUTHORIZED = const(129)
 _OBSERVE = const(6)
@@ -165,7 +167,8 @@ class OscoreChannel:
             else:
                 kdf.b2(self)
         finally:
-            kdf.unload()
+            from log import unload
+            unload("oscore.kdf")      # its code and HKDF cost no heap during the exchanges
 
     # -- messages -------------------------------------------------------------------------
     def send(self, msg):
@@ -237,11 +240,11 @@ class OscoreChannel:
 
     def recv(self, timeout_ms):
         """The next message that verified, None on timeout; drops (and counts) the rest."""
+        from log import recv         # (the shared deadline loop; local: no module global)
         b = self.board
         t0 = b.ticks_ms()
         while True:
-            left = timeout_ms - b.ticks_diff(b.ticks_ms(), t0)
-            d = self.net.recv(left) if left > 0 else None
+            d = recv(self.net, b, t0, timeout_ms)
             if d is None:
                 return None
             try:
@@ -252,7 +255,7 @@ class OscoreChannel:
                     raise ProtocolError("not connected")
                 opt = option_of(m, self.wrap)
                 q = self.q
-                if m.code >= 64:                         # a response to one of ours
+                if m.is_response():                      # a response to one of ours
                     r = None
                     for t, i, ours in q:
                         if t == m.token and ours:
@@ -260,7 +263,7 @@ class OscoreChannel:
                     if r is None:
                         raise ProtocolError("response to no request")
                     if opt is None:
-                        if m.code in (128, 129, 130):    # 4.00, 4.01, 4.02 unprotected
+                        if _BAD_REQUEST <= m.code <= _BAD_OPTION:   # 4.00, 4.01, 4.02 unprotected
                             raise SessionUnknown("unprotected %s: server lost our context"
                                                  % C.code_str(m.code))
                         raise ProtocolError("unprotected")

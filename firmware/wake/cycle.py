@@ -14,11 +14,15 @@ sleep (with back-off after errors).
 import gc
 import json
 
+from micropython import const
+
 from coap import codec as C
 from coap.exchange import Exchange
 from errors import LwError, AuthFailed, NetworkDown, RegistrationUnknown, ConfigError
-from log import log, wake_line
+from log import log, wake_line, unload
 from state import Store
+
+_SERVICE_UNAVAILABLE = const(163)   # 5.03 (coap.codec SERVICE_UNAVAILABLE)
 
 
 class DeviceCtx:
@@ -126,20 +130,6 @@ def heap_figures():
     return f, lo
 
 
-def _unload(name):
-    """Drop a module whose work is done: its bytecode is heap on the unix port and on an ESP32
-    running .mpy files (frozen modules would live in flash). Out of sys.modules and out of
-    its package (the package's attribute would keep it alive)."""
-    import sys
-    sys.modules.pop(name, None)
-    p = name.split(".")
-    if len(p) == 2:
-        m = sys.modules.get(p[0])
-        if m is not None and p[1] in m.__dict__:
-            delattr(m, p[1])
-    gc.collect()
-
-
 class LazyDM:
     """Loads the device-management code only when the server actually sends a request."""
 
@@ -181,7 +171,7 @@ class LazyDM:
             self.drop()
             self.refused += 1
             log("request /%s refused 5.03: heap free %d, largest block %d" % ((m.path(),) + heap_figures()), "W")
-            r = C.Message(C.ACK, 163)
+            r = C.Message(C.ACK, _SERVICE_UNAVAILABLE)
         self.drop()           # code is in flash (ROMFS): importing again costs little heap
         return r
 
@@ -193,10 +183,11 @@ class LazyDM:
         import sys
         self.dm = None
         for n in [n for n in sys.modules if n[:6] == "lwm2m." and n not in self.keep]:
-            _unload(n)
+            unload(n)
         if self.cbor is None:       # the CBOR codec, unless another layer had it before us
             sys.modules.pop("cbor", None)
         self.cbor = 1
+        gc.collect()
 
 
 def make_channel(mode, net, store, board, cfg, secrets):
@@ -229,6 +220,8 @@ def run(board):
     t0 = board.ticks_ms()
     HEAP = Heap()
     HEAP.mark("boot")
+    import sys
+    sys.modules["log"].trace = HEAP.mark    # the one trace hook (log.py): heap checkpoints
     info = {"t": int(board.now()), "cause": board.reset_cause()}
     sleep_s = 300
     store = Store(board)
@@ -236,8 +229,8 @@ def run(board):
         import config
         cfg, secrets = config.load(board=board)
         del config              # the local name would keep the module alive
-        _unload("config")
-        _unload("cfgcheck")
+        unload("config")
+        unload("cfgcheck")
         # the board learns its own options (local port, Wi-Fi credentials from the secrets)
         board.cfg = dict(cfg.get("board_opts") or {})
         if secrets.get("wifi"):
@@ -252,7 +245,7 @@ def run(board):
                 ep = _endpoint(cfg, board)
                 store.flash_put("ep", ep.encode())
             from lwm2m import bootstrap
-            r = bootstrap.run(board, store, cfg, secrets, ep, info, HEAP.mark)
+            r = bootstrap.run(board, store, cfg, secrets, ep, info)
             del bootstrap
         if r:
             info.update(_wake(board, store, r[0], r[1], info))
@@ -356,7 +349,7 @@ def load(board, store, cfg, info):
     dev = DeviceCtx(board, endpoint, store)
     registry = std.build(Registry(), board, cfg, dev)
     del std                    # built: its code (heap) is not needed for the rest of the wake
-    _unload("lwm2m.std")
+    unload("lwm2m.std")
     try:
         reg = Registration(store, board, cfg["server"], registry, endpoint)
     except Exception as e:   # the section does not load: dropped (logged), as after a power cut
@@ -422,12 +415,10 @@ def plan(board, store, cfg, secrets, net, reg, dm, planner):
     from wake.planner import PATHS
     now = board.now()
     chan = make_channel(cfg["security"]["mode"], net, store, board, cfg, secrets)
-    chan.mark = HEAP.mark
     sec = store.get("sec")
     if sec:
         chan.restore(sec)       # each channel checks its section (and flash) and drops what fails
     ex = Exchange(chan, store, board, cfg["coap"], handler=dm.handle, log=lambda m: log(m, "D"))
-    ex.on_serve = lambda: HEAP.mark("request")
     asleep_s = int(now - planner.last_exchange) if planner.last_exchange else 1 << 30
     # a new security context needs a Register, not an Update (LwM2M 1.1.1 Transport 6.4.3):
     # server.register_after_handshake "full" (default: a full handshake), "any" (a
@@ -446,13 +437,13 @@ def connect(board, chain, chan, ex, reg, planner, net, out, cfg, asleep_s, updat
     new_ctx = planner.reg[0]
     result = "no-path"
     label = "none"
-    full_budget = ex.max_retransmit
-    probe = int(cfg["coap"].get("probe_retransmit", 2))
+    probe = min(ex.max_retransmit, int(cfg["coap"].get("probe_retransmit", 2)))
     for i, path in enumerate(chain):
         up0, down0, t1 = net.up, net.down, board.ticks_ms()
         # a path with a fallback behind it gives up sooner: listening through the whole
         # retransmission budget (62 s at the RFC 7252 defaults) costs more than the fallback
-        ex.max_retransmit = full_budget if i == len(chain) - 1 else min(full_budget, probe)
+        # (the Register/Update's own budget; None: the config's)
+        budget = None if i == len(chain) - 1 else probe
         try:
             chan.connect(path)
             HEAP.mark("connected")
@@ -462,14 +453,14 @@ def connect(board, chain, chan, ex, reg, planner, net, out, cfg, asleep_s, updat
             # (took[-14:]: 'modem-full-handshake' is a new context like 'full-handshake')
             if update and took[-14:] not in new_ctx:
                 try:
-                    reg.update(ex)
+                    reg.update(ex, budget)
                     label = took + "+update"
                 except RegistrationUnknown:
                     log("server lost the registration: Register", "W")
-                    reg.register(ex)
+                    reg.register(ex, budget)
                     label = took + "+register"
             else:
-                reg.register(ex)
+                reg.register(ex, budget)
                 label = took + "+register"
             if took != path:
                 log("%s refused by the server: %s instead" % (path, took), "W")
@@ -491,7 +482,6 @@ def connect(board, chain, chan, ex, reg, planner, net, out, cfg, asleep_s, updat
                 break
             log("%s failed: %s (%s); falling back" % (path, e.outcome, e), "W")
             chan.forget_path(path)
-    ex.max_retransmit = full_budget
     return result, label
 
 
@@ -543,7 +533,7 @@ def serve(board, store, cfg, registry, dev, dm, reg, planner, ex, label, out):
             break               # queued when the Update arrives (issue 18)
         dev.update_now = False
         try:
-            reg.update(ex)
+            reg.update(ex, None)
         except LwError as e:
             log("triggered Update failed: %s" % e, "W")
             break

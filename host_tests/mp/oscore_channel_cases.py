@@ -2,7 +2,7 @@
 and power cuts, retransmission by MID, a static context, Echo recovery (B.1.2), server requests
 answered with the request nonce, duplicates, context loss (unprotected 4.01), tampered input.
 
-Not collected by itself: host_tests/test_oscore_channel.py runs every case_* under CPython and,
+Not collected by itself: host_tests/unit/test_oscore_channel.py runs every case_* under CPython and,
 in one micropython process, with the firmware from a ROMFS image within the 64 KiB budget
 (compiled from source, channel + state + codec + oscore exceed what mp_run.py can hold).
 """
@@ -10,6 +10,7 @@ import gc
 
 from coap import codec as C
 from errors import ConfigError, ProtocolError, SessionUnknown
+from fakes import Counter, FakeBoard
 from oscore import option_of, protect, unprotect
 from oscore.kdf import context as Context
 from sec.oscore_channel import OscoreChannel
@@ -21,33 +22,8 @@ SECRETS = {"oscore": {"master_secret": "01" * 16, "master_salt": "9e7ca922237863
                       "sender_id": "01", "recipient_id": "02"}}
 
 
-class Board:
-    def __init__(self):
-        self.rtc = b""
-        self.flash = {}
-        self.n = 0
-
-    def rtc_read(self):
-        return self.rtc
-
-    def rtc_write(self, b):
-        self.rtc = bytes(b)
-
-    def flash_read(self, k):
-        return self.flash.get(k)
-
-    def flash_write(self, k, v):
-        self.flash[k] = bytes(v)
-
-    def urandom(self, n):
-        self.n += 1
-        return bytes((self.n * 7 + i * 13) & 0xFF for i in range(n))
-
-    def ticks_ms(self):
-        return 0
-
-    def ticks_diff(self, a, b):
-        return a - b
+def Board():
+    return FakeBoard(rand=Counter(), tick_ms=0)
 
 
 class Server:

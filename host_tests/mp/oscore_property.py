@@ -15,7 +15,7 @@ Every protected request leaving the device is recorded as (ID Context, PIV) -> h
 bytes; a second, different datagram under the same key is a reused nonce (a retransmission is
 the same datagram).
 
-Not collected by itself: host_tests/test_oscore_property.py runs it under CPython (>= 1000
+Not collected by itself: host_tests/unit/test_oscore_property.py runs it under CPython (>= 1000
 wakes) and under micropython (ROMFS, 64 KiB heap, fewer wakes).
 """
 import gc

@@ -4,63 +4,14 @@ that does not check is ignored, the package header, a block-wise push verified f
 import hashlib
 import json
 
+import fakes
 from coap import codec as C
 from lwm2m import tlv
 from state import Store
 
 
-class FakeBoard:
-    name = "fake"
-
-    def __init__(self):
-        self.rtc = b""
-        self.flash = {}
-        self.slot = bytearray()
-        self.active = 0
-
-    def rtc_read(self):
-        return self.rtc
-
-    def rtc_write(self, b):
-        self.rtc = bytes(b)
-
-    def flash_read(self, k):
-        return self.flash.get(k)
-
-    def flash_write(self, k, v):
-        self.flash[k] = bytes(v)
-
-    def flash_erase(self, k):
-        self.flash.pop(k, None)
-
-    def now(self):
-        return 1800000000
-
-    def urandom(self, n):
-        return bytes(n)
-
-    def slots(self):
-        return self
-
-
-# the slot interface on the fake board itself
-def _erase(self):
-    self.slot = bytearray()
-
-
-def _write(self, off, data):
-    if len(self.slot) < off + len(data):
-        self.slot.extend(bytes(off + len(data) - len(self.slot)))
-    self.slot[off:off + len(data)] = data
-
-
-def _read(self, off, n):
-    return bytes(self.slot[off:off + n])
-
-
-FakeBoard.erase = _erase
-FakeBoard.write = _write
-FakeBoard.read = _read
+def FakeBoard():
+    return fakes.FakeBoard(rand=fakes.zeros, slot=True)
 
 
 def _put(path, recs):

@@ -95,16 +95,13 @@ def test_observe_composite_persists_and_notifies():
     b2, s2, reg2, dm2, dev2 = setup(b)
     sent = []
 
-    class Chan:
-        def send(self, m):
-            sent.append(m)
-
-    class Ex:
+    class Ex:           # coap/exchange.py's send(): a NON notification goes out once
         board = b
-        chan = Chan()
 
-        def next_mid(self):
-            return 9
+        def send(self, m, con=True, retries=None):
+            assert not con
+            sent.append(m)
+            return m
     n = observe.notify(Ex(), reg2, s2, con=False)
     assert n == 1 and sent[0].token == b"\x42" and sent[0].get_uint(C.CONTENT_FORMAT) == 110
     got = json.loads(sent[0].payload)

@@ -44,3 +44,24 @@ def test_execute_arguments():
     assert _code(dm.handle(req(C.POST, "/3303/0/5605", b"0='a"))) == "4.00"
     assert dev.args == [b"0='a b',1"]
     assert _code(dm.handle(req(C.POST, "/3/0/9"))) == "4.05"
+
+
+def test_decode_errors_are_4_00_and_bugs_are_5_00():
+    # 4.00 only for what the decoding steps reject (fmt.DecodeError); a programming error in
+    # the device's own code (here: an Execute action that raises) is a bug: 5.00, not hidden
+    # as the server's error
+    b, s, reg, dm, dev = setup()
+    for path, payload, cf in (("/1/0/2", b"x1", 0), ("/1/0/2", b"\xff", 0),
+                              ("/1/0", b"\xc2\x03", 11542), ("/1/0/1", b"0", 0)):
+        assert _code(dm.handle(req(C.PUT if path.count("/") == 3 else C.POST, path, payload, cf=cf))) == "4.00", path
+    assert _code(dm.handle(req(C.PUT, "/3303/0/5700", query=("pmin=x",)))) == "4.00"
+
+    def broken(arg=b""):
+        raise ValueError("a bug in the device's action")
+    reg.get(3).inst[0][4] = broken          # Reboot
+    assert _code(dm.handle(req(C.POST, "/3/0/4"))) == "5.00"
+
+    def broken_read():
+        raise KeyError("a bug in a read function")
+    reg.get(3).inst[0][9] = broken_read     # Battery Level
+    assert _code(dm.handle(req(C.GET, "/3/0/9"))) == "5.00"

@@ -1,4 +1,5 @@
 """Wake planner: fallback chains from the channel's paths, the cost model, what it learns."""
+import fakes
 from state import Store
 from wake.planner import Planner
 
@@ -7,21 +8,8 @@ RADIO = {"tx_uJ_per_byte": 2.0, "rx_uJ_per_byte": 1.0, "datagram_uJ": 500, "rtt_
 COAP = {"ack_timeout_ms": 2000, "max_retransmit": 4}
 
 
-class FakeBoard:
-    def __init__(self):
-        self.rtc = b""
-
-    def rtc_read(self):
-        return self.rtc
-
-    def rtc_write(self, b):
-        self.rtc = bytes(b)
-
-    def flash_read(self, k):
-        return None
-
-    def flash_write(self, k, v):
-        pass
+def FakeBoard():
+    return fakes.FakeBoard(flash=False)          # the planner's state lives in RTC memory only
 
 
 class FakeChan:

@@ -1,25 +1,6 @@
 """Persisted store framing and the nonce-safe counter across resets and power cuts."""
+from fakes import FakeBoard
 from state import Store, SeqReserve
-
-
-class FakeBoard:
-    def __init__(self):
-        self.rtc = b""
-        self.flash = {}
-
-    def rtc_read(self):
-        return self.rtc
-
-    def rtc_write(self, b):
-        if len(b) > 2048:
-            raise ValueError("RTC memory too small")
-        self.rtc = bytes(b)
-
-    def flash_read(self, k):
-        return self.flash.get(k)
-
-    def flash_write(self, k, v):
-        self.flash[k] = bytes(v)
 
 
 def test_sections_round_trip_and_checksum():

@@ -191,14 +191,6 @@ def decode(data):
     return m
 
 
-def to_firmware(m, C):
-    """A copy of m as the firmware codec's Message class C.Message (for the OSCORE record layer,
-    which protects firmware Messages)."""
-    f = C.Message(m.mtype, m.code, m.mid, bytes(m.token), bytes(m.payload))
-    f.opts = [(n, bytes(v)) for n, v in m.opts]
-    return f
-
-
 def from_any(m):
     """A harness Message with the fields of any message object (mtype/code/mid/token/opts/payload)."""
     if isinstance(m, Message):

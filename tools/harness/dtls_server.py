@@ -10,8 +10,12 @@ and the legacy code points 53/254 with the draft AAD) with sessions found by CID
 address updated only after an authentic record newer than any seen (RFC 9146 6), padded CID
 records accepted, retransmission of its last flight when the client repeats its own (and on a
 timer when an asyncio loop runs), `restart()` to forget everything (fallback tests).
-Reuses firmware/dtls/record.py and handshake.py (codecs, key schedule). What it does not do: certificates, tickets,
-renegotiation, close_notify handling beyond dropping the association.
+Records, handshake codecs and the key schedule are the harness's own (harness/dtls_wire.py,
+written from the RFCs; nothing from firmware/ is imported), so a firmware misreading of an RFC
+fails here instead of passing against itself; checked against OpenSSL, libcoap and Mbed TLS
+clients (host_tests/interop/test_dtls_interop.py, test_harness_peers.py).
+What it does not do: certificates, tickets, renegotiation, close_notify handling beyond
+dropping the association.
 
 Constructor: DtlsPlugin(server, psk=None, cookie=True, cookie_on_resume=False, cookie_len=16,
     sid_len=32, cid=True, cid_len=4, session_max_age=86400, session_max_entries=1000,
@@ -23,102 +27,19 @@ import hashlib
 import hmac as _hmac
 import os
 
-from harness import _paths  # noqa: F401  (firmware/ on sys.path)
 from harness import coap as C      # CoAP inside the records: the harness's own codec
-from crypto import CryptoError
-from dtls import DtlsError
-from dtls import record as R
-from dtls import handshake as H
-from crypto.hmac import tls12_prf
+from harness import dtls_wire as W
+from harness.dtls_wire import (ext, parse_client_hello, server_hello, hello_verify_request,  # noqa: F401
+                               parse_psk_identity, Hello, WireError as DtlsError)
 
-
-
-class K:
-    """Key schedule: dtls/handshake.py's (the firmware's) plus what only the server needs."""
-    master_secret = staticmethod(lambda pms, cr, sr, sh=None: H.master_secret(pms, cr, sr, sh))
-    sha256 = staticmethod(lambda b: hashlib.sha256(b).digest())
-
-    @staticmethod
-    def premaster(psk):
-        return psk          # dtls/handshake.py builds the RFC 4279 premaster from the PSK
-
-    @staticmethod
-    def key_block(ms, cr, sr):
-        kb = tls12_prf(ms, b"key expansion", sr + cr, 40)
-        return kb[0:16], kb[16:32], kb[32:36], kb[36:40]
-
-    @staticmethod
-    def verify_data(ms, client, thash):
-        return tls12_prf(ms, b"client finished" if client else b"server finished", thash, 12)
-
-
-def ext(t, data):
-    return t.to_bytes(2, "big") + len(data).to_bytes(2, "big") + data
-
-
-def parse_psk_identity(b):
-    if len(b) < 2 or int.from_bytes(b[:2], "big") + 2 != len(b):
-        raise DtlsError("psk identity malformed")
-    return bytes(b[2:])
-
-# numbers the firmware keeps private (const): content types, handshake types, code points
-CT_CCS, CT_ALERT, CT_HANDSHAKE, CT_APP, CT_CID = 20, 21, 22, 23, 25
+CT_CCS, CT_ALERT, CT_HANDSHAKE, CT_APP, CT_CID = W.CT_CCS, W.CT_ALERT, W.CT_HANDSHAKE, W.CT_APP, W.CT_CID
 HT_CLIENT_HELLO, HT_SERVER_HELLO, HT_HELLO_VERIFY_REQUEST = 1, 2, 3
 HT_SERVER_HELLO_DONE, HT_CLIENT_KEY_EXCHANGE, HT_FINISHED = 14, 16, 20
-HS_HDR = 12
-SUITE_PSK_AES128_CCM8, SCSV, EXT_EMS, EXT_RI = 0xC0A8, 0x00FF, 23, 0xFF01
+HS_HDR = W.HS_HDR
+SUITE_PSK_AES128_CCM8, SCSV, EXT_EMS, EXT_RI = W.SUITE_PSK_AES128_CCM8, W.SCSV, W.EXT_EMS, W.EXT_RI
 AL_HANDSHAKE_FAILURE, AL_DECRYPT_ERROR, AL_BAD_RECORD_MAC, AL_UNKNOWN_PSK_IDENTITY = 40, 51, 20, 115
-CID_RFC9146, CID_LEGACY53, CID_LEGACY254 = 54, 53, 254
+CID_RFC9146, CID_LEGACY53, CID_LEGACY254 = W.CID_RFC9146, W.CID_LEGACY53, W.CID_LEGACY254
 _CID_EXTS = (CID_RFC9146, CID_LEGACY53, CID_LEGACY254)
-
-
-class Hello:
-    """A parsed ClientHello."""
-
-
-def parse_client_hello(b):
-    """ClientHello body (RFC 5246 7.4.1.2 + RFC 6347 4.2.1 cookie) -> Hello with version,
-    random, sid, cookie, suites (list), comps, exts."""
-    try:
-        h = Hello()
-        h.version = bytes(b[0:2])
-        h.random = bytes(b[2:34])
-        p = 34
-        n = b[p]
-        if n > 32:
-            raise DtlsError("session_id too long")
-        h.sid = bytes(b[p + 1:p + 1 + n])
-        p += 1 + n
-        n = b[p]
-        h.cookie = bytes(b[p + 1:p + 1 + n])
-        p += 1 + n
-        n = (b[p] << 8) | b[p + 1]
-        if n & 1:
-            raise DtlsError("odd cipher_suites length")
-        h.suites = [(b[p + 2 + i] << 8) | b[p + 3 + i] for i in range(0, n, 2)]
-        p += 2 + n
-        n = b[p]
-        h.comps = bytes(b[p + 1:p + 1 + n])
-        p += 1 + n
-        if p > len(b) or len(h.random) != 32:
-            raise DtlsError("client hello truncated")
-        h.exts = H.parse_exts(b, p, len(b))
-        return h
-    except IndexError:
-        raise DtlsError("client hello truncated")
-
-
-def server_hello(random, sid, suite, exts):
-    """ServerHello body: version random(32) session_id suite(2) compression(1) [extensions]."""
-    out = b"\xfe\xfd" + random + bytes((len(sid),)) + sid + suite.to_bytes(2, "big") + b"\x00"
-    if exts:
-        out += len(exts).to_bytes(2, "big") + exts
-    return out
-
-
-def hello_verify_request(cookie):
-    """HelloVerifyRequest body; RFC 6347 4.2.1: version 1.0 (fe ff) whatever comes later."""
-    return b"\xfe\xff" + bytes((len(cookie),)) + cookie
 _W_CKE, _W_CCS, _W_FIN = 1, 2, 3
 
 
@@ -219,7 +140,7 @@ class DtlsPlugin:
         for ct, ep, payload in recs:
             if ep == 0:
                 st = hs if hs is not None else peer
-                out += R.hdr(ct, 0, st.e0seq, b"", len(payload)) + payload
+                out += W.header(ct, 0, st.e0seq, len(payload)) + payload
                 st.e0seq += 1
             else:
                 conn = hs.conn if hs is not None else peer.conn
@@ -234,7 +155,7 @@ class DtlsPlugin:
 
     def _alert(self, addr, desc, hs=None):
         self.stats["alerts_sent"] += 1
-        self.server.sendto(R.hdr(CT_ALERT, 0, hs.e0seq if hs else 0, b"", 2) + bytes((2, desc)), addr)
+        self.server.sendto(W.header(CT_ALERT, 0, hs.e0seq if hs else 0, 2) + bytes((2, desc)), addr)
 
     # retransmission timer (only when an asyncio loop runs; RFC 6347 4.2.4)
     def _arm(self, hs):
@@ -262,58 +183,53 @@ class DtlsPlugin:
 
     # -- input -----------------------------------------------------------------------------
     def datagram_received(self, data, addr):
-        off = 0
-        n = len(data)
-        while off < n:
-            try:
-                ct, ep, seq, cid, b0, b1 = R.parse(data, off, self.cid_len)
-            except DtlsError as e:
-                self._log("drop", why=str(e), src=addr)
-                return
-            off = b1
-            frag = bytes(data[b0:b1])
-            if ct == CT_CID:
-                self._rx_cid(addr, ep, seq, cid, frag)
-            elif ep == 0:
-                self._rx_plain(addr, ct, seq, frag)
-            else:
-                hs = self.hs.get(addr)
-                if hs is not None and hs.state == _W_FIN and not hs.server_cid:
-                    self._rx_hs_e1(hs, ct, ep, seq, cid, frag)
+        try:
+            for rec in W.records(data, self.cid_len):
+                if rec.ct == CT_CID:
+                    self._rx_cid(addr, rec)
+                elif rec.epoch == 0:
+                    self._rx_plain(addr, rec.ct, rec.seq, rec.body)
                 else:
-                    peer = self.by_addr.get(addr)
-                    if peer is None:
-                        self._log("drop", why="epoch %d record from unknown address" % ep, src=addr)
-                        continue
-                    self._rx_peer(peer, addr, ct, ep, seq, cid, frag)
+                    hs = self.hs.get(addr)
+                    if hs is not None and hs.state == _W_FIN and not hs.server_cid:
+                        self._rx_hs_e1(hs, rec)
+                    else:
+                        peer = self.by_addr.get(addr)
+                        if peer is None:
+                            self._log("drop", why="epoch %d record from unknown address" % rec.epoch, src=addr)
+                            continue
+                        self._rx_peer(peer, addr, rec)
+        except DtlsError as e:             # RFC 6347 4.1.2.7: drop the rest of the datagram
+            self._log("drop", why=str(e), src=addr)
 
-    def _rx_cid(self, addr, ep, seq, cid, frag):
-        hs = self.hs_cid.get(cid)
+    def _rx_cid(self, addr, rec):
+        hs = self.hs_cid.get(rec.cid)
         if hs is not None and hs.state == _W_FIN:
-            self._rx_hs_e1(hs, CT_CID, ep, seq, cid, frag)
+            self._rx_hs_e1(hs, rec)
             return
-        peer = self.by_cid.get(cid)
+        peer = self.by_cid.get(rec.cid)
         if peer is None:
             self.stats["unknown_cid"] += 1
-            self._log("drop", why="unknown cid " + cid.hex(), src=addr)
+            self._log("drop", why="unknown cid " + rec.cid.hex(), src=addr)
             return
-        self._rx_peer(peer, addr, CT_CID, ep, seq, cid, frag)
+        self._rx_peer(peer, addr, rec)
 
-    def _rx_peer(self, peer, addr, ct, ep, seq, cid, frag):
+    def _rx_peer(self, peer, addr, rec):
         conn = peer.conn
-        newer = seq > conn.top
+        newer = rec.seq > conn.top
         r = None
-        if ep == conn.epoch:
+        if rec.epoch == conn.epoch:
             try:
-                r = conn.open(ct, ep, seq, cid, frag)     # checks and moves the replay window
-            except (CryptoError, DtlsError) as e:
+                r = conn.open(rec)     # checks the replay window, moves it once authentic
+            except DtlsError as e:
                 self.stats["bad_auth"] += 1
                 self._log("drop", why="record failed authentication: %s" % e, src=addr)
                 return
         if r is None:
             self.stats["replayed"] += 1
-            self._log("drop", why="replayed or old record seq %d" % seq, src=addr)
+            self._log("drop", why="replayed or old record seq %d" % rec.seq, src=addr)
             return
+        ct = rec.ct
         rt, pt = r
         peer.rx_records += 1
         if newer and addr != peer.addr and ct == CT_CID:
@@ -363,7 +279,7 @@ class DtlsPlugin:
         off = 0
         while off < len(frag):
             try:
-                mt, ln, ms, fo, fl = H.parse_header(frag, off)
+                mt, ln, ms, fo, fl = W.hs_header(frag, off)
             except DtlsError as e:
                 self._log("drop", why=str(e), src=addr)
                 return
@@ -429,8 +345,8 @@ class DtlsPlugin:
         if need_cookie and not _hmac.compare_digest(ch.cookie, self._cookie(addr, ch)):
             # stateless: HVR with the ClientHello's record sequence number (RFC 6347 4.2.1)
             self.stats["hvr"] += 1
-            hvr = H.msg(HT_HELLO_VERIFY_REQUEST, ms, hello_verify_request(self._cookie(addr, ch)))
-            self.server.sendto(R.hdr(CT_HANDSHAKE, 0, rseq, b"", len(hvr)) + hvr, addr)
+            hvr = W.hs_msg(HT_HELLO_VERIFY_REQUEST, ms, hello_verify_request(self._cookie(addr, ch)))
+            self.server.sendto(W.header(CT_HANDSHAKE, 0, rseq, len(hvr)) + hvr, addr)
             return
         old = self.hs.pop(addr, None)
         if old is not None:
@@ -443,7 +359,7 @@ class DtlsPlugin:
         hs.mseq = ms
         hs.rx_next = ms + 1
         hs.e0seq = rseq
-        hs.tr = bytearray(H.msg(HT_CLIENT_HELLO, ms, body))
+        hs.tr = bytearray(W.hs_msg(HT_CLIENT_HELLO, ms, body))
         exts = b""
         if SCSV in ch.suites or EXT_RI in ch.exts:
             exts += ext(EXT_RI, b"\x00")
@@ -470,17 +386,17 @@ class DtlsPlugin:
             hs.sid = ch.sid
             hs.identity = sess["identity"]
             hs.ms = sess["ms"]
-            sh = H.msg(HT_SERVER_HELLO, hs.mseq, server_hello(hs.sr, hs.sid, SUITE_PSK_AES128_CCM8, exts))
+            sh = W.hs_msg(HT_SERVER_HELLO, hs.mseq, server_hello(hs.sr, hs.sid, SUITE_PSK_AES128_CCM8, exts))
             hs.tr.extend(sh)
             self._keys(hs)
-            fin = H.msg(HT_FINISHED, hs.mseq + 1, K.verify_data(hs.ms, False, K.sha256(hs.tr)))
+            fin = W.hs_msg(HT_FINISHED, hs.mseq + 1, W.verify_data(hs.ms, False, hs.tr))
             hs.tr.extend(fin)
             hs.state = _W_CCS
             hs.flight = [(CT_HANDSHAKE, 0, sh), (CT_CCS, 0, b"\x01"), (CT_HANDSHAKE, 1, fin)]
         else:
             hs.sid = os.urandom(self.sid_len)
-            sh = H.msg(HT_SERVER_HELLO, hs.mseq, server_hello(hs.sr, hs.sid, SUITE_PSK_AES128_CCM8, exts))
-            shd = H.msg(HT_SERVER_HELLO_DONE, hs.mseq + 1, b"")
+            sh = W.hs_msg(HT_SERVER_HELLO, hs.mseq, server_hello(hs.sr, hs.sid, SUITE_PSK_AES128_CCM8, exts))
+            shd = W.hs_msg(HT_SERVER_HELLO_DONE, hs.mseq + 1, b"")
             hs.tr.extend(sh)
             hs.tr.extend(shd)
             hs.state = _W_CKE
@@ -489,8 +405,8 @@ class DtlsPlugin:
         self._arm(hs)
 
     def _keys(self, hs):
-        ck, sk, civ, siv = K.key_block(hs.ms, hs.cr, hs.sr)
-        hs.conn = R.Conn(1, sk, siv, ck, civ, hs.client_cid, hs.server_cid, hs.variant, self.pad)
+        ck, sk, civ, siv = W.key_block(hs.ms, hs.cr, hs.sr)
+        hs.conn = W.Protection(1, sk, siv, ck, civ, hs.client_cid, hs.server_cid, hs.variant, self.pad)
 
     def _cke(self, hs, ms, body):
         try:
@@ -510,19 +426,19 @@ class DtlsPlugin:
             self.hs.pop(hs.addr, None)
             return
         hs.identity = identity
-        hs.tr.extend(H.msg(HT_CLIENT_KEY_EXCHANGE, ms, body))
+        hs.tr.extend(W.hs_msg(HT_CLIENT_KEY_EXCHANGE, ms, body))
         hs.rx_next = ms + 1
-        pms = K.premaster(psk)
-        hs.ms = K.master_secret(pms, hs.cr, hs.sr, K.sha256(hs.tr) if hs.ems else None)
+        pms = W.psk_premaster(psk)
+        hs.ms = W.master_secret(pms, hs.cr, hs.sr, W.transcript_hash(hs.tr) if hs.ems else None)
         self._keys(hs)
         hs.state = _W_CCS
         self._cancel(hs)
 
-    def _rx_hs_e1(self, hs, ct, ep, seq, cid, frag):
+    def _rx_hs_e1(self, hs, rec):
         """The client's Finished (epoch 1), maybe a CID record."""
         try:
-            rt, pt = hs.conn.open(ct, ep, seq, cid, frag) or (None, None)
-        except (CryptoError, DtlsError) as e:
+            rt, pt = hs.conn.open(rec) or (None, None)
+        except DtlsError as e:
             self.stats["bad_auth"] += 1
             self._log("fail", why="client Finished failed authentication (wrong PSK?): %s" % e, src=hs.addr)
             if self.alert_on_bad_finished:
@@ -532,8 +448,8 @@ class DtlsPlugin:
         if rt != CT_HANDSHAKE or len(pt) < HS_HDR:
             self._log("drop", why="expected Finished", src=hs.addr)
             return
-        mt, ln, ms, fo, fl = H.parse_header(pt, 0)
-        want = K.verify_data(hs.ms, True, K.sha256(hs.tr))
+        mt, ln, ms, fo, fl = W.hs_header(pt, 0)
+        want = W.verify_data(hs.ms, True, hs.tr)
         if mt != HT_FINISHED or not _hmac.compare_digest(bytes(pt[HS_HDR:]), want):
             self._log("fail", why="client Finished does not verify", src=hs.addr)
             self._alert(hs.addr, AL_DECRYPT_ERROR, hs)
@@ -542,7 +458,7 @@ class DtlsPlugin:
         hs.tr.extend(pt)
         peer = DtlsPeer(self, hs.addr, hs.identity, hs.conn, hs.sid, hs.server_cid)
         if hs.resume is None:
-            fin = H.msg(HT_FINISHED, hs.mseq + 2, K.verify_data(hs.ms, False, K.sha256(hs.tr)))
+            fin = W.hs_msg(HT_FINISHED, hs.mseq + 2, W.verify_data(hs.ms, False, hs.tr))
             hs.flight = [(CT_CCS, 0, b"\x01"), (CT_HANDSHAKE, 1, fin)]
             self._send(hs.addr, hs.flight, hs)
             peer.last_flight = hs.flight

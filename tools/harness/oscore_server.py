@@ -1,4 +1,4 @@
-"""OSCORE plugin of the harness LwM2M server (RFC 8613), on the firmware's own OSCORE code.
+"""OSCORE plugin of the harness LwM2M server (RFC 8613), independent of the firmware's OSCORE code.
 
 What it does: claims CoAP datagrams that carry an OSCORE option (9); finds the client by kid
 (and kid context); verifies requests with a 32-entry replay window; hands the inner CoAP
@@ -15,8 +15,10 @@ request then gets a protected 4.01 with an Echo option and the server's own Part
 the request that echoes it back sets the new lower edge of the window.
 A byte-identical retransmission of a request is answered with the same protected bytes.
 The outer CoAP message is read and written with the harness's own codec (harness/coap.py);
-protect/unprotect (and the inner-option codec inside them) are the firmware's, cross-checked
-against aiocoap (host_tests/test_oscore_aiocoap.py) and the RFC 8613 Appendix C vectors.
+key derivation, protect/unprotect and the replay window are the harness's own too
+(harness/oscore_wire.py, written from RFC 8613; nothing from firmware/ is imported), checked
+against the RFC 8613 Appendix C vectors (host_tests/unit/test_harness_independent.py) and an
+aiocoap client (host_tests/interop/test_harness_peers.py).
 What it does not do: LwM2M (server.py does), Block-wise, group OSCORE.
 
 Config (LwServer plugin_cfg["oscore"]): clients = [ {master_secret, master_salt, sender_id,
@@ -28,18 +30,15 @@ Keys are never logged.
 """
 import os
 
-from harness import _paths  # noqa: F401
 from harness import coap as C      # outer CoAP: the harness's own codec
-from errors import ProtocolError as OscoreError
-from oscore import option_of, protect, unprotect
-from oscore.kdf import context
+from harness import oscore_wire as O
+from harness.oscore_wire import OscoreError, option_of, protect, unprotect
 
 _R_LEN = 8
 
 
 def _unprotect_request(ctx, m, opt, replay=True):
     inner, req_id, piv = unprotect(ctx, m, opt, None, replay)
-    inner = C.from_any(inner)
     return inner, req_id, int.from_bytes(piv, "big")
 
 
@@ -77,7 +76,7 @@ class Client:
         self.peer = None
 
     def derive(self, idc):
-        return context(self.ms, self.salt, self.sid, self.kid, idc)
+        return O.Context(self.ms, self.salt, self.sid, self.kid, idc)
 
     def take_ssn(self):
         v = self.ssn
@@ -121,7 +120,7 @@ class OscorePlugin:
             if lose_contexts and (c.ctx is None or c.ctx.idc != c.idc0):
                 c.ctx = c.derive(c.idc0) if c.idc0 is not None else None
             if c.ctx is not None:
-                c.ctx.bits = -1             # window lost (oscore: refuse until Echo)
+                c.ctx.window.lost = True    # window lost: refuse until Echo (B.1.2)
             c.lost = True
             c.echo = os.urandom(_R_LEN)
             c.pending = {}
@@ -147,6 +146,7 @@ class OscorePlugin:
 
     def send_message(self, peer, msg):
         c = peer.client
+        msg = C.from_any(msg)
         if msg.code == C.EMPTY:
             self.server.sendto(C.encode(msg), peer.addr)
             return
@@ -268,7 +268,7 @@ class OscorePlugin:
         # B.1.2: window lost; verify without it; fresh only if the request echoes our value
         inner, req_id, seq = _unprotect_request(c.ctx, m, opt, replay=False)
         if inner.get(C.ECHO) == c.echo:
-            c.ctx.top, c.ctx.bits = seq, 1     # the new lower edge of the window
+            c.ctx.window.restart_at(seq)       # the new lower edge of the window
             c.lost = False
             self.server.log("oscore-echo", step="verified", ident=c.kid.hex())
             return self._accept(c, m, inner, req_id, seq, data, addr)
@@ -286,7 +286,7 @@ class OscorePlugin:
             if p is None or m.token not in p.out:
                 continue
             try:
-                inner = C.from_any(unprotect(c.ctx, m, opt, p.out[m.token])[0])
+                inner = unprotect(c.ctx, m, opt, p.out[m.token])[0]
             except OscoreError as e:
                 self.server.log("drop", why="OSCORE response: %s" % e, src=addr)
                 return

@@ -1,5 +1,5 @@
 """A DTLS 1.2 PSK echo server on python-mbedtls (Mbed TLS 2.28): an independent peer for the
-firmware DTLS client (host_tests/test_dtls_mbedtls.py).
+firmware DTLS client (host_tests/interop/test_dtls_mbedtls.py).
 
     .venv/bin/python tools/interop/mbedtls_server.py --port N --psk HEX --identity ID [--once]
         [--timeout S] [--idle S] [--hs-timeout S] [--rto S] [--prefix echo:] [--host 127.0.0.1]

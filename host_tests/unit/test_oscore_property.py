@@ -9,7 +9,7 @@ import pytest
 
 import oscore_property as prop
 
-HERE = os.path.dirname(os.path.abspath(__file__))
+HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # host_tests/
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "tools", "interop"))
 import romfs  # noqa: E402
 

@@ -5,7 +5,7 @@ import re
 
 import funclen
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 # cfgcheck.check: 22 of its 85 lines are the spec string (data, written to intern few names)
 EXCEPTIONS = {("firmware/cfgcheck.py", "check")}

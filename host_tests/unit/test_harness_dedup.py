@@ -4,7 +4,7 @@ per (endpoint, name, time) although Send is at-least-once on the wire."""
 import os
 import sys
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(ROOT, "tools"))
 from harness.server import LwServer as Server, EXCHANGE_LIFETIME  # noqa: E402
 from coap import codec as C  # noqa: E402

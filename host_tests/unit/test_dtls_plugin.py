@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from interop.dtls_fakes import FakeServer, FakeBoard, PipeNet
+from fakes import FakeServer, FakeBoard, PipeNet
 from harness.dtls_server import DtlsPlugin
 from state import Store
 from sec.dtls_channel import DtlsChannel

@@ -4,7 +4,7 @@ shortens the connected tail, registration and RRC set-up are counted once each."
 import os
 import sys
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tools", "modem_emu"))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "tools", "modem_emu"))
 from radio import Radio, VBAT  # noqa: E402
 
 

@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 INTEROP = os.path.join(ROOT, "tools", "interop")
 sys.path.insert(0, INTEROP)
 import romfs  # noqa: E402

@@ -10,7 +10,7 @@ import socket
 import subprocess
 import sys
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 PY = os.path.join(ROOT, ".venv", "bin", "python")
 DEPLOY = os.path.join(ROOT, "tools", "deploy.py")
 FAKE = os.path.join(ROOT, "tools", "esp32sim", "fake_mpremote.py")

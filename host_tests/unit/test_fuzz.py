@@ -2,12 +2,14 @@
 structure-aware and mutated inputs under the micropython binary, and every past finding in
 host_tests/fuzz_corpus/ is replayed: no input may raise anything but the parser's documented
 rejection, leave flash unreadable, or keep the next wake from working (issue #11)."""
+import importlib.util
 import os
-import sys
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(ROOT, "tools", "fuzz"))
-import run as fuzz  # noqa: E402
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+# loaded by path: tools/fuzz/ on sys.path would shadow host_tests/fakes.py with tools/fuzz/fakes.py
+_spec = importlib.util.spec_from_file_location("fuzz_run", os.path.join(ROOT, "tools", "fuzz", "run.py"))
+fuzz = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(fuzz)
 
 
 def test_every_target_and_the_regression_corpus():

@@ -1,7 +1,7 @@
 """The hardware smoke test inside `make test`: runs only with a board plugged in.
 
     LWM2M_HW_PORT=/dev/ttyUSB0 LWM2M_HW_SERVER=coap://192.168.1.10:5683 \\
-    LWM2M_HW_SECRETS=secrets/esp32.json [LWM2M_HW_BOARD=esp32] pytest host_tests/test_hw.py
+    LWM2M_HW_SECRETS=secrets/esp32.json [LWM2M_HW_BOARD=esp32] pytest host_tests/e2e/test_hw.py
 
 (the same as `make hw-test PORT=... SERVER=... SECRETS=...`; see the README)."""
 import os
@@ -9,7 +9,7 @@ import subprocess
 
 import pytest
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def test_board_on_a_serial_port():

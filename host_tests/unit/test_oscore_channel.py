@@ -8,7 +8,7 @@ import pytest
 
 import oscore_channel_cases as cases
 
-HERE = os.path.dirname(os.path.abspath(__file__))
+HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # host_tests/
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "tools", "interop"))
 import romfs  # noqa: E402
 
@@ -21,9 +21,10 @@ def test_case_cpython(name):
 
 
 def test_cases_under_micropython_64k(tmp_path):
-    # firmware and the cases module precompiled in the image; the fake server and the cases
+    # firmware, the cases module and fakes.py precompiled in the image; the fakes and the cases
     # run in the same 64 KiB heap as the firmware code they drive
-    img = romfs.build(str(tmp_path), [os.path.join(HERE, "mp", "oscore_channel_cases.py")])
+    img = romfs.build(str(tmp_path), [os.path.join(HERE, "mp", "oscore_channel_cases.py"),
+                                      os.path.join(HERE, "fakes.py")])
     code = ("import oscore_channel_cases as m\ngc.collect()\n"
             "print('heap after imports', gc.mem_alloc() - IMG)\nok = 0\n"
             "for n in sorted(dir(m)):\n"

@@ -1,10 +1,9 @@
 """Harness OSCORE plugin against the firmware OSCORE channel (both in CPython, no sockets):
 B.2 full exchange, steady state, retransmission, replay and tamper rejection, NAT rebind,
 Echo recovery after a server restart, a server-initiated request, unknown kid."""
-import os
-
 from coap import codec as C
 from errors import SessionUnknown
+from fakes import FakeBoard, FakeServer
 from harness.oscore_server import OscorePlugin
 from oscore import option_of, protect
 from oscore.kdf import context
@@ -14,65 +13,6 @@ from state import Store
 CLIENT = {"master_secret": "0102030405060708090a0b0c0d0e0f10", "master_salt": "9e7ca92223786340",
           "sender_id": "01", "recipient_id": "00"}
 ADDR = ("127.0.0.1", 40000)
-
-
-class Clock:
-    t = 1000.0
-
-    def now(self):
-        return self.t
-
-
-class FakeServer:
-    """What OscorePlugin needs from LwServer: sendto, deliver, clock, log. Answers every
-    delivered request with 2.04 (or 2.05 to GET) through the plugin, like LwServer.reply."""
-
-    def __init__(self):
-        self.clock = Clock()
-        self.to_client = []
-        self.delivered = []
-        self.events = []
-        self.answer = True
-
-    def sendto(self, data, addr):
-        self.to_client.append((bytes(data), addr))
-
-    def log(self, kind, **f):
-        self.events.append((kind, f))
-
-    def deliver(self, peer, msg):
-        self.delivered.append((peer, msg))
-        if msg.is_request() and self.answer:
-            code = C.CONTENT if msg.code == C.GET else C.CHANGED
-            r = C.Message(C.ACK if msg.mtype == C.CON else C.NON, code, msg.mid, msg.token)
-            peer.plugin.send_message(peer, r)
-
-
-class Board:
-    def __init__(self):
-        self.rtc = b""
-        self.flash = {}
-
-    def rtc_read(self):
-        return self.rtc
-
-    def rtc_write(self, b):
-        self.rtc = bytes(b)
-
-    def flash_read(self, k):
-        return self.flash.get(k)
-
-    def flash_write(self, k, v):
-        self.flash[k] = bytes(v)
-
-    def urandom(self, n):
-        return os.urandom(n)
-
-    def ticks_ms(self):
-        return 0
-
-    def ticks_diff(self, a, b):
-        return a - b
 
 
 class Net:
@@ -91,7 +31,7 @@ class Net:
             self.plugin.datagram_received(bytes(d), self.addr)
 
     def recv(self, timeout_ms):
-        q = self.server.to_client
+        q = self.server.sent
         while q:
             d, a = q.pop(0)
             if a == self.addr:
@@ -101,9 +41,9 @@ class Net:
 
 
 def _setup(cfg=None, wrap=False):
-    srv = FakeServer()
+    srv = FakeServer(t=1000.0)
     plug = OscorePlugin(srv, clients=[CLIENT], wrap=wrap)
-    board = Board()
+    board = FakeBoard(tick_ms=0)
     net = Net(plug, srv)
     st = Store(board)
     ch = OscoreChannel(net, st, board, dict(cfg or {}, kid_context_cbor_wrap=wrap),
@@ -168,10 +108,10 @@ def test_retransmission_replay_and_tamper():
     net.plugin = plug
     raw = bytearray(net.sent[-1])
     raw[-2] ^= 1
-    srv.to_client.clear()
+    srv.sent.clear()
     plug.datagram_received(bytes(raw), ADDR)
     assert plug.stats["verify_failed"] == 1 and len(srv.delivered) == n
-    assert C.decode(srv.to_client[-1][0]).code == C.BAD_REQUEST
+    assert C.decode(srv.sent[-1][0]).code == C.BAD_REQUEST
 
 
 def test_address_moves_only_on_newer_authentic_request():
@@ -224,13 +164,13 @@ def test_unknown_kid_and_lost_context():
     other = context(bytes(16), b"", b"\x09", b"\x00")
     prot, _ = protect(other, C.Message(C.CON, C.GET, 5, b"\x01").set_path("x"), 0)
     plug.datagram_received(C.encode(prot), ADDR)
-    assert plug.stats["unknown"] == 1 and C.decode(srv.to_client[-1][0]).code == C.UNAUTHORIZED
+    assert plug.stats["unknown"] == 1 and C.decode(srv.sent[-1][0]).code == C.UNAUTHORIZED
     # the client keeps a context the server no longer has (server re-provisioned: B.2 state
     # gone) -> 4.00 unprotected -> SessionUnknown
     ch.connect("oscore-b2")
     _update(ch, 1)
     plug.clients[b"\x01"].ctx = plug.clients[b"\x01"].derive(None)
-    srv.to_client.clear()
+    srv.sent.clear()
     try:
         _update(ch, 2)
         raise AssertionError("context loss not reported")

@@ -12,7 +12,7 @@ import sys
 import scenario_util
 from scenario_util import run, events, runner
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tools"))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "tools"))
 from scenarios import SCENARIOS  # noqa: E402
 
 def _ok(rep):

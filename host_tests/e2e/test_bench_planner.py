@@ -4,7 +4,7 @@ import json
 import os
 import sys
 
-HERE = os.path.dirname(os.path.abspath(__file__))
+HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # host_tests/
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "tools"))
 import bench_planner as bp  # noqa: E402
 

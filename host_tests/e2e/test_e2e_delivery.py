@@ -22,7 +22,7 @@ import pytest
 
 from scenario_util import run, runner, events
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tools"))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "tools"))
 from scenarios import SCENARIOS  # noqa: E402
 
 TIMEOUT = 240
