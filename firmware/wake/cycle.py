@@ -504,7 +504,7 @@ def serve(board, store, cfg, registry, dev, dm, reg, planner, ex, label, out):
     from wake import plan_wake
     w = out["listen_ms"] = plan_wake.listen_ms(planner)
     del plan_wake
-    _unload("wake.plan_wake")
+    unload("wake.plan_wake")
     t = board.ticks_ms()
     if ex.serve(w, sch["listen_max_ms"]):
         planner.served(board.ticks_diff(board.ticks_ms(), t) - w)
@@ -597,7 +597,7 @@ def schedule(board, store, cfg, dev, dm, reg, planner, net, chan, ex, result, la
     from wake import plan_wake
     k = plan_wake.sleep_s(planner, chan, s, out.get("next_s", s))
     del plan_wake
-    _unload("wake.plan_wake")
+    unload("wake.plan_wake")
     if k < s:
         nxt.append(k)
         out["plan"] = k

@@ -2,6 +2,7 @@
 listen window, sleep against the NAT bound and the lifetime), the soft prior NAT bound and its
 learn probe, the prior's weight, measurements on lossy wakes, the plan section, the config keys.
 Under CPython and the micropython binary."""
+import fakes
 from state import Store
 from wake.planner import Planner
 from wake import plan_wake as pw
@@ -9,21 +10,8 @@ from wake import plan_wake as pw
 COAP = {"ack_timeout_ms": 2000, "max_retransmit": 4}
 
 
-class FakeBoard:
-    def __init__(self):
-        self.rtc = b""
-
-    def rtc_read(self):
-        return self.rtc
-
-    def rtc_write(self, b):
-        self.rtc = bytes(b)
-
-    def flash_read(self, k):
-        return None
-
-    def flash_write(self, k, v):
-        pass
+def FakeBoard():
+    return fakes.FakeBoard(flash=False)          # the planner's state lives in RTC memory only
 
 
 class FakeChan:
