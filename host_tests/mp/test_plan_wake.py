@@ -80,13 +80,17 @@ def test_a_success_past_the_lower_bound_is_worth_a_probe_when_it_teaches_a_day_o
     assert r.chain(ch, 302)[0] == "resume"
 
 
-def test_one_failure_in_three_wakes_moves_a_path_behind_its_fallback():
-    # a server that loses its CIDs every third wake (restarts): the next wake resumes
+def test_one_failure_does_not_drop_a_path_but_one_in_three_does():
+    # a server that loses its CIDs every third wake (restarts): after the third restart the
+    # next wake resumes; one restart (or one wake of lost answers) does not drop CID
     p = Planner(Store(FakeBoard()), _cfg(planner={"explore": 0}))
     ch = FakeChan(["cid", "resume", "full-handshake"])
     p.clean = 3
     assert p.chain(ch, 3600)[0] == "cid"
     for o in ("ok", "ok", "no-answer"):
+        p.record("cid", o, 3600, 81 if o == "ok" else 400)
+    assert p.chain(ch, 3600)[0] == "cid"
+    for o in ("ok", "ok", "no-answer") * 2:
         p.record("cid", o, 3600, 81 if o == "ok" else 400)
     assert p.chain(ch, 3600)[0] == "resume"
 
@@ -133,9 +137,10 @@ def test_sleep_plan_lifetime_reachability_and_keepalive():
     assert pw.sleep_s(r, ch, 3600) == 240 - 17
     # NB-IoT (a set-up of 550 mJ) against a NAT known to keep 1000 s but not 1100 s, a server
     # without session cache (a full handshake after an expiry): a keep-alive at 936 s costs less
-    # per day than a wake every 1020 s that finds the mapping gone; on LTE-M or Wi-Fi it does not
+    # per day than a wake every 1020 s that finds the mapping gone, on LTE-M too (a handshake's
+    # round trips); on Wi-Fi (an association of 480 mJ a wake) it does not
     ch2 = FakeChan(["dtls-reuse", "full-handshake"])
-    for radio, want in ((NBIOT, 1000 - 2 - 62), (LTEM, 1020), (WIFI, 1020)):
+    for radio, want in ((NBIOT, 1000 - 2 - 62), (LTEM, 1000 - 2 - 62), (WIFI, 1020)):
         c, _s, _b = _same_port_planner(_cfg(radio=radio, sch={"sleep_s": 1020, "listen_ms": 300}, modem={}))
         c.record("dtls-reuse", "ok", 1000, 76)
         c.record("dtls-reuse", "no-answer", 1100, 400)
