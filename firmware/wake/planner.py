@@ -153,14 +153,14 @@ class Planner:
     def p_ok(self, path, asleep_s):
         """P(success) from the path's record in this sleep bin on a prior: a path whose state
         exists worked last time (mean 0.9988: at the board's slow CoAP timers a first CID must
-        not cost more in expected silence than it saves; worth 20 wakes: one failure in the
-        first wakes, a restart or lost answers, must not drop a path, a server that restarts
-        every few hours must after a few); dtls-reuse's prior comes from the NAT bounds, linear between them, and is 0 on
+        not cost more in expected silence than it saves; worth 8 wakes: a server that loses
+        its state every third wake drops a path after two, one failure in the first wakes
+        drops it only where its silence costs far more than it saves); dtls-reuse's prior comes from the NAT bounds, linear between them, and is 0 on
         a new local port. An upper bound that only the prior set is no evidence: past it the
         mapping may still live (0.5 x hi / asleep), and up to it the line ends at 0.5, not 0."""
         c = self.stats[_k(path)][0][_bin(asleep_s)]
         ok, fail = c >> 4, c & 15
-        a, b = 20.0, 0.025
+        a, b = 8.0, 0.01
         if path == "dtls-reuse":
             if not self.same_port:
                 return 0.0
