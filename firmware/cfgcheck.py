@@ -18,12 +18,13 @@ def check(cfg):
     # false, s string of LOW..HIGH characters, c one of WORD|WORD, l a list (checked below). A key
     # ending in _ms is in milliseconds, _s in seconds. Keys not listed are left alone (extensions).
     spec = ("server:uri s 1 255,lifetime i 60 4294967295,queue_mode b,short_id i 1 65534,"
-            "binding c U|UQ|N|UN,omit_ep b,pmin i 0 4294967295,pmax i 0 4294967295;"
+            "binding c U|UQ|N|UN,omit_ep b,pmin i 0 4294967295,pmax i 0 4294967295,"
+            "bind_identities b,uris l;"
             "security:mode c nosec|psk|oscore,kid_context_cbor_wrap b,rederive b,"
             "seq_rtc_block i 1 65536,seq_flash_block i 1 16777216,b2_timeout_ms i 100 600000,"
             "b2_tries i 1 20,ems b,retransmit_ms i 100 600000,max_tries i 1 20,pad i 0 255,"
             "flash_conn b,resume_fallback c inline|raise,cid_len_hint i 0 255,modem b,"
-            "piggyback b,rebind_fallback b;"
+            "piggyback b,rebind_fallback b,modes l;"
             "coap:ack_timeout_ms i 100 600000,ack_random_factor n 1 4,max_retransmit i 0 20,"
             "token_len i 0 8,separate_timeout_ms i 0 600000,probe_retransmit i 0 20;"
             "schedule:sleep_s n 1 31536000,listen_ms i 0 600000,listen_max_ms i 0 3600000,"
@@ -72,6 +73,15 @@ def check(cfg):
                             ok = False
                     if not ok:
                         what = "a list of 1 to 8 resource paths like \"/3303/0/5700\""
+                elif k == "modes":
+                    if not (isinstance(v, list) and 1 <= len(v) <= 2 and len(set(v)) == len(v)
+                            and all(x in ("psk", "oscore") for x in v)):
+                        what = "a list of the mechanisms for the server, from \"psk\" and \"oscore\" (each once)"
+                elif k[-2:] != s_:       # server.uris (nat_timeout_prior_s below)
+                    ok = isinstance(v, dict) and all(x in ("psk", "oscore") and isinstance(v[x], str)
+                                                    for x in v)
+                    if not ok:
+                        what = "an object {\"psk\": \"coaps://HOST:PORT\", \"oscore\": \"coap://HOST:PORT\"}"
                 elif not (isinstance(v, list) and len(v) == 2 and num(v[0], 1, 1e6, 0)
                           and num(v[1], 1, 1e6, 0) and v[0] <= v[1]):
                     what = "two numbers of seconds [low, high]"
@@ -155,7 +165,7 @@ def merged(raw, path="config"):
             raise ConfigError("%s: an object, got %r" % (k, raw[k]))
     cfg = check(config._merge(D, raw))
     uri = cfg["server"]["uri"]
-    mode = cfg["security"]["mode"]
+    mode = config.mode(cfg)
     scheme, _, rest = uri.partition("://")
     rest = rest.split("/", 1)[0]
     host, _, p = rest.rpartition(":") if ":" in rest else (rest, "", "")
@@ -166,7 +176,23 @@ def merged(raw, path="config"):
     if scheme not in ("coap", "coaps") or not host or ord(host[0]) == 91 or not 0 < port < 65536:
         raise ConfigError("server.uri: coap://HOST:PORT or coaps://HOST:PORT (no IPv6 literal "
                           "yet), got %r" % (uri,))
-    if (scheme == "coaps") != (mode == "psk"):
+    modes = cfg["security"].get("modes") or [mode]
+    if len(modes) > 1:
+        # several mechanisms for one server (wake/mechanisms.py): server.uri is the address
+        # of those without an entry in server.uris
+        if cfg["security"].get("modem"):
+            raise ConfigError("security.modes: several mechanisms with DTLS in the modem "
+                              "(security.modem) are not supported yet")
+        us = cfg["server"].get("server.uris"[7:]) or {}   # (a long literal: no new interned name)
+        if ("psk" if scheme == "coaps" else "oscore") not in modes:
+            raise ConfigError("server.uri %s fits none of security.modes (coaps:// is DTLS-PSK, "
+                              "coap:// OSCORE)" % (uri,))
+        for m in us:
+            u = us[m]
+            if u.partition("://")[0] != ("coaps" if m == "psk" else "coap") or ":" not in u[8:]:
+                raise ConfigError("server.uris.%s: %s is not a %s://HOST:PORT (coaps:// is DTLS-PSK, "
+                                  "coap:// OSCORE)" % (m, u, "coaps" if m == "psk" else "coap"))
+    elif (scheme == "coaps") != (mode == "psk"):
         raise ConfigError("security.mode %s does not fit server.uri %s (coaps:// is DTLS-PSK, "
                           "coap:// NoSec or OSCORE)" % (mode, uri))
     cfg["_host"], cfg["_port"] = host, port
@@ -176,5 +202,6 @@ def merged(raw, path="config"):
 def run(raw, path, sec, spath):
     """What config.load needs: the merged config, checked, and the secrets checked."""
     cfg = merged(raw, path)
-    check_secrets(sec, cfg["security"]["mode"], spath)      # nosec: only "wifi" if given
+    for m in cfg["security"].get("modes") or [cfg["security"]["mode"]]:
+        check_secrets(sec, m, spath)      # nosec: only "wifi" if given; each mechanism's
     return cfg

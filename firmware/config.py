@@ -55,6 +55,16 @@ def _read_json(path, what, hs):
         raise ConfigError("%s file %s is not valid JSON: %s" % (what, path, e))
 
 
+def mode(cfg):
+    """security.mode; with security.modes (several mechanisms), the first of them unless it is
+    one of them (the Security object and the secrets checks use it)."""
+    s = cfg["security"]
+    m = s.get("modes")
+    if m and isinstance(m, list) and s.get("mode") not in m:
+        s["mode"] = m[0]
+    return s["mode"]
+
+
 def _env(name):
     """The unix port's environment (harness); a board's os has no getenv."""
     g = getattr(os, "getenv", None)
@@ -71,10 +81,10 @@ def load(path=None, secrets_path=None, board=None):
     raw = _read_json(path, "config", hs)
     d = raw if isinstance(raw, dict) else {}
     sp = secrets_path or _env("LWM2M_SECRETS") or d.get("secrets") or "/secrets.json"
-    mode = d.get("security")
-    mode = mode.get("mode", "nosec") if isinstance(mode, dict) else "nosec"
+    m = d.get("security")
+    m = (m.get("modes") or m.get("mode", "nosec")) if isinstance(m, dict) else "nosec"
     sec = {}
-    if mode in ("psk", "oscore"):
+    if m in ("psk", "oscore") or isinstance(m, list):
         sec = _read_json(sp, "secrets", hs)
     else:
         # no keys needed, but the file may hold the board's Wi-Fi credentials ("wifi")
@@ -91,6 +101,7 @@ def load(path=None, secrets_path=None, board=None):
         cfg = cfgcheck.run(raw, path, sec, sp)
         if board is not None:
             board.flash_write("cfg", hs)
+    mode(cfg)
     uri = cfg["server"]["uri"]
     scheme, rest = uri.split("://", 1)
     rest = rest.split("/", 1)[0]

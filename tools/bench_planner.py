@@ -78,6 +78,23 @@ def _cell(title, profile, wakes=6, **kw):
     return sc
 
 
+def _multi(title, wakes=7, bind=False, **kw):
+    """OSCORE and DTLS-PSK provisioned together (security.modes, docs/planner.md "Several
+    mechanisms"); the DTLS handshake's own timers short (a silent server costs ~1 s per try)."""
+    plugins = kw.pop("plugins", ["dtls", "oscore", "nosec"])
+    sc = _sc(title, wakes, 3600, 120, mode="oscore", strategies=MULTI, **kw)
+    sc["modes"] = ["oscore", "psk"]
+    sc["plugins"] = plugins
+    sc["security"] = {"cid": "rfc9146", "retransmit_ms": 300, "max_tries": 2}
+    if bind:      # the server binds both identities of the endpoint; the device knows it
+        sc["bind_identities"] = {"urn:dev:unix-0001": ["Client_identity", "01"]}
+        sc["board"]["server"] = {"bind_identities": True}
+    return sc
+
+
+MULTI = ["oscore", "oscore-b2", "cid", "resume", "full-handshake"]
+
+
 def _every(n, wakes):
     return list(range(n, wakes, n))
 
@@ -122,6 +139,20 @@ SUITE = {
     "nb-iot-resume": _cell("nRF9160 NB-IoT, host DTLS without CID", "nb-iot", 12),
     "nb-iot-cid": _cell("nRF9160 NB-IoT, host DTLS with CID", "nb-iot", 12, cid="rfc9146", strategies=CID),
 }
+# several mechanisms for one server (kept apart from the entries above)
+SUITE.update({
+    "multi-hourly": _multi("OSCORE + DTLS provisioned, hourly, nothing fails"),
+    "multi-oscore-lost": _multi("OSCORE + DTLS, the server loses its OSCORE records at wake 3",
+                                server_drop={3: ["oscore"]}),
+    "multi-oscore-lost-bound": _multi("OSCORE + DTLS, OSCORE lost at wake 3, server binds identities",
+                                      bind=True, server_drop={3: ["oscore"]}),
+    "multi-no-dtls": _multi("OSCORE + DTLS provisioned, the server has no DTLS",
+                            plugins=["oscore", "nosec"]),
+    "multi-dtls-lost-bound": _multi("OSCORE + DTLS, OSCORE back and DTLS gone at wake 3, bound",
+                                    bind=True, server_drop={0: ["oscore"], 3: ["+oscore", "dtls"]}),
+    "multi-dtls-lost": _multi("OSCORE + DTLS, OSCORE back and DTLS gone at wake 3, not bound",
+                              server_drop={0: ["oscore"], 3: ["+oscore", "dtls"]}),
+})
 QUICK = ["reuse-60-nat120", "fresh-port-60", "cid-restarts-3h"]
 
 

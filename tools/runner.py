@@ -228,7 +228,8 @@ async def run_scenario(name, sc, out_dir="reports", quiet=False, workdir=None, k
     rng = random.Random(sc.get("seed", 1))
     plugin_cfg = sc.get("plugin_cfg", {})
     server = LwServer(clock, plugins=sc.get("plugins", ["nosec"]), plugin_cfg=plugin_cfg,
-                      ack_timeout=sc.get("server_ack_timeout", 0.4), max_retransmit=2)
+                      ack_timeout=sc.get("server_ack_timeout", 0.4), max_retransmit=2,
+                      bind_identities=sc.get("bind_identities"))
     host, port = await server.start()
     meter = nat = None
     target = (host, port)
@@ -243,6 +244,8 @@ async def run_scenario(name, sc, out_dir="reports", quiet=False, workdir=None, k
     board["server"]["uri"] = "%s://%s:%d" % (scheme, target[0], target[1])
     board["security"] = merge(board.get("security", {}), sc.get("security", {}))
     board["security"]["mode"] = sc.get("mode", "nosec")
+    if sc.get("modes"):      # several mechanisms for one server (docs/planner.md)
+        board["security"]["modes"] = list(sc["modes"])
     secrets = sc.get("secrets")
     if secrets is None and board["security"]["mode"] != "nosec":
         with open(os.path.join(ROOT, "secrets", "example.json")) as f:
@@ -320,6 +323,8 @@ async def run_scenario(name, sc, out_dir="reports", quiet=False, workdir=None, k
                 if hasattr(p, "restart"):
                     p.restart()
             server.log("restart")
+        for what in sc.get("server_drop", {}).get(i, ()):
+            _server_drop(server, what)
         cut = i > 0 and rng.random() < sc.get("power_cut", 0.0) or i in sc.get("power_cut_at", ())
         if cut:
             dev.power_cut()
@@ -369,6 +374,8 @@ async def run_scenario(name, sc, out_dir="reports", quiet=False, workdir=None, k
             notes.append("power cut before wake")
         notes.extend(sc.get("wake_notes", {}).get(i, ()))
         notes.extend(info.get("notes", ()))
+        if ">" in str(info.get("kind", "")):     # several mechanisms: fell back from one to another
+            notes.append("mechanism " + info["kind"])
         if info.get("tried"):
             notes.append("tried " + " > ".join("%s:%s" % tuple(t) for t in info["tried"]))
         if info.get("error"):
@@ -571,6 +578,38 @@ def _drop_down(server, spec):
                 return
         send(data, addr)
     server.sendto = sendto
+
+
+def _server_drop(server, what):
+    """Fault (scenario key server_drop {wake: [what, ...]}): "oscore" the server loses its
+    OSCORE security records (contexts and master secrets: a kid it no longer knows gets an
+    unprotected 4.01, B.2 cannot restore it); "dtls" the server stops DTLS (its datagrams are
+    dropped unanswered); "dtls-psk" it restarts DTLS without its PSKs (a handshake is refused
+    with an alert: auth-failed); "+oscore", "+dtls", "+dtls-psk" bring them back as they were."""
+    saved = server.__dict__.setdefault("_dropped", {})
+    name = what.lstrip("+")
+    if what[0] == "+":
+        if name in saved:
+            p, clients = saved.pop(name)
+            if name == "oscore":
+                p.clients.update(clients)
+            elif name == "dtls-psk":
+                p.psk.update(clients)
+            else:
+                server.plugins.insert(0, p)
+    elif name == "oscore" and server.plugin("oscore") is not None:
+        p = server.plugin("oscore")
+        saved[name] = (p, dict(p.clients))
+        p.clients.clear()
+    elif name == "dtls" and server.plugin("dtls") is not None:
+        saved[name] = (server.plugin("dtls"), None)
+        server.plugins.remove(saved[name][0])
+    elif name == "dtls-psk" and server.plugin("dtls") is not None:
+        p = server.plugin("dtls")
+        p.restart()
+        saved[name] = (p, dict(p.psk))
+        p.psk.clear()
+    server.log("server-drop", what=what)
 
 
 def _drop_send_acks(server, n):

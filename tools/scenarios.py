@@ -219,3 +219,14 @@ SCENARIOS["fota"] = {
                 13: [("read", "/5/0/3"), ("read", "/5/0/5"), ("read", "/3/0/3")]},
     "expect_fail": (3,),         # the wake the power cut ends
 }
+
+# Several mechanisms for one server (security.modes, docs/planner.md "Several mechanisms"):
+# OSCORE and DTLS-PSK provisioned together; the server loses its OSCORE records before wake 3
+# (B.2 cannot restore them): the wake falls back to DTLS and Registers under the PSK identity.
+SCENARIOS["multi"] = {
+    "title": "OSCORE + DTLS provisioned together: the server loses OSCORE at wake 3, the wake falls back to DTLS",
+    "wakes": 5, "mode": "oscore", "modes": ["oscore", "psk"], "plugins": ["dtls", "oscore", "nosec"],
+    "security": {"cid": "rfc9146", "retransmit_ms": 300, "max_tries": 2},
+    "board": {"schedule": dict(FAST_SCHED, sleep_s=3600), "coap": FAST_COAP},
+    "nat": {"timeout_s": 120}, "local_port": "fresh", "server_drop": {3: ["oscore"]},
+}

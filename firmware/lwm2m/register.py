@@ -130,9 +130,11 @@ class Registration:
             m.add(C.CONTENT_FORMAT, _CF_LINK)
             m.payload = links
         r = ex.request(m, True, retries)
-        if r.code == C.NOT_FOUND:
+        if r.code == C.NOT_FOUND or r.code == C.FORBIDDEN:
+            # 4.03: the registration is not this identity's (several mechanisms and a server
+            # that does not bind them, docs/planner.md): Register under this one
             self.forget()
-            raise RegistrationUnknown("Update answered 4.04")
+            raise RegistrationUnknown("Update answered " + C.code_str(r.code))
         if r.code != C.CHANGED:
             raise ProtocolError("Update answered %s" % C.code_str(r.code))
         self.last_ok = int(self.board.now())

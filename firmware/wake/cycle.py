@@ -191,6 +191,8 @@ class LazyDM:
 
 
 def make_channel(mode, net, store, board, cfg, secrets):
+    if isinstance(mode, list):      # several mechanisms for one server: wake/mechanisms.py
+        return __import__("wake.mechanisms", None, None, (1,)).load(mode, net, store, board, cfg, secrets)
     if mode == "nosec":
         from sec.nosec import NoSecChannel
         return NoSecChannel(net, store, board, cfg["security"], secrets)
@@ -414,7 +416,9 @@ def plan(board, store, cfg, secrets, net, reg, dm, planner):
     the paths after which an Update is a Register (a new security context)."""
     from wake.planner import PATHS
     now = board.now()
-    chan = make_channel(cfg["security"]["mode"], net, store, board, cfg, secrets)
+    s = cfg["security"]
+    m = s.get("modes")         # several mechanisms (a list): one channel alive at a time
+    chan = make_channel(m if m and len(m) > 1 else s["mode"], net, store, board, cfg, secrets)
     sec = store.get("sec")
     if sec:
         chan.restore(sec)       # each channel checks its section (and flash) and drops what fails
@@ -427,7 +431,8 @@ def plan(board, store, cfg, secrets, net, reg, dm, planner):
     new_ctx = () if rah == "never" else PATHS[-2:] if rah == "any" else PATHS[-1:]
     update = reg.is_registered(now)
     if update:
-        planner.reg = (new_ctx, 150)
+        # (several mechanisms: a path of another one than the registration's Registers too)
+        planner.reg = (new_ctx + chan.refused(None) if m and len(m) > 1 else new_ctx, 150)
     return chan, ex, planner.chain(chan, asleep_s), asleep_s, update
 
 
@@ -438,7 +443,10 @@ def connect(board, chain, chan, ex, reg, planner, net, out, cfg, asleep_s, updat
     result = "no-path"
     label = "none"
     probe = min(ex.max_retransmit, int(cfg["coap"].get("probe_retransmit", 2)))
+    skip = ()
     for i, path in enumerate(chain):
+        if path in skip:
+            continue
         up0, down0, t1 = net.up, net.down, board.ticks_ms()
         # a path with a fallback behind it gives up sooner: listening through the whole
         # retransmission budget (62 s at the RFC 7252 defaults) costs more than the fallback
@@ -479,7 +487,10 @@ def connect(board, chain, chan, ex, reg, planner, net, out, cfg, asleep_s, updat
             planner.record(path, e.outcome, asleep_s, board.ticks_diff(board.ticks_ms(), t1))
             if isinstance(e, AuthFailed):
                 log("%s: %s (stopping; check the credentials)" % (path, e), "E")
-                break
+                if len(cfg["security"].get("modes") or ()) < 2:
+                    break
+                skip = chan.refused(path)    # several mechanisms: only this one's paths end
+                continue
             log("%s failed: %s (%s); falling back" % (path, e.outcome, e), "W")
             chan.forget_path(path)
     return result, label
@@ -573,6 +584,8 @@ def schedule(board, store, cfg, dev, dm, reg, planner, net, chan, ex, result, la
     store.put("sec", s)
     if len(planner.tried) > 1:      # the fallbacks this wake went through, with their outcomes
         out["tried"] = planner.tried
+    if len(cfg["security"].get("modes") or ()) > 1:    # several mechanisms: which one (a>b:
+        out["kind"] = chan.kind                           # fell back from a to b)
     out.update({"path": label, "result": result, "up": net.up, "down": net.down,
                 "dg_up": net.dg_up, "dg_down": net.dg_down, "retx": ex.retransmissions,
                 "dropped": chan.dropped})

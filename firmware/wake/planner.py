@@ -190,7 +190,11 @@ class Planner:
 
     def chain(self, chan, asleep_s):
         """Ordered fallback chain for this wake (cheapest expected energy)."""
-        paths = [p for p in chan.paths() if (p if p in PATHS else p[p.find(chr(45)) + 1:]) in PATHS]
+        paths = chan.paths()
+        if type(paths) is tuple:
+            # several mechanisms (wake/mechanisms.py): one list each, merged by this cost model
+            paths = chan.paths(self)
+        paths = [p for p in paths if (p if p in PATHS else p[p.find(chr(45)) + 1:]) in PATHS]
         if not paths:
             return []
         if self.force:      # always this path first when its state exists, then the channel's order

@@ -177,11 +177,15 @@ async def main():
     ap.add_argument("--port", type=int, default=5683)
     ap.add_argument("--plugins", default="nosec")
     ap.add_argument("--psk", action="append", default=[], help="IDENTITY:HEXKEY for the DTLS plugin")
+    ap.add_argument("--bind-identities", action="store_true",
+                    help="one registration for every identity that registered the same endpoint "
+                         "(OSCORE and DTLS of one device: docs/planner.md)")
     args = ap.parse_args()
     cfg = {}
     if args.psk:
         cfg["dtls"] = {"psk_store": {i: bytes.fromhex(k) for i, k in (p.split(":", 1) for p in args.psk)}}
-    server = LwServer(RealClock(), args.host, args.port, args.plugins.split(","), cfg, verbose=True)
+    server = LwServer(RealClock(), args.host, args.port, args.plugins.split(","), cfg, verbose=True,
+                      bind_identities=args.bind_identities or None)
     await server.start()
     print("harness server on %s:%d; type 'help'" % (server.host, server.port), flush=True)
     loop = asyncio.get_running_loop()

@@ -3,7 +3,8 @@ De-register) and Send (POST /dp): what each endpoint registered, from where, unt
 
 What it does: a Registration per endpoint, found by its location (rd/xxxx); it follows the
 address of the latest authentic Register or Update (a NAT rebinding is logged); with a security
-plugin only the registering identity may Update or De-register (4.03 otherwise); lifetimes
+plugin only the registering identity may Update or De-register (4.03 otherwise), or one bound
+to the same endpoint (the server's bind_identities, harness/identities.py); lifetimes
 expire on the scenario's clock; Send records are decoded (harness/payloads.py) and kept once per
 (name, time) although Send is at-least-once on the wire; a Register or Update flushes the
 requests queued for a queue-mode client (harness/dm_client.py).
@@ -11,7 +12,7 @@ What it does not do: server-initiated requests and their answers (harness/dm_cli
 datagrams, retransmission of answers and security (harness/server.py, harness/plugins.py).
 
 RegistryMixin is a part of LwServer (harness/server.py): it uses the server's clock, rng,
-loc_len, files, log, reply and _flush_queue.
+loc_len, files, log, reply, _flush_queue and ids (harness/identities.py).
 """
 from harness import coap as C      # the harness's own CoAP codec, not the firmware's
 from harness.payloads import CF_LINK, decode_payload
@@ -78,7 +79,7 @@ class RegistryMixin:
             if reg is None:
                 self.log("unknown-loc", loc=loc, src=peer.identity)
                 return self.reply(peer, m, C.NOT_FOUND)
-            if peer.mode != "nosec" and reg.peer.identity != peer.identity:
+            if peer.mode != "nosec" and not self.ids.same(reg, peer):   # (harness/identities.py)
                 self.log("forbidden", loc=loc, ident=peer.identity)
                 return self.reply(peer, m, C.FORBIDDEN)
             if m.code == C.POST:
@@ -124,6 +125,9 @@ class RegistryMixin:
         for reg in self.regs.values():
             if reg.peer.identity == peer.identity or reg.peer.addr == peer.addr:
                 return reg
+        for reg in self.regs.values():
+            if self.ids.same(reg, peer):
+                return reg
         return None
 
     def _query(self, m):
@@ -136,12 +140,13 @@ class RegistryMixin:
 
     def _register(self, peer, m):
         q = self._query(m)
-        ep = q.get("ep") or (peer.identity if peer.mode != "nosec" else None)
+        ep = q.get("ep") or self.ids.endpoint(peer) or (peer.identity if peer.mode != "nosec" else None)
         if not ep:
             return self.reply(peer, m, C.BAD_REQUEST)
         if m.get_uint(C.CONTENT_FORMAT, CF_LINK) != CF_LINK:
             return self.reply(peer, m, C.UNSUPPORTED_FORMAT)
         now = self.clock.now()
+        self.ids.learn(ep, peer)
         old = self.regs.get(ep)
         if old:
             self._drop(old, "replaced")

@@ -43,7 +43,11 @@ EXCHANGE_LIFETIME = 247.0   # s, RFC 7252 4.8.2 (defaults): how long a MID is re
 
 class LwServer(RegistryMixin, DmClientMixin, asyncio.DatagramProtocol):
     def __init__(self, clock, host="127.0.0.1", port=0, plugins=("nosec",), plugin_cfg=None,
-                 loc_len=4, ack_timeout=1.0, max_retransmit=3, verbose=False, log_path=None):
+                 loc_len=4, ack_timeout=1.0, max_retransmit=3, verbose=False, log_path=None,
+                 bind_identities=None):
+        from harness.identities import Identities
+        self.ids = Identities(bind_identities)    # several identities, one registration
+        self.ids.log = self.log
         self.clock = clock
         self.host = host
         self.port = port

@@ -130,6 +130,14 @@ GROUPS = {
     "dtls-cid-fallback": {"wakes": 3, "mode": "psk", "plugins": ["dtls", "nosec"], "security": {"cid": "rfc9146"},
                           "server_restart": [2], "actions": {2: [("forget",)]}, "show": [2]},
 }
+# several mechanisms for one server (security.modes, docs/planner.md): OSCORE lost on the server
+# at wake 2, the wake falls back to a DTLS full handshake (one channel alive at a time)
+GROUPS["multi-fallback"] = {"wakes": 3, "mode": "oscore", "modes": ["oscore", "psk"],
+                            "plugins": ["dtls", "oscore", "nosec"], "security": {"cid": "rfc9146"},
+                            "server_drop": {2: ["oscore"]}, "show": [2]}
+GROUPS["multi-oscore"] = {"wakes": 2, "mode": "oscore", "modes": ["oscore", "psk"],     # (both
+                          "plugins": ["dtls", "oscore", "nosec"], "security": {"cid": "rfc9146"},
+                          "show": [1]}                    # provisioned, an OSCORE Update)
 
 
 def group_scenario(over):

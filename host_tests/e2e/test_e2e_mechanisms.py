@@ -1,0 +1,196 @@
+"""Several mechanisms for one server (security.modes ["oscore", "psk"], issue 13) end to end:
+the firmware under micropython (ROMFS, the device's heap budget), the NAT simulator, the harness
+server with its DTLS and OSCORE plugins. What the server received is asserted: which identity
+and mechanism registered or updated, under which registration, and every sample delivered.
+
+- the server loses its OSCORE records (B.2 cannot restore them): the wake falls back to DTLS
+  in the same wake and delivers its sample; without identity binding it Registers again;
+- the reverse: the server stops answering DTLS: the wake falls back to OSCORE; with the
+  server binding both identities of the endpoint it is an Update under the same registration,
+  without binding a Register;
+- every wake, the cross-mechanism fallbacks included, within the heap budget."""
+import scenario_util
+from scenario_util import run, events, runner
+
+EP = "urn:dev:unix-0001"
+# the DTLS handshake's own timers, short: a silent server costs each handshake path ~1 s
+FAST_DTLS = {"cid": "rfc9146", "retransmit_ms": 300, "max_tries": 2}
+
+
+def _sc(wakes, security=None, **kw):
+    return scenario_util.base(wakes=wakes, mode="oscore", modes=["oscore", "psk"],
+                              plugins=["dtls", "oscore", "nosec"], security=security or dict(FAST_DTLS), **kw)
+
+
+def _ok(rep):
+    bad = [(w["wake"], w.get("result"), w.get("error"), w.get("log", [])[-8:]) for w in rep["wakes"]
+           if w.get("result") != "ok"]
+    assert not bad, bad
+    peaks = [w["heap_peak"] for w in rep["wakes"]]
+    assert max(peaks) <= runner.HEAP_BUDGET, peaks
+    s = rep["summary"]["samples"]
+    # every sample taken reached the server (its log of Sends), none waits
+    assert s["delivered"] == s["taken"] == len(rep["wakes"]) and s["waiting"] == 0, s
+
+
+def _at(rep, i):
+    """The server events of wake i (between its start and the next wake's)."""
+    t0 = runner.T0 + rep["wakes"][i]["vt"] - 1
+    t1 = runner.T0 + rep["wakes"][i + 1]["vt"] - 1 if i + 1 < len(rep["wakes"]) else 1e30
+    return [e for e in rep["server_events"] if t0 <= e["t"] < t1 and e["ev"] != "server-drop"]
+
+
+def _lw(evs):
+    return [(e["ev"], e.get("mode")) for e in evs if e["ev"] in ("register", "update", "replaced", "bound", "forbidden")]
+
+
+def test_oscore_lost_falls_back_to_dtls_and_registers_again():
+    rep = run(_sc(4, server_drop={2: ["oscore"]}), timeout=400)
+    _ok(rep)
+    w = rep["wakes"]
+    assert w[0]["path"] == "oscore-b2+register" and w[0]["kind"] == "oscore", w[0]
+    assert w[1]["path"] == "oscore+update"
+    # wake 2: the server answers the OSCORE Update with an unprotected 4.01 and refuses B.2;
+    # the same wake goes on with DTLS and, another identity for the server, Registers
+    assert w[2]["kind"] == "oscore>dtls" and w[2]["path"] == "full-handshake+register", w[2]
+    assert [t[0] for t in w[2]["tried"]] == ["oscore", "oscore-b2", "full-handshake"], w[2]["tried"]
+    assert [t[1] for t in w[2]["tried"]][-1] == "ok"
+    assert _lw(_at(rep, 0))[0] == ("register", "oscore")
+    assert ("update", "oscore") in _lw(_at(rep, 1))
+    assert _lw(_at(rep, 2)) == [("replaced", None), ("register", "dtls-cid")], _at(rep, 2)
+    sends = [e for e in _at(rep, 2) if e["ev"] == "send"]
+    assert sends, _at(rep, 2)           # wake 2's sample went out over DTLS
+    # wake 3 stays on DTLS (its CID), an Update under the new registration
+    assert w[3]["path"] == "cid+update" and _lw(_at(rep, 3)) == [("update", "dtls-cid")]
+    regs = rep["registrations"]
+    assert regs[EP]["mode"] == "dtls-cid" and regs[EP]["identity"] == "Client_identity", regs
+
+
+def _reverse(bind):
+    # DTLS first (planner.force "cid": the fixed strategy), then the server stops DTLS
+    sc = _sc(3, server_drop={2: ["dtls"]}, board={"planner": {"force": "cid"}})
+    if bind:
+        sc["bind_identities"] = {EP: ["Client_identity", "01"]}      # the server's side
+        sc["board"]["server"] = {"bind_identities": True}             # the device knows it
+    rep = run(sc, timeout=400)
+    _ok(rep)
+    w = rep["wakes"]
+    assert w[0]["path"] == "full-handshake+register" and w[0]["kind"] == "dtls", w[0]
+    assert w[1]["path"] == "cid+update"
+    assert w[2]["kind"] == "dtls>oscore", w[2]
+    tried = w[2]["tried"]
+    assert [t[0] for t in tried][:1] == ["cid"] and tried[-1] == ["oscore-b2", "ok"], tried
+    assert all(t[1] == "no-answer" for t in tried[:-1]), tried       # DTLS silent
+    assert _lw(_at(rep, 0))[0] == ("register", "dtls-cid")
+    return rep, w, _lw(_at(rep, 2))
+
+
+def test_dtls_silent_falls_back_to_oscore_and_registers_without_binding():
+    rep, w, lw = _reverse(False)
+    assert w[2]["path"] == "oscore-b2+register", w[2]
+    assert lw == [("replaced", None), ("register", "oscore")], lw
+    assert rep["registrations"][EP]["identity"] == "01"
+
+
+def test_dtls_silent_falls_back_to_oscore_update_under_bound_registration():
+    rep, w, lw = _reverse(True)
+    assert w[2]["path"] == "oscore-b2+update", w[2]
+    # the same registration (no Register after wake 0), now answered through OSCORE
+    assert lw == [("bound", "oscore"), ("update", "oscore")], lw
+    assert len(events(rep, "register")) == 1
+    loc = events(rep, "register")[0]["loc"]
+    reg = rep["registrations"][EP]
+    assert reg["loc"] == loc and reg["mode"] == "oscore" and reg["identity"] == "01", reg
+    b = events(rep, "bound")[0]
+    assert (b["old"], b["new"]) == ("Client_identity", "01"), b
+
+
+def test_oscore_lost_bound_server_keeps_the_registration():
+    # the server binds both identities; a new DTLS session is an Update here
+    # (server.register_after_handshake "never": else LwM2M asks a Register after a handshake)
+    sc = _sc(3, server_drop={2: ["oscore"]}, bind_identities={EP: ["Client_identity", "01"]})
+    sc["board"]["server"] = {"bind_identities": True, "register_after_handshake": "never"}
+    rep = run(sc, timeout=400)
+    _ok(rep)
+    w = rep["wakes"]
+    assert w[2]["kind"] == "oscore>dtls" and w[2]["path"] == "full-handshake+update", w[2]
+    assert _lw(_at(rep, 2)) == [("bound", "dtls-cid"), ("update", "dtls-cid")], _at(rep, 2)
+    assert len(events(rep, "register")) == 1
+    reg = rep["registrations"][EP]
+    assert reg["loc"] == events(rep, "register")[0]["loc"] and reg["identity"] == "Client_identity", reg
+
+
+def test_bench_planner_scenario_with_both_mechanisms(tmp_path):
+    import json
+    import bench_planner as bp
+    multi = [n for n in bp.SUITE if bp.SUITE[n].get("modes")]
+    assert {"multi-oscore-lost", "multi-oscore-lost-bound", "multi-no-dtls", "multi-dtls-lost"} <= set(multi)
+    assert any(bp.SUITE[n].get("bind_identities") for n in multi)
+    bp.main(["--only", "multi-oscore-lost", "--out", str(tmp_path)])
+    with open(tmp_path / "bench-planner.json") as f:
+        (row,) = json.load(f)["rows"]
+    assert set(row["fixed"]) == {"oscore", "oscore-b2", "cid", "resume", "full-handshake"}
+    # the fixed DTLS strategies stayed on DTLS: its first handshake, then CID / resumption
+    assert set(row["fixed"]["cid"]["paths"]) == {"full-handshake+register", "cid+update"}
+    assert row["fixed"]["resume"]["paths"].get("resume+update", 0) >= 5
+    # the planner: OSCORE until the server lost it, then DTLS (one Register), every wake ok
+    p = row["planner"]
+    assert p["ok"] == p["wakes"] == 7 and p["paths"].get("oscore+update") == 2, p["paths"]
+    assert p["paths"].get("full-handshake+register") == 1 and p["paths"].get("cid+update") == 3, p["paths"]
+    assert 0 < row["ratio"] < 1.2
+
+
+def test_nrf9160_host_dtls_and_oscore_over_the_modem_socket():
+    # the nRF9160 behind the Serial LTE Modem (tools/modem_emu): both mechanisms run on the
+    # host over the modem's UDP socket; OSCORE lost at wake 2 -> DTLS in the same wake
+    from scenarios import _nrf
+    sc = _nrf("nRF9160, OSCORE + host DTLS", "oscore", ["dtls", "oscore", "nosec"], wakes=3)
+    sc["modes"] = ["oscore", "psk"]
+    sc["security"] = {"cid": "rfc9146", "retransmit_ms": 1500, "max_tries": 2}
+    sc["server_drop"] = {2: ["oscore"]}
+    rep = run(sc, timeout=400)
+    _ok(rep)
+    w = rep["wakes"]
+    assert [x["path"] for x in w] == ["oscore-b2+register", "oscore+update", "full-handshake+register"], w
+    assert w[2]["kind"] == "oscore>dtls" and w[2]["tried"][-1] == ["full-handshake", "ok"]
+    assert _lw(_at(rep, 2)) == [("replaced", None), ("register", "dtls-cid")], _at(rep, 2)
+
+
+def test_device_told_binding_but_server_does_not_bind_registers_after_a_403():
+    # server.bind_identities true on the device, a server that keeps one identity per
+    # registration: the Update from the other identity is answered 4.03, then a Register
+    sc = _sc(3, server_drop={2: ["dtls"]}, board={"planner": {"force": "cid"}})
+    sc["board"]["server"] = {"bind_identities": True}
+    rep = run(sc, timeout=400)
+    _ok(rep)
+    w = rep["wakes"]
+    assert w[2]["kind"] == "dtls>oscore" and w[2]["path"] == "oscore-b2+register", w[2]
+    assert _lw(_at(rep, 2)) == [("forbidden", None), ("replaced", None), ("register", "oscore")], _at(rep, 2)
+
+
+def test_power_cuts_with_both_mechanisms_never_replay_a_nonce():
+    # RTC memory lost before wakes 2 and 4 (flash kept): each mechanism resumes its own
+    # counters from flash; the server sees no replayed OSCORE request and no DTLS record replay
+    sc = _sc(6, power_cut_at=[2, 4], server_drop={3: ["oscore"]})
+    rep = run(sc, timeout=400)
+    _ok(rep)
+    assert sum(1 for w in rep["wakes"] if w.get("power_cut")) == 2
+    drops = [e for e in events(rep, "drop") if "replay" in str(e.get("why"))]
+    assert not drops, drops
+    assert {w["kind"].split(">")[-1] for w in rep["wakes"]} == {"oscore", "dtls"}
+
+
+def test_dtls_refused_ends_only_dtls_and_the_wake_goes_on_with_oscore():
+    # the server restarts DTLS without our PSK: the handshake is refused with an alert
+    # (auth-failed, which ends a single-mechanism wake); OSCORE still works
+    sc = _sc(3, server_drop={2: ["dtls-psk"]}, board={"planner": {"force": "resume"}},
+             security=dict(FAST_DTLS, cid=None))
+    rep = run(sc, timeout=400)
+    _ok(rep)
+    w = rep["wakes"]
+    assert w[1]["path"] == "resume+update", w[1]
+    # the server answers the resumption with a full handshake (it lost the session) and refuses
+    # our PSK identity: auth-failed; DTLS's full handshake is skipped, OSCORE goes on
+    assert w[2]["tried"] == [["resume", "auth-failed"], ["oscore-b2", "ok"]], w[2]["tried"]
+    assert w[2]["kind"] == "dtls>oscore" and w[2]["path"] == "oscore-b2+register", w[2]
+    assert _lw(_at(rep, 2))[-1] == ("register", "oscore"), _at(rep, 2)
