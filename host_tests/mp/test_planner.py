@@ -220,4 +220,3 @@ def test_register_bytes_counted_for_a_path_that_registers():
     assert p.estimate(ch, "resume") == (208, 196, 4, 2)
     p.record("full-handshake", "ok", 3600, 1000)       # measured (with the Register) wins
     assert p.estimate(ch, "full-handshake")[0] + p.estimate(ch, "full-handshake")[1] == 1000
-
