@@ -475,8 +475,15 @@ def serve(board, store, cfg, registry, dev, dm, reg, planner, ex, label, out):
         del fota
         dm.drop()
     sch = cfg["schedule"]
-    # queue mode: answer what the server queued while we slept, stop when it is quiet
-    ex.serve(sch["listen_ms"], sch["listen_max_ms"])
+    # queue mode: answer what the server queued while we slept, stop when it is quiet (the
+    # window is the planner's: wake/plan_wake.py, loaded for this and dropped)
+    from wake import plan_wake
+    w = out["listen_ms"] = plan_wake.listen_ms(planner)
+    del plan_wake
+    unload("wake.plan_wake")
+    t = board.ticks_ms()
+    if ex.serve(w, sch["listen_max_ms"]):
+        planner.served(board.ticks_diff(board.ticks_ms(), t) - w)
     if dm.n:
         planner.last_exchange = int(board.now())
     dm.drop()
@@ -559,6 +566,16 @@ def schedule(board, store, cfg, dev, dm, reg, planner, net, chan, ex, result, la
     nxt = [cfg["schedule"].get("sample_s") or 1 << 30]     # next sample, next notification
     for d in store.owned("d"):      # the deadlines modules persisted (notifications)
         nxt.append(int.from_bytes(store.get(d), "big") - board.now())
+    # the sleep is the planner's too: the lifetime renewal, the NAT timeout when the device
+    # must stay reachable or a keep-alive is cheaper than what follows an expiry
+    s = cfg["schedule"]["sleep_s"]
+    from wake import plan_wake
+    k = plan_wake.sleep_s(planner, chan, s, out.get("next_s", s))
+    del plan_wake
+    unload("wake.plan_wake")
+    if k < s:
+        nxt.append(k)
+        out["plan"] = k
     nxt = int(max(1, min(nxt)))
     if nxt < 1 << 30:
         out["next_s"] = min(out.get("next_s", nxt), nxt)

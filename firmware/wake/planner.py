@@ -19,12 +19,19 @@ Attribution: a silent dtls-reuse followed by a refused resumption is the server 
 its state, not the NAT; a new local port says nothing about the NAT (and rules dtls-reuse
 out). Exploration: a path the evidence ruled out (a NAT bound, a server without CID or session
 cache) is probed again (one ACK timeout of listening) once the wakes since the last probe have
-put aside `planner.explore` % (default 5) of the path energy to pay for its expected failure,
+put aside `planner.explore` % (default 1) of the path energy to pay for its expected failure,
 the price doubling with each failed probe (up to 64 x), so a NAT timeout that rises, or a
 server that changed, is found again at a bounded cost. `planner.force` (a path name) disables the planner: that path
 first whenever its state exists (the fixed strategies of make bench-planner).
 
-Persisted (section 'plan', 94 B): NAT bounds, the last local port, the exploration state, per
+The wake, not only the path (listen_ms, sleep_s): the queue-mode listen window (the board's,
+or, with schedule.listen_min_ms below it, twice the slowest server reaction seen) and the sleep
+(never past the lifetime renewal; with schedule.reachable never past the proven NAT lower bound;
+else just under it when a keep-alive there costs less per day than the path after an expiry,
+counting the per-wake fixed cost of the bearer: association or RRC set-up, listen window, tail).
+
+Persisted (section 'plan', 96 B): NAT bounds (and whether the upper one was seen, not only the
+prior's), the server's reaction time, the last local port, the exploration state, per
 path 4 sleep bins of (ok, fail) nibbles (halved at 15: forgetting), measured bytes, the
 measured time of a success and the listening time of a failure; the time of the last exchange, and how many wakes in a row failed
 (the sleep back-off in wake/cycle.py doubles with it).
@@ -32,8 +39,9 @@ measured time of a success and the listening time of a failure; the time of the 
 import struct
 
 PATHS = ("nosec", "oscore", "oscore-b2", "cid", "dtls-reuse", "resume", "full-handshake")
-_HDR = ">BIIIIBHHBB"              # ver, last_exchange, last_wake, nat_lo, nat_hi, fails, port,
-_HDR_LEN = 24                     # wakes since the last probe, probe price exponent, clean wakes
+_HDR = ">BIIIIBHHBBBB"            # ver, last_exchange, last_wake, nat_lo, nat_hi, fails, port,
+_HDR_LEN = 26                     # wakes since the last probe, probe price exponent, clean wakes,
+_VER = 6                          # flags (1: nat_hi was seen), server lag (10 ms)
 _PER = ">4sHHH"                   # 4 bins of (ok << 4 | fail), measured bytes, ms / 10 of a
 _PER_LEN = 10                     # failed attempt, ms / 10 of a successful one
 
@@ -53,6 +61,7 @@ class Planner:
         self.store = store
         self.radio = cfg["radio"]
         self.coap = cfg["coap"]
+        self.cfg = cfg
         prior = self.radio.get("nat_timeout_prior_s", [30, 120])
         self.nat_lo, self.nat_hi = int(prior[0]), int(prior[1])
         self.last_exchange = 0
@@ -60,23 +69,27 @@ class Planner:
         self.stats = [[bytearray(4), 0, 0, 0] for _ in PATHS]
         self.fails = 0           # wakes in a row that ended without an exchange
         self.tried = []          # [(path, outcome)] this wake
+        self.undo = None         # (stats, bytes, ms) before this wake's success measured them
         pc = cfg.get("planner") or {}
         self.force = pc.get("force")          # a fixed strategy (make bench-planner)
-        self.explore = pc.get("explore", 5)   # % of the path energy spent on exploration
+        self.explore = pc.get("explore", 1)   # % of the path energy spent on exploration
         self.port = port         # this wake's local port (0: a new one each wake)
         self.same_port = False
         self.since = 0           # wakes since the last exploration probe
         self.pexp = 0            # the probe interval is explore << pexp
         self.probing = None
         self.clean = 0           # wakes in a row whose exchanges needed no retransmission
+        self.flags = 0           # 1: the NAT upper bound was seen (an expiry), not the prior's
+        self.lag = 0             # the slowest server reaction seen in a listen window (10 ms)
         self.nat_fail = None     # a silent dtls-reuse, booked on the NAT at save() unless the
                                  # server showed it lost its state
         self.reg = ((), 0)       # (paths after which this wake Registers instead of Updating,
                                  # the bytes that adds): set by wake/cycle.py
         s = store.get("plan")
-        if s and len(s) == _HDR_LEN + _PER_LEN * len(PATHS) and s[0] == 5:
+        if s and len(s) == _HDR_LEN + _PER_LEN * len(PATHS) and s[0] == _VER:
             (_v, self.last_exchange, self.last_wake, self.nat_lo, self.nat_hi, self.fails,
-             last_port, self.since, self.pexp, self.clean) = struct.unpack(_HDR, s[:_HDR_LEN])
+             last_port, self.since, self.pexp, self.clean, self.flags,
+             self.lag) = struct.unpack(_HDR, s[:_HDR_LEN])
             self.same_port = port != 0 and port == last_port
             for i in range(len(PATHS)):
                 o = _HDR_LEN + _PER_LEN * i
@@ -90,15 +103,29 @@ class Planner:
         link loses datagrams."""
         if retx is not None and not any(t[1] != "ok" for t in self.tried):
             self.clean = 0 if retx else min(self.clean + 1, 255)
+        u = self.undo
+        if retx and u:
+            # retransmissions: the link lost datagrams, and the time and bytes of this wake's
+            # path are the link's (any path pays them), not the path's: keep the older figures
+            # (none yet: the channel's estimate; a first figure from a lossy wake would make
+            # the path look slower than every path not measured yet)
+            u[0][1] = u[1]
+            u[0][3] = u[2]
         f = self.nat_fail
         if f is not None and not any(t[1] == "session-unknown" for t in self.tried):
+            lo = self.nat_lo
             self.nat_hi = max(1, min(self.nat_hi, f))
-            if self.nat_lo >= self.nat_hi:
+            self.flags |= 1
+            if f <= lo + (lo >> 4) + 2:
+                # an expiry within what was proven: the NAT changed, what it keeps is unknown
+                self.nat_lo = max(1, min(int(self.radio.get("nat_timeout_prior_s", [30])[0]),
+                                         f >> 1))
+            elif lo >= self.nat_hi:
                 self.nat_lo = self.nat_hi - 1
-        b = bytearray(struct.pack(_HDR, 5, int(self.last_exchange), int(self.last_wake),
+        b = bytearray(struct.pack(_HDR, _VER, int(self.last_exchange), int(self.last_wake),
                                   int(self.nat_lo), int(self.nat_hi), min(self.fails, 255),
                                   self.port & 0xFFFF, min(self.since, 65535), self.pexp,
-                                  self.clean))
+                                  self.clean, self.flags, self.lag))
         for st in self.stats:
             b.extend(struct.pack(_PER, bytes(st[0]), st[1], st[2], st[3]))
         self.store.put("plan", b)
@@ -125,21 +152,28 @@ class Planner:
 
     def p_ok(self, path, asleep_s):
         """P(success) from the path's record in this sleep bin on a prior: a path whose state
-        exists worked last time (a strong prior: on Wi-Fi a failure's listening costs 30-90
-        times what a cheaper path saves); dtls-reuse's prior comes from the NAT bounds, linear
-        between them, and is 0 on a new local port."""
+        exists worked last time (mean 0.9988: at the board's slow CoAP timers a first CID must
+        not cost more in expected silence than it saves; worth 8 wakes: a server that loses
+        its state every third wake drops a path after two, one failure in the first wakes
+        drops it only where its silence costs far more than it saves); dtls-reuse's prior comes from the NAT bounds, linear between them, and is 0 on
+        a new local port. An upper bound that only the prior set is no evidence: past it the
+        mapping may still live (0.5 x hi / asleep), and up to it the line ends at 0.5, not 0."""
         c = self.stats[_k(path)][0][_bin(asleep_s)]
         ok, fail = c >> 4, c & 15
-        a, b = 40.0, 0.2
+        a, b = 8.0, 0.01
         if path == "dtls-reuse":
             if not self.same_port:
                 return 0.0
             lo, hi = self.nat_lo, self.nat_hi
+            tail = 0.0 if self.flags & 1 else 0.5
+            x = 2.0
             if asleep_s >= hi:
-                a, b = 0.05, 3.0
+                x = tail * hi / asleep_s
             elif asleep_s > lo + (lo >> 4) + 2:      # (a wake's own seconds: not past lo)
                 x = (hi - asleep_s) / (hi - lo)
-                a, b = 3.0 * x, 3.0 * (1.0 - x)
+                x += (1.0 - x) * tail
+            if x < 2:
+                a, b = 0.05 + 3.0 * x, 3.0 - 3.0 * x
         return (ok + a) / (ok + fail + a + b)
 
     def estimate(self, chan, path):
@@ -182,18 +216,38 @@ class Planner:
             if try_first < rest_cost:
                 chain.insert(0, p)
                 rest_cost = try_first
-            elif (pk > 0 and self.probing is None and c < rest_cost and self.since * rest_cost
-                  * self.explore >= (1.0 - pk) * self.coap["ack_timeout_ms"] * self.radio["rx_mW"]
+            elif (pk > 0 and self.probing is None and c < rest_cost and self.explore and
+                  (self.since * rest_cost * self.explore + self.learn(p, asleep_s, c, rest_cost))
+                  >= (1.0 - pk) * self.coap["ack_timeout_ms"] * self.radio["rx_mW"]
                   * (125 << self.pexp)):
                 # exploration: the evidence may be stale (a NAT that now keeps mappings longer,
                 # a server that changed). A probe listens for one ACK timeout only (no
                 # retransmission this wake) and is made when the wakes since the last one have
-                # put aside enough (explore % of the path energy) to pay for its expected failure
+                # put aside enough (explore % of the path energy) to pay for its expected
+                # failure, or when what a success would teach pays for it (learn)
                 self.probing = p
                 self.since = 0
                 self.coap["probe_retransmit"] = 0
                 chain.insert(0, p)
         return chain
+
+    def learn(self, path, asleep_s, c, rest):
+        """x 100 (the budget's scale): what a successful probe of dtls-reuse past the NAT's lower
+        bound is worth. It proves the mapping lives that long (lo = asleep), so every wake of
+        the next day at this sleep may reuse: P(ok) x the saving per wake x the wakes of a day.
+        Other paths learn one count per probe, not a bound, and a bound that was seen (an
+        expiry) is explored again by the budget only: nothing beyond it."""
+        if path != "dtls-reuse" or asleep_s <= self.nat_lo or (self.flags & 1 and
+                                                                asleep_s >= self.nat_hi):
+            return 0
+        pk = self.p_ok(path, asleep_s)
+        save = rest - c - 0.005 * (self.detect_uJ(path) + rest)
+        return max(0.0, pk * save * 8640000 / max((self.cfg.get("schedule") or {}).get("sleep_s", 3600), 60))
+
+    def served(self, ms):
+        """A listen window heard the server: ms until its last request (the slowest kept,
+        forgotten by 1/8 a wake; wake/plan_wake.py listen_ms plans with it)."""
+        self.lag = max(min(int(ms) // 10 + 1, 255), self.lag * 7 // 8)
 
     # -- learning -----------------------------------------------------------------------------
     def record(self, path, outcome, asleep_s=None, n=None, ms=0):
@@ -207,6 +261,7 @@ class Planner:
         ok, fail = c >> 4, c & 15
         if outcome == "ok":
             ok += 1
+            self.undo = (st, st[1], st[3])
             if n:
                 st[1] = min(n if not st[1] else (3 * st[1] + n) // 4, 65535)
             if ms:

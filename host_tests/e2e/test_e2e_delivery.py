@@ -135,7 +135,10 @@ def test_lost_answers_to_a_resumed_update_fall_back_to_a_handshake_without_a_cra
     assert w["result"] == "ok", (w.get("result"), w.get("error"), w.get("log", [])[-8:])
     assert w["tried"] == [["resume", "no-answer"], ["full-handshake", "ok"]], w.get("tried")
     assert w["path"].startswith("full-handshake+"), w["path"]      # (+register: after a new session)
-    assert rep["wakes"][3]["path"] == "resume+update"
+    # the next wake: resumption again, or (issue 13's planner: a path that just cost 2.5 s of
+    # silence is weighed by that) the handshake; either way one path, no failure
+    assert rep["wakes"][3]["path"] in ("resume+update", "full-handshake+register"), rep["wakes"][3]["path"]
+    assert "tried" not in rep["wakes"][3]
     _every_sample_delivered(rep)
     _no_memory_error(rep)
 

@@ -117,13 +117,16 @@ def test_modem_dtls_survives_sleep_and_heals_after_reset_and_server_restart():
                   server_restart=[4], actions={4: [("forget",)]}), timeout=400)
     _ok(rep)
     p = [x["path"] for x in rep["wakes"]]
-    # a handshake is a new security context: Register (LwM2M 1.1.1 Transport 6.4.3)
-    assert p == ["modem-full-handshake+register", "modem-cid+update", "modem-full-handshake+register", "modem-cid+update",
-                 "modem-full-handshake+register", "modem-cid+update"], p
+    # a handshake is a new security context: Register (LwM2M 1.1.1 Transport 6.4.3). After the
+    # restart the planner may go straight to the handshake: one CID failure in three CID wakes
+    # against 13 s of silence to detect it (docs/planner.md, issue 13)
+    assert p[:5] == ["modem-full-handshake+register", "modem-cid+update", "modem-full-handshake+register",
+                     "modem-cid+update", "modem-full-handshake+register"], p
+    assert p[5] in ("modem-cid+update", "modem-full-handshake+register"), p
     assert rep["wakes"][4]["tried"][0] == ["modem-cid", "no-answer"]
     assert "psk-written" in rep["wakes"][0]["net"]["ev"]
     assert "psk-written" not in rep["wakes"][2]["net"]["ev"]     # credentials stay in NVM
-    assert rep["modem"]["stats"]["handshakes"] == 3
+    assert rep["modem"]["stats"]["handshakes"] == 3 + (p[5] != "modem-cid+update")
     # a keep-alive through the modem's session: one CID record each way (Update + ACK) plus the Send
     ka = rep["wakes"][1]
     assert ka["dg_up"] == 2 and ka["dg_down"] == 2

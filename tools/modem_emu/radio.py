@@ -151,3 +151,19 @@ class Radio:
     def total(self):
         self.advance()
         return dict(self.e)
+
+
+def board_radio(profile):
+    """The wake planner's cost figures (a board config's `radio` section, docs/planner.md) derived
+    from this model, so the firmware's model and the emulator's agree: per byte the air time at
+    the bearer's rate and the TX/RX current, per round trip the network latency connected, the
+    RRC set-up as the per-wake fixed cost, the connected (C-DRX) current while waiting, listening
+    and in the tail (the inactivity timer, or the RAI release). No per-datagram charge: the model
+    has none beyond the air time."""
+    p = PROFILES[profile]
+    return {"wake_uJ": round(p["setup_mJ"] * 1000),
+            "tx_uJ_per_byte": round(8e6 / (p["rate_up_kbps"] * 1000.0) * p["tx_mA"] * VBAT / 1000.0, 2),
+            "rx_uJ_per_byte": round(8e6 / (p["rate_down_kbps"] * 1000.0) * p["rx_mA"] * VBAT / 1000.0, 2),
+            "datagram_uJ": 0, "rtt_ms": round(p["rtt_s"] * 1000), "rx_mW": round(p["conn_mA"] * VBAT, 2),
+            "idle_mW": round(p["conn_mA"] * VBAT, 2), "tail_ms": round(p["inactivity_s"] * 1000),
+            "rai_tail_ms": round(p["rai_release_s"] * 1000)}
