@@ -28,6 +28,15 @@ def _resp(code, payload=b"", cf=None):
     return m
 
 
+def _w(r, oid=None):
+    # a response of lwm2m/dmw.py: (code[, payload, cf[, created iid]])
+    m = _resp(*r[:3])
+    if len(r) > 3:
+        m.add(C.LOCATION_PATH, str(oid))
+        m.add(C.LOCATION_PATH, str(r[3]))
+    return m
+
+
 def _failed(e, code, what, lv):
     from log import log
     log("dm: request %s: %s: %s" % (what, type(e).__name__, e), lv)
@@ -159,19 +168,19 @@ class DM:
     # Discover, Write-Attributes, Write, Create: lwm2m/dmw.py (loaded only for them)
     def discover(self, o, ids):
         from lwm2m import dmw
-        return dmw.discover(self, o, ids)
+        return _w(dmw.discover(self, o, ids))
 
     def write_attrs(self, o, ids, q):
         from lwm2m import dmw
-        return dmw.write_attrs(self, o, ids, q)
+        return _w(dmw.write_attrs(self, o, ids, q))
 
     def write(self, o, ids, m, replace):
         from lwm2m import dmw
-        return dmw.write(self, o, ids, m, replace)
+        return _w(dmw.write(self, o, ids, m, replace))
 
     def create(self, o, m):
         from lwm2m import dmw
-        return dmw.create(self, o, m)
+        return _w(dmw.create(self, o, m), o.oid)
 
     # -- Execute, Delete --------------------------------------------------------------------
     def execute(self, o, ids, arg):

@@ -1,13 +1,14 @@
 """The DM operations that change the device or describe it: Write (replace, partial update),
 Create, Discover and Write-Attributes, as functions of the DM object (lwm2m/dm.py), in a module
 of their own: most wakes only read, and this code is loaded only when a request needs it.
+Each returns the response as a tuple (code[, payload, content-format[, created iid]]) that
+dm.py turns into the message: this module imports nothing from dm.py (no import loop).
 Every payload is decoded and checked completely before anything is stored (a rejected request
 changes nothing); what is stored goes to flash too (lwm2m/persist.py)."""
 from micropython import const
 
 from coap import codec as C
 from lwm2m import fmt
-from lwm2m.dm import _resp
 
 _CF_LINK = const(40)
 _CF_TLV = const(11542)
@@ -22,7 +23,7 @@ def discover(dm, o, ids):
     # attributes written at each level.
     e = dm.find(o, ids, None) if len(ids) < 4 else C.METHOD_NOT_ALLOWED
     if e:
-        return _resp(e)
+        return (e,)
     att = {}
     if dm.store:
         from lwm2m.observe import attrs
@@ -45,13 +46,13 @@ def discover(dm, o, ids):
         for rid in ids[2:3] or sorted(inst):
             multi = o.res(rid)[2]
             link((o.oid, iid, rid), ";dim=%d" % len(inst[rid]) if multi else "")
-    return _resp(C.CONTENT, ",".join(out).encode(), _CF_LINK)
+    return (C.CONTENT, ",".join(out).encode(), _CF_LINK,)
 
 # -- Write-Attributes -------------------------------------------------------------------
 def write_attrs(dm, o, ids, q):
     e = dm.find(o, ids, None) if len(ids) < 4 else C.BAD_REQUEST
     if e:
-        return _resp(e)
+        return (e,)
     numeric = len(ids) == 3 and o.res(ids[2])[0] in ("i", "f")
     new = {}
     for b in q:
@@ -59,11 +60,11 @@ def write_attrs(dm, o, ids, q):
             k, _, v = bytes(b).decode().partition("=")
             x = (float(v) if k in ("gt", "lt", "st") else int(v)) if v else None
         except ValueError:
-            return _resp(C.BAD_REQUEST)              # not an attribute we read
+            return (C.BAD_REQUEST,)              # not an attribute we read
         if k not in _ATTRS:
-            return _resp(C.BAD_REQUEST)
+            return (C.BAD_REQUEST,)
         if k in ("gt", "lt", "st") and not numeric:
-            return _resp(C.BAD_REQUEST)
+            return (C.BAD_REQUEST,)
         if x is None:
             new[k] = None
             continue
@@ -71,16 +72,16 @@ def write_attrs(dm, o, ids, q):
         # periods are 32-bit seconds
         if not (x == x and x - x == 0) or (x < 0 and k not in ("gt", "lt")) or x > 1e15 or x < -1e15 \
                 or (k not in ("gt", "lt", "st") and x > _U32):
-            return _resp(C.BAD_REQUEST)
+            return (C.BAD_REQUEST,)
         new[k] = x
     if dm.store is None:
-        return _resp(C.INTERNAL_ERROR)
+        return (C.INTERNAL_ERROR,)
     from lwm2m.observe import set_attrs
     try:
         set_attrs(dm.store, ids, new)
     except ValueError:             # the result breaks lt + 2 st < gt: nothing stored
-        return _resp(C.BAD_REQUEST)
-    return _resp(C.CHANGED)
+        return (C.BAD_REQUEST,)
+    return (C.CHANGED,)
 
 # -- Write, Create ----------------------------------------------------------------------
 def _stage(dm, o, ids, recs, conv, replace, create):
@@ -138,32 +139,32 @@ def _apply(dm, o, iid, upd, created=False):
 
 def write(dm, o, ids, m, replace):
     if len(ids) < 2:
-        return _resp(C.METHOD_NOT_ALLOWED)
+        return (C.METHOD_NOT_ALLOWED,)
     e = dm.find(o, ids, "W")
     if e:
-        return _resp(e)
+        return (e,)
     cf = m.get_uint(C.CONTENT_FORMAT)
     if cf is None:
-        return _resp(C.BAD_REQUEST)
+        return (C.BAD_REQUEST,)
     if len(ids) == 2 and cf in (0, 42):
-        return _resp(C.UNSUPPORTED_FORMAT)
+        return (C.UNSUPPORTED_FORMAT,)
     d = fmt.decode(cf, m.payload, ids)
     if d is None:
-        return _resp(C.UNSUPPORTED_FORMAT)
+        return (C.UNSUPPORTED_FORMAT,)
     upd = _stage(dm, o, ids, d[0], d[1], replace, False)
     if isinstance(upd, int):
-        return _resp(upd)
+        return (upd,)
     _apply(dm, o, ids[1], upd)
-    return _resp(C.CHANGED)
+    return (C.CHANGED,)
 
 def create(dm, o, m):
     if not o.multi:
-        return _resp(C.METHOD_NOT_ALLOWED)
+        return (C.METHOD_NOT_ALLOWED,)
     cf = m.get_uint(C.CONTENT_FORMAT)
     if cf is None:
-        return _resp(C.BAD_REQUEST)
+        return (C.BAD_REQUEST,)
     if cf in (0, 42):
-        return _resp(C.UNSUPPORTED_FORMAT)
+        return (C.UNSUPPORTED_FORMAT,)
     iid = 0
     while iid in o.inst:
         iid += 1
@@ -172,24 +173,21 @@ def create(dm, o, m):
     base = [o.oid, iid] if cf == _CF_TLV and pl and pl[0] >> 6 else [o.oid]
     d = fmt.decode(cf, pl, base)
     if d is None:
-        return _resp(C.UNSUPPORTED_FORMAT)
+        return (C.UNSUPPORTED_FORMAT,)
     recs = d[0]
     given = set([p[1] for p, _ in recs if len(p) > 1])
     if len(given) > 1:
-        return _resp(C.BAD_REQUEST)
+        return (C.BAD_REQUEST,)
     if given:
         iid = given.pop()
         if iid in o.inst:
-            return _resp(C.BAD_REQUEST)
+            return (C.BAD_REQUEST,)
     upd = _stage(dm, o, [o.oid, iid], recs, d[1], True, True)
     if isinstance(upd, int):
-        return _resp(upd)
+        return (upd,)
     o.add(iid, {})
     _apply(dm, o, iid, upd, True)
     if dm.on_change:
         dm.on_change(o.oid, iid, None)
-    r = _resp(C.CREATED)
-    r.add(C.LOCATION_PATH, str(o.oid))
-    r.add(C.LOCATION_PATH, str(iid))
-    return r
+    return (C.CREATED, b"", None, iid)     # dm.py adds Location-Path /oid/iid
 

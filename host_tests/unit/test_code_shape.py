@@ -24,3 +24,55 @@ def test_the_wake_cycle_does_not_probe_the_channel():
     assert not re.search(r"(getattr|hasattr)\(chan\b", src)
     for step in ("def load(", "def socket(", "def plan(", "def connect(", "def serve(", "def schedule("):
         assert step in src, step
+
+
+def _firmware_imports(toplevel):
+    """{module: modules of firmware/ it imports}: at module level only, or anywhere (lazy
+    imports inside functions too)."""
+    import ast
+    fw = os.path.join(ROOT, "firmware")
+    mods = {}
+    for d, _, fs in os.walk(fw):
+        for f in fs:
+            if f.endswith(".py"):
+                rel = os.path.relpath(os.path.join(d, f), fw)[:-3].replace(os.sep, ".")
+                mods[rel[:-9] if rel.endswith(".__init__") else rel] = os.path.join(d, f)
+    g = {}
+    for m, p in mods.items():
+        t = ast.parse(open(p).read())
+        out = set()
+        for n in (t.body if toplevel else ast.walk(t)):
+            if isinstance(n, ast.Import):
+                out.update(a.name for a in n.names)
+            elif isinstance(n, ast.ImportFrom) and n.module:
+                out.add(n.module)
+                out.update(n.module + "." + a.name for a in n.names)
+        g[m] = {x for x in out if x in mods and x != m}
+    return g
+
+
+def _cycles(g):
+    found = set()
+
+    def walk(u, path):
+        for v in g[u]:
+            if v in path:
+                c = path[path.index(v):]
+                k = c.index(min(c))
+                found.add(tuple(c[k:] + c[:k]))
+            elif len(path) < 12:
+                walk(v, path + [v])
+    for m in g:
+        walk(m, [m])
+    return found
+
+
+def test_no_import_loops_in_firmware():
+    # module level: none at all (an import loop there breaks under MicroPython's importer)
+    assert not _cycles(_firmware_imports(True))
+    # and lwm2m/dm.py <-> dmw.py (issue 15): dmw returns tuples, imports nothing from dm
+    g = _firmware_imports(False)
+    assert "lwm2m.dm" not in g["lwm2m.dmw"]
+    assert "lwm2m.dmw" in g["lwm2m.dm"]          # the scanner sees lazy imports
+    # the module-level scan does see a loop when there is one
+    assert _cycles({"a": {"b"}, "b": {"a"}})
