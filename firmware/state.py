@@ -23,23 +23,24 @@ _VER = const(2)
 # the version here when a layout changes) or over its budget. Budgets and framing fit the 2048
 # bytes of RTC memory together (the tests check it), so a commit never overflows.
 # Flags: d = a deadline (uint32 unix s) the device must be awake for (Store.owned('d'));
-# r = ends with the registration (dropped after a Register: lwm2m/register.py).
+# r = ends with the registration (dropped after a Register: lwm2m/register.py);
+# a = belongs to the server account (dropped when a bootstrap commits a new one: lwm2m/bsrun.py).
 # Layouts: docs/memory.md "Persisted state". One string: no heap per entry (a dict would be).
 _SECTIONS = const("|coap 1 4 coap.exchange"
-            "|reg 1 96 lwm2m.register"
-            "|plan 1 160 wake.planner"
-            "|sec 1 256 sec.dtls_channel"
+            "|reg 1 96 lwm2m.register a"
+            "|plan 1 160 wake.planner a"
+            "|sec 1 256 sec.dtls_channel a"
             "|qdw 1 8 sec.dtls_channel"
             "|hs 1 1 dtls.handshake"
             "|osc 1 48 sec.oscore_channel"
             "|qosc 1 8 sec.oscore_channel"
             "|osq 1 192 sec.oscore_channel"
-            "|sm 1 8 wake.mechanisms"
-            "|wp 1 32 wake.mechanisms"
-            "|wo 1 32 wake.mechanisms"
-            "|wn 1 32 wake.mechanisms"
-            "|obs 1 280 lwm2m.observe r"
-            "|obd 1 4 lwm2m.observe d r"
+            "|sm 1 8 wake.mechanisms a"
+            "|wp 1 32 wake.mechanisms a"
+            "|wo 1 32 wake.mechanisms a"
+            "|wn 1 32 wake.mechanisms a"
+            "|obs 1 280 lwm2m.observe r a"
+            "|obd 1 4 lwm2m.observe d r a"
             "|smp 1 520 lwm2m.sample+lwm2m.send"
             "|temp 1 64 lwm2m.std"
             "|mdm 1 16 net.slm|")

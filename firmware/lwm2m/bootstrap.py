@@ -54,9 +54,10 @@ def run(board, store, cfg, secrets, endpoint, info):
             due = 1
         else:
             store.load()
-            p = store.get("plan")          # wake/planner.py: byte 17 counts failed wakes
-            if r.get("bs_fail", True) and p and len(p) > 17 and p[17] >= int(bs.get("after_fails", 3)):
-                due = p[17] + 1
+            from wake.planner import fails
+            n = fails(store)               # wakes in a row that reached no server
+            if r.get("bs_fail", True) and n >= int(bs.get("after_fails", 3)):
+                due = n + 1
     if due:
         from lwm2m import bsrun
         bsrun.run(board, store, cfg, endpoint, info, due - 1)

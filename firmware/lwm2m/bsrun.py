@@ -330,7 +330,7 @@ def run(board, store, cfg, endpoint, info, fails=0):
         for k in ("bss", "osc", "dtls_c", "dtls_s"):    # the old server's security state
             board.flash_erase(k)
         store.load()
-        for k in ("reg", "sec", "plan", "obs", "obd", "bsf"):
+        for k in store.owned("a"):
             store.drop(k)    # a new server account: nothing of the old session applies
         info["next_s"] = int(bs.get("register_after_s", 1))
     else:

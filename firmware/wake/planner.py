@@ -52,6 +52,13 @@ def _k(p):
     return PATHS.index(p if p in PATHS else p[p.find(chr(45)) + 1:])
 
 
+def fails(store):
+    """Wakes in a row that reached no server, from the persisted `plan` (lwm2m/bootstrap.py
+    asks it before a wake plans anything): 0 when there is none or it is another layout."""
+    p = store.get("plan")
+    return p[17] if p and len(p) >= _HDR_LEN and p[0] == _VER else 0     # _HDR's 'fails'
+
+
 def _bin(asleep_s):
     return 0 if asleep_s < 90 else 1 if asleep_s < 900 else 2 if asleep_s < 7200 else 3
 
