@@ -85,8 +85,8 @@ def check(cfg):
                           and num(v[1], 1, 1e6, 0) and v[0] <= v[1]):
                     what = "two numbers of seconds [low, high]"
             elif t == "b":
-                if not isinstance(v, bool):
-                    what = "true or false"
+                if not isinstance(v, bool) and not (k[:4] == "bind" and v == "auto"):
+                    what = "true, false or \"auto\"" if k[:4] == "bind" else "true or false"
             elif t == "c":
                 if not isinstance(v, str) or v not in a[2].split(bar):
                     what = "one of the words " + a[2].replace(bar, ", ")

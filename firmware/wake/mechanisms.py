@@ -16,11 +16,15 @@ holds at most one real channel at a time:
 - RTC sections: DTLS keeps 'sec' (it writes it itself), OSCORE 'seco'; each mechanism its own
   nonce counters (SeqReserve 'dw', 'osc'): nothing is shared between them.
 - 'sm': the mechanism the server last answered with a 2.xx (the registration's). A path of
-  another mechanism is a new identity for the server: unless `server.bind_identities` (the
-  server binds several identities of one endpoint to one registration) it Registers instead of
-  Updating (`moved`, refused(None): plan() adds these paths to the planner's Register set,
-  which counts the Register's bytes); with it, an Update the server refuses (4.03/4.04)
-  becomes a Register.
+  another mechanism is a new identity for the server: unless the server binds several
+  identities of one endpoint to one registration it Registers instead of Updating (`moved`,
+  refused(None): plan() adds these paths to the planner's Register set, which counts the
+  Register's bytes); an Update the server refuses (4.03/4.04) becomes a Register.
+  `server.bind_identities` true/false says whether it binds; "auto" (the default) learns it:
+  an Update on the other mechanism answered 2.04 (bound()) says it binds, 4.03 that it does
+  not, kept in RTC section 'sb' (state, switches since). Not binding, a switch Registers
+  directly; every _every()-th switch tries the Update again (a re-probe within the planner's
+  exploration budget).
 - A mechanism whose credentials were refused (auth-failed) ends only its own paths: refused().
 - server.uris {"psk": "coaps://HOST:5684", "oscore": "coap://HOST:5683"}: a mechanism's own
   address (server.uri for the others); the socket is opened again when the mechanism changes.
@@ -49,6 +53,27 @@ def _unpack(b):
             return None
         out.append((PATHS[b[i]], struct.unpack(">HHBB", b[i + 1:i + 7])))
     return out
+
+
+def _every(explore):
+    """Switches between re-probes of a server that did not bind: one refused Update and its
+    4.03 (about 40 B) within `planner.explore` % of the Registers' bytes (150 B each) of the
+    switches in between (explore 5: every 6th switch). 0: never again."""
+    return (4000 + explore * 150 - 1) // (explore * 150) if explore > 0 else 1 << 30
+
+
+def _binds(a, store):
+    """(the server binds identities, switches since it showed it does not (None: not learned
+    or not "auto")) from server.bind_identities and RTC 'sb' (validated: else unknown)."""
+    b = a[3]["server"].get("bind_identities", "auto")
+    if b is True or b is False:
+        return b, None
+    s = store.get("sb")
+    if not s or len(s) != 2 or s[0] != 2:
+        return True, None       # unknown or learned binding: an Update tells
+    if s[1] + 1 >= _every((a[3].get("planner") or {}).get("explore", 5)):
+        return True, None       # time to re-probe: the Update once more
+    return False, s[1]
 
 
 def load(modes, net, store, board, cfg, secrets):
@@ -84,8 +109,8 @@ class Ways:
                 self.est[p] = e
             ls.append([p for p, e in ps])
         self.ls = tuple(ls)
-        self.moved = () if not m or a[3]["server"].get("bind_identities") else \
-            tuple(p for p in self.of if self.of[p] != m)
+        b, self.nb = _binds(a, store)
+        self.moved = () if not m or b else tuple(p for p in self.of if self.of[p] != m)
 
     # -- one channel at a time ------------------------------------------------------------
     def _build(self, mode):
@@ -190,6 +215,18 @@ class Ways:
         m = self.of.get(path)
         return tuple(p for p in self.of if self.of[p] == m)
 
+    def bound(self, ok):
+        """wake/cycle.py: an Update was answered 2.04 (ok) or 4.03. On another mechanism than
+        the registration's with server.bind_identities "auto": the server binds identities
+        or it does not, persisted (RTC 'sb')."""
+        b = self.a[3]["server"].get("bind_identities", "auto")
+        if not self.reg or self.mode == self.reg or b is True or b is False:
+            return
+        self.store.put("sb", bytes((1 if ok else 2, 0)))
+        log("server %s identities (an Update from %s after %s answered %s)%s" % (
+            "binds" if ok else "does not bind", self.mode, self.reg, "2.04" if ok else "4.03",
+            "" if ok else ": a mechanism switch Registers"), "I" if ok else "W")
+
     def connect(self, path):
         m = self.of.get(path)
         if m is None:
@@ -239,6 +276,8 @@ class Ways:
         s = self.c.save()
         self._sum(self.c)
         if self.won:
+            if self.nb is not None and self.reg and self.won != self.reg:
+                self.store.put("sb", bytes((2, min(self.nb + 1, 255))))   # a switch Registered
             self.store.put("sm", self.won.encode())
         if self.mode == "psk":
             return s

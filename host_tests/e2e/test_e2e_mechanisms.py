@@ -72,6 +72,8 @@ def _reverse(bind):
     if bind:
         sc["bind_identities"] = {EP: ["Client_identity", "01"]}      # the server's side
         sc["board"]["server"] = {"bind_identities": True}             # the device knows it
+    else:
+        sc["board"]["server"] = {"bind_identities": False}            # (not "auto": no probe)
     rep = run(sc, timeout=400)
     _ok(rep)
     w = rep["wakes"]
@@ -166,6 +168,33 @@ def test_device_told_binding_but_server_does_not_bind_registers_after_a_403():
     w = rep["wakes"]
     assert w[2]["kind"] == "dtls>oscore" and w[2]["path"] == "oscore-b2+register", w[2]
     assert _lw(_at(rep, 2)) == [("forbidden", None), ("replaced", None), ("register", "oscore")], _at(rep, 2)
+
+
+def test_device_learns_that_the_server_does_not_bind():
+    # server.bind_identities "auto" (the default) and a server that keeps one identity per
+    # registration. DTLS first (planner.force "cid"); register_after_handshake "never", so
+    # that every DTLS path, a full handshake too, would be an Update but for the learning.
+    # Wake 2: DTLS silent -> OSCORE: the Update is tried (binding unknown), 4.03, Register;
+    # the device persists that the server does not bind. Wake 3 (DTLS back) and wake 4 (DTLS
+    # silent again): each switch Registers directly, no Update answered 4.03 any more.
+    sc = _sc(5, server_drop={2: ["dtls"], 3: ["+dtls"], 4: ["dtls"]},
+             board={"planner": {"force": "cid"}})
+    sc["board"]["server"] = {"register_after_handshake": "never"}
+    rep = run(sc, timeout=500)
+    _ok(rep)
+    w = rep["wakes"]
+    assert [x["kind"].split(">")[-1] for x in w] == ["dtls", "dtls", "oscore", "dtls", "oscore"], \
+        [(x["kind"], x["path"]) for x in w]
+    assert _lw(_at(rep, 0)) == [("register", "dtls-cid")] and _lw(_at(rep, 1)) == [("update", "dtls-cid")]
+    # the first switch: the Update under the other identity refused, then the Register
+    assert _lw(_at(rep, 2)) == [("forbidden", None), ("replaced", None), ("register", "oscore")], _at(rep, 2)
+    assert any("does not bind" in x for x in w[2]["log"]), w[2]["log"]
+    # the next switches: the Register at once
+    assert _lw(_at(rep, 3)) == [("replaced", None), ("register", "dtls-cid")], _at(rep, 3)
+    assert _lw(_at(rep, 4)) == [("replaced", None), ("register", "oscore")], _at(rep, 4)
+    assert all(x["path"].endswith("+register") for x in w[2:]), [x["path"] for x in w]
+    assert len(events(rep, "forbidden")) == 1
+    print("heap peaks", [x["heap_peak"] for x in w])
 
 
 def test_power_cuts_with_both_mechanisms_never_replay_a_nonce():

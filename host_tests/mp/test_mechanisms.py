@@ -40,7 +40,7 @@ def test_modes_config_checked_and_named():
             ({"server": {"uri": "coap://h:5683", "uris": ["coaps://h"]},
               "security": {"modes": ["oscore", "psk"]}}, "server.uris: an object"),
             ({"server": {"uri": "coap://h:5683", "bind_identities": 1},
-              "security": {"modes": ["oscore", "psk"]}}, "server.bind_identities: true or false"),
+              "security": {"modes": ["oscore", "psk"]}}, "server.bind_identities: true, false or \"auto\""),
             ({"server": {"uri": "coap://h:5683"}, "security": {"modes": ["oscore", "psk"], "modem": True}},
              "security.modes: several mechanisms with DTLS in the modem")):
         e = _err(lambda: cfgcheck.merged(raw))
@@ -120,6 +120,47 @@ def test_registration_mechanism_makes_the_other_register_unless_bound():
     assert w.refused(None) == ("full-handshake",)   # another identity: Register there
     w, p = _ways(store, bind=True)
     assert w.refused(None) == ()                    # the server binds both identities
+
+
+def test_binding_learned_from_the_server_and_reprobed_rarely():
+    # server.bind_identities "auto" (the default): unknown, an Update is tried on a switch
+    from state import Store
+    store = Store(Board())
+    store.put("sm", b"oscore")
+    w, p = _ways(store, bind="auto")
+    assert w.refused(None) == ()                    # unknown: the Update tells
+    w.mode = "psk"                                  # (the Update ran on DTLS)
+    w.bound(False)                                  # answered 4.03
+    assert store.get("sb") == bytes((2, 0))
+    w, p = _ways(store, bind="auto")
+    assert w.refused(None) == ("full-handshake",)   # learned: a switch Registers directly
+    # each switch that Registered counts; every 6th (planner.explore 5 %) tries the Update again
+    for n in range(1, 6):
+        w.won = "psk"
+        w.save()
+        assert store.get("sb") == bytes((2, n)), (n, store.get("sb"))
+        store.put("sm", b"oscore")                  # (back on OSCORE for the next switch)
+        w, p = _ways(store, bind="auto")
+        assert w.refused(None) == (("full-handshake",) if n < 5 else ()), (n, w.refused(None))
+    w.mode = "psk"
+    w.bound(True)                                   # the re-probe's Update answered 2.04
+    assert store.get("sb") == bytes((1, 0))
+    w, p = _ways(store, bind="auto")
+    assert w.refused(None) == ()
+    w.mode = "oscore"
+    w.bound(False)                                  # an Update on the registration's own: no news
+    assert store.get("sb") == bytes((1, 0))
+    # damaged state: unknown (an Update tells); a configured true/false is not overridden
+    for junk in (b"", b"\x02", b"\x07\x00", b"\x02\x00\x00"):
+        store.put("sb", junk)
+        w, p = _ways(store, bind="auto")
+        assert w.refused(None) == (), junk
+    store.put("sb", bytes((2, 0)))
+    w, p = _ways(store, bind=True)
+    assert w.refused(None) == ()
+    w.mode = "psk"
+    w.bound(True)
+    assert store.get("sb") == bytes((2, 0))         # configured: nothing learned
 
 
 def test_force_puts_its_mechanism_first():
