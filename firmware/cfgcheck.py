@@ -179,9 +179,6 @@ def merged(raw, path="config"):
     if len(modes) > 1:
         # several mechanisms for one server (wake/mechanisms.py): server.uri is the address
         # of those without an entry in server.uris
-        if cfg["security"].get("modem"):
-            raise ConfigError("security.modes: several mechanisms with DTLS in the modem "
-                              "(security.modem) are not supported yet")
         us = cfg["server"].get("server.uris"[7:]) or {}   # (a long literal: no new interned name)
         if ("psk" if scheme == "coaps" else "oscore") not in modes:
             raise ConfigError("server.uri %s fits none of security.modes (coaps:// is DTLS-PSK, "

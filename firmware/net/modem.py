@@ -17,6 +17,11 @@ def socket(cfg, board, store, secrets):
     m["_sleep_s"] = cfg["schedule"]["sleep_s"]
     sec = None
     s = cfg["security"]
-    if s["mode"] == "psk" and s.get("modem"):
+    ms = s.get("modes") or (s["mode"],)
+    if "psk" in ms and s.get("modem"):
         sec = (int(m.get("sec_tag", 16842753)), secrets["psk_identity"], secrets["psk_key"])
-    return SlmNet(cfg["_host"], cfg["_port"], board, store, m, sec)
+    # several mechanisms (wake/mechanisms.py switches with use()): start on the socket of the
+    # registration's mechanism (RTC 'sm'), else of security.mode
+    r = store.get("sm") if len(ms) > 1 else None
+    udp = (r if r in (b"psk", b"oscore") else s["mode"].encode()) != b"psk"
+    return SlmNet(cfg["_host"], cfg["_port"], board, store, m, sec, None, udp)

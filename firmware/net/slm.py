@@ -76,9 +76,10 @@ def timer_s(bits, ext=True):
 
 
 class SlmNet:
-    """net interface over the modem's UDP socket (or its DTLS socket: secure=(sec_tag, ...))."""
+    """net interface over the modem's UDP socket (or its DTLS socket: secure=(sec_tag, ...)).
+    udp: start on the UDP socket though a PSK is in the modem (several mechanisms: use())."""
 
-    def __init__(self, host, port, board, store, m, secure=None, uart=None):
+    def __init__(self, host, port, board, store, m, secure=None, uart=None, udp=0):
         self.up = self.down = self.dg_up = self.dg_down = 0
         self.unsendable = self.garbled = self.errors = 0
         self.err = None            # the last ERROR answer, with its command
@@ -92,7 +93,10 @@ class SlmNet:
         self.events = []           # what the link saw this wake (for the WAKE line)
         self.apoll = 0
         self.armed = 0
-        self.secure = secure
+        self.sec = secure          # modem DTLS provisioned: (sec_tag, identity, key)
+        if udp:
+            secure = None
+        self.secure = secure       # the socket in use is the DTLS one
         self.buf = bytearray(_BUF)
         self.mv = memoryview(self.buf)
         self.s = self.e = 0
@@ -293,8 +297,11 @@ class SlmNet:
                 raise NetworkDown("modem not registered (CEREG %d): no coverage" % self.stat)
         if "configured" in self.events:
             log("PSM granted: TAU %d s, active %d s" % (self.tau, self.act))
-        if self.secure is not None:
-            return
+        if self.secure is None:
+            self._udp()
+
+    def _udp(self):
+        """The UDP socket: the persisted handle if the modem still has it, else a new one."""
         if self.h >= 0:
             if self.A:
                 live = [_int(fields(x)[0]) for x in self.cmd("AT#XSOCKETSELECT?") if b"," in x]
@@ -311,6 +318,41 @@ class SlmNet:
         if self.h < 0:
             raise NetworkDown("modem: no socket")
         self.events.append("socket-opened")
+        self._save()
+
+    def shut(self):
+        """Close this net's socket in the modem (a DTLS socket takes its session with it)."""
+        h = self.h
+        if h < 0:
+            return
+        self.h = -1
+        if self.secure is not None:
+            self.flags &= ~_SECOPEN
+        if self.A:
+            if self.cmd("AT#XSOCKETSELECT=%d" % h, soft=1) is not None:
+                self.cmd("AT#XSOCKET=0", soft=1)
+        else:
+            self.cmd("AT#XCLOSE=%d" % h, soft=1)
+        self._save()
+
+    def use(self, dtls, d=None):
+        """Several mechanisms (wake/mechanisms.py): the DTLS socket for DTLS in the modem (dtls
+        and a PSK there), else the UDP socket (OSCORE, host DTLS); d: the (host, port) to aim at.
+        A switch closes the other mechanism's socket in the modem (one socket at a time; a DTLS
+        session goes with its socket) and opens the UDP one (sec/modem_dtls.py opens the DTLS
+        one with its handshake)."""
+        if d:
+            self.host, self.port = d
+        s = self.sec if dtls else None
+        if (s is None) == (self.secure is None):
+            return
+        self.shut()
+        self.events.append("to-dtls" if s else "to-udp")
+        self.secure = s
+        self.h, self.oh = self.oh, -1
+        self.armed = self.apoll = 0
+        if s is None:
+            self._udp()
         self._save()
 
     def _save(self):
@@ -425,7 +467,7 @@ class SlmNet:
     def open(self, store, board, scfg, secrets):
         """The channel for DTLS run by the modem (wake/cycle.py asks any net for it), or None
         when this is the modem's plain UDP socket."""
-        if self.secure is None:
+        if self.sec is None:
             return None
         from sec.modem_dtls import ModemDtlsChannel
         return ModemDtlsChannel(self, store, board, scfg, secrets)

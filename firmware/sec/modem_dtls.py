@@ -37,7 +37,8 @@ class ModemDtlsChannel:
 
     def paths(self):
         n = self.net
-        if n.flags & _SECOPEN and n.h >= 0:
+        # (several mechanisms: the net may be on its UDP socket, the DTLS handle the other)
+        if n.flags & _SECOPEN and (n.h if n.secure is not None else n.oh) >= 0:
             return ["modem-cid", "modem-full-handshake"]
         return ["modem-full-handshake"]
 
@@ -51,7 +52,7 @@ class ModemDtlsChannel:
             return
         self._close_old()
         A = n.A
-        tag = n.secure[0]
+        tag = n.sec[0]
         r = n.cmd("AT#XSSOCKET=1,2,0,%d,0" % tag, 5000)
         n.h = _int(fields(r[0])[0]) if r else -1
         if n.h < 0:
@@ -82,17 +83,8 @@ class ModemDtlsChannel:
 
     def _close_old(self):
         n = self.net
-        h = n.h
-        if h < 0:
-            return
-        n.h = -1
         n.flags &= ~_SECOPEN
-        if n.A:
-            if n.cmd("AT#XSOCKETSELECT=%d" % h, soft=1) is not None:
-                n.cmd("AT#XSOCKET=0", soft=1)
-        else:
-            n.cmd("AT#XCLOSE=%d" % h, soft=1)
-        n._save()
+        n.shut()
 
     def forget_path(self, path):
         if path == "modem-cid":

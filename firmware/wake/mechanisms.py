@@ -43,15 +43,17 @@ def section(mode):
 
 
 def _unpack(b):
-    """[(path, estimate)] from _sum()'s bytes, or None (none kept, or damaged)."""
+    """[(path, estimate)] from _sum()'s bytes, or None (none kept, or damaged). A path's byte:
+    its index in PATHS, + 128 for the modem's own ('modem-cid', 'modem-full-handshake')."""
     from wake.planner import PATHS
     if not b or len(b) % 7:
         return None
     out = []
     for i in range(0, len(b), 7):
-        if b[i] >= len(PATHS):
+        k = b[i] & 127
+        if k >= len(PATHS):
             return None
-        out.append((PATHS[b[i]], struct.unpack(">HHBB", b[i + 1:i + 7])))
+        out.append(("modem-" * (b[i] >> 7) + PATHS[k], struct.unpack(">HHBB", b[i + 1:i + 7])))
     return out
 
 
@@ -134,14 +136,17 @@ class Ways:
         cfg = self.a[3]
         u = (cfg["server"].get("uris") or {}).get(mode)
         n = self.a[0]
-        if not hasattr(n, "dst"):
+        us = getattr(n, "use", None)
+        if not us and not hasattr(n, "dst"):
             return
         d = (cfg["_host"], cfg["_port"])
         if u:
             r = u.split("://", 1)[1].split("/", 1)[0]
             h, _, p = r.rpartition(":")
             d = (h, int(p)) if h else (r, 5684 if mode == "psk" else 5683)
-        if tuple(n.dst) != d:
+        if us:      # the nRF9160 (net/slm.py): its DTLS socket for DTLS in the modem, else UDP
+            us(mode == "psk", d)
+        elif tuple(n.dst) != d:
             k = (n.up, n.down, n.dg_up, n.dg_down)
             n.close()
             n.__init__(d[0], d[1], self.a[2].local_port())
@@ -154,8 +159,9 @@ class Ways:
         from wake.planner import PATHS
         b = bytearray()
         for p in c.paths():
-            if p in PATHS:
-                b.append(PATHS.index(p))
+            q = p[6:] if p[:6] == "modem-" else p
+            if q in PATHS:
+                b.append(PATHS.index(q) + (128 if q != p else 0))
                 b.extend(struct.pack(">HHBB", *[min(x, 255 if i > 1 else 65535)
                                                 for i, x in enumerate(c.estimate(p))]))
         self.store.put("w" + self.mode[0], b)
