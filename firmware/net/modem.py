@@ -17,11 +17,13 @@ def socket(cfg, board, store, secrets):
     m["_sleep_s"] = cfg["schedule"]["sleep_s"]
     sec = None
     s = cfg["security"]
-    ms = s.get("modes") or (s["mode"],)
-    if "psk" in ms and s.get("modem"):
+    if s.get("modem") and (s["mode"] == "psk" or "psk" in (s.get("modes") or ())):
         sec = (int(m.get("sec_tag", 16842753)), secrets["psk_identity"], secrets["psk_key"])
-    # several mechanisms (wake/mechanisms.py switches with use()): start on the socket of the
-    # registration's mechanism (RTC 'sm'), else of security.mode
-    r = store.get("sm") if len(ms) > 1 else None
-    udp = (r if r in (b"psk", b"oscore") else s["mode"].encode()) != b"psk"
-    return SlmNet(cfg["_host"], cfg["_port"], board, store, m, sec, None, udp)
+        if s.get("modes"):
+            # several mechanisms (wake/mechanisms.py switches the sockets): start on the socket
+            # of the registration's mechanism (RTC 'sm'), else of security.mode; a 4th item
+            # starts on the UDP one
+            r = store.get("sm")
+            if (r if r in (b"psk", b"oscore") else s["mode"].encode()) != b"psk":
+                sec += (0,)
+    return SlmNet(cfg["_host"], cfg["_port"], board, store, m, sec)

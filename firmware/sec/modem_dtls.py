@@ -37,8 +37,7 @@ class ModemDtlsChannel:
 
     def paths(self):
         n = self.net
-        # (several mechanisms: the net may be on its UDP socket, the DTLS handle the other)
-        if n.flags & _SECOPEN and (n.h if n.secure is not None else n.oh) >= 0:
+        if n.flags & _SECOPEN and n.h >= 0:
             return ["modem-cid", "modem-full-handshake"]
         return ["modem-full-handshake"]
 
@@ -83,8 +82,17 @@ class ModemDtlsChannel:
 
     def _close_old(self):
         n = self.net
+        h = n.h
+        if h < 0:
+            return
+        n.h = -1
         n.flags &= ~_SECOPEN
-        n.shut()
+        if n.A:
+            if n.cmd("AT#XSOCKETSELECT=%d" % h, soft=1) is not None:
+                n.cmd("AT#XSOCKET=0", soft=1)
+        else:
+            n.cmd("AT#XCLOSE=%d" % h, soft=1)
+        n._save()
 
     def forget_path(self, path):
         if path == "modem-cid":
