@@ -258,3 +258,24 @@ def test_the_other_mechanism_is_planned_from_its_summary_not_built():
         assert built == ["psk", "oscore"], built
     finally:
         cycle.make_channel = mk
+
+
+def test_summary_keeps_the_modem_paths():
+    # DTLS in the nRF9160 modem: its paths ('modem-cid', 'modem-full-handshake') survive the
+    # summary the dropped channel leaves (a PATHS index + 128 each)
+    from state import Store
+    from wake import mechanisms
+
+    class Modem:
+        def paths(self):
+            return ["modem-cid", "modem-full-handshake"]
+
+        def estimate(self, p):
+            return (47, 39, 2, 1) if p == "modem-cid" else (397, 339, 10, 4)
+    store = Store(Board())
+    w, p = _ways(store)
+    w.mode = "psk"
+    w._sum(Modem())
+    got = mechanisms._unpack(store.get("wp"))
+    assert got == [("modem-cid", (47, 39, 2, 1)), ("modem-full-handshake", (397, 339, 10, 4))], got
+    assert mechanisms._unpack(b"\xff" + bytes(6)) is None      # no such path: damaged
