@@ -78,34 +78,6 @@ def _binds(a, store):
     return False, s[1]
 
 
-def _modem(n, dtls):
-    """The nRF9160 (net/slm.py) with DTLS in the modem and another mechanism: its DTLS socket
-    for DTLS, its UDP socket for the others. A switch closes the dropped mechanism's socket in
-    the modem (one socket at a time; a DTLS session goes with its socket) and opens the UDP one
-    (sec/modem_dtls.py opens the DTLS one with its handshake). Here, not in net/slm.py: every
-    name there is heap in every modem wake."""
-    s = n.sec if dtls else None
-    if (s is None) == (n.secure is None):
-        return
-    h = n.h
-    if h >= 0:
-        if n.A:
-            if n.cmd("AT#XSOCKETSELECT=%d" % h, soft=1) is not None:
-                n.cmd("AT#XSOCKET=0", soft=1)
-        else:
-            n.cmd("AT#XCLOSE=%d" % h, soft=1)
-    if n.secure is not None:
-        from net.slm import _SECOPEN
-        n.flags &= ~_SECOPEN        # the session went with its socket
-    n.events.append("to-dtls" if s else "to-udp")
-    n.secure = s
-    n.h, n.oh = n.oh, -1
-    n.armed = n.apoll = 0
-    if s is None:
-        n._open(1)                  # the UDP socket: kept if the modem still has it, else new
-    n._save()
-
-
 def load(modes, net, store, board, cfg, secrets):
     return Ways(modes, (net, store, board, cfg, secrets))
 
@@ -172,9 +144,9 @@ class Ways:
             r = u.split("://", 1)[1].split("/", 1)[0]
             h, _, p = r.rpartition(":")
             d = (h, int(p)) if h else (r, 5684 if mode == "psk" else 5683)
-        if us:
-            n.host, n.port = d
-            _modem(n, mode == "psk")
+        if us:      # its own module: its names are heap (interned) in every wake that loads it
+            __import__("net.slm_switch", None, None, (1,)).use(n, mode == "psk", d)
+            unload("net.slm_switch")
         elif tuple(n.dst) != d:
             k = (n.up, n.down, n.dg_up, n.dg_down)
             n.close()
