@@ -86,8 +86,8 @@ def check(cfg):
                           and num(v[1], 1, 1e6, 0) and v[0] <= v[1]):
                     what = "two numbers of seconds [low, high]"
             elif t == "b":
-                if not isinstance(v, bool):
-                    what = "true or false"
+                if not isinstance(v, bool) and not (k[:4] == "bind" and v == "auto"):
+                    what = "true, false or \"auto\"" if k[:4] == "bind" else "true or false"
             elif t == "c":
                 if not isinstance(v, str) or v not in a[2].split(bar):
                     what = "one of the words " + a[2].replace(bar, ", ")
@@ -180,9 +180,6 @@ def merged(raw, path="config"):
     if len(modes) > 1:
         # several mechanisms for one server (wake/mechanisms.py): server.uri is the address
         # of those without an entry in server.uris
-        if cfg["security"].get("modem"):
-            raise ConfigError("security.modes: several mechanisms with DTLS in the modem "
-                              "(security.modem) are not supported yet")
         us = cfg["server"].get("server.uris"[7:]) or {}   # (a long literal: no new interned name)
         if ("psk" if scheme == "coaps" else "oscore") not in modes:
             raise ConfigError("server.uri %s fits none of security.modes (coaps:// is DTLS-PSK, "

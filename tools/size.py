@@ -32,7 +32,8 @@ ONLY = {"dtls/": ("psk",), "sec/dtls_channel.py": ("psk",), "oscore/": ("oscore"
 OPTIONAL = ("lwm2m/bootstrap.py", "lwm2m/bsrun.py", "lwm2m/fota.py", "lwm2m/fotareq.py")
 # the nRF9160 (Serial LTE Modem) code: in a mode's image only for a board with a `modem`
 # section ("<mode>+modem"; docs/nrf9160.md)
-MODEM = ("net/modem.py", "net/slm.py", "net/slm_link.py", "board/modem_uart.py", "sec/modem_dtls.py")
+MODEM = ("net/modem.py", "net/slm.py", "net/slm_link.py", "net/slm_switch.py", "board/modem_uart.py",
+         "sec/modem_dtls.py")
 SETS = ("nosec", "psk", "oscore", "all")
 GOAL = 60 * 1024
 

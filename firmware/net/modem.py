@@ -17,6 +17,13 @@ def socket(cfg, board, store, secrets):
     m["_sleep_s"] = cfg["schedule"]["sleep_s"]
     sec = None
     s = cfg["security"]
-    if s["mode"] == "psk" and s.get("modem"):
+    if s.get("modem") and (s["mode"] == "psk" or "psk" in (s.get("modes") or ())):
         sec = (int(m.get("sec_tag", 16842753)), secrets["psk_identity"], secrets["psk_key"])
+        if s.get("modes"):
+            # several mechanisms (wake/mechanisms.py switches the sockets): start on the socket
+            # of the registration's mechanism (RTC 'sm'), else of security.mode; a 4th item
+            # starts on the UDP one
+            r = store.get("sm")
+            if (r if r in (b"psk", b"oscore") else s["mode"].encode()) != b"psk":
+                sec += (0,)
     return SlmNet(cfg["_host"], cfg["_port"], board, store, m, sec)

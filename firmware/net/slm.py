@@ -79,6 +79,8 @@ class SlmNet:
     """net interface over the modem's UDP socket (or its DTLS socket: secure=(sec_tag, ...))."""
 
     def __init__(self, host, port, board, store, m, secure=None, uart=None):
+        # secure with a 4th item: a PSK in the modem, but start on the UDP socket (several
+        # mechanisms: wake/mechanisms.py switches between the two)
         self.up = self.down = self.dg_up = self.dg_down = 0
         self.unsendable = self.garbled = self.errors = 0
         self.err = None            # the last ERROR answer, with its command
@@ -92,7 +94,8 @@ class SlmNet:
         self.events = []           # what the link saw this wake (for the WAKE line)
         self.apoll = 0
         self.armed = 0
-        self.secure = secure
+        self.sec = secure          # DTLS in the modem provisioned: (sec_tag, identity, key)
+        self.secure = None if secure and len(secure) > 3 else secure   # its socket in use
         self.buf = bytearray(_BUF)
         self.mv = memoryview(self.buf)
         self.s = self.e = 0
@@ -102,7 +105,7 @@ class SlmNet:
         except (TypeError, ValueError):
             self.flags, h, self.stat, self.tau, self.act, self.resets, sh = 0, -1, 0, -1, -1, 0, -1
         # self.h: this net's socket (UDP, or the modem's DTLS socket when secure); oh: the other
-        self.h, self.oh = (h, sh) if secure is None else (sh, h)
+        self.h, self.oh = (h, sh) if self.secure is None else (sh, h)
         self.reset_seen = False
         try:
             import sys
@@ -257,44 +260,46 @@ class SlmNet:
         # other URCs (+CSCON, %XMODEMSLEEP, %RAI, +CEDRXP, #XDATAMODE...) change nothing here
 
     # -- link --------------------------------------------------------------------------------------
-    def _open(self):
-        for i in range(3):                 # sync: the first AT may meet a half-read line
-            try:
-                if self.cmd("AT", self.m.get("sync_ms", 700), soft=1) is not None:
-                    break
-            except NetworkDown:
-                if i == 2:
-                    raise NetworkDown("modem silent (no OK to AT)")
-                if self.A:                 # a data mode left open (a wake cut short): end it
-                    self._w(self.term)
-        cf = self.cmd("AT+CFUN?")
-        cfun = _int(cf[0]) if cf else -1
-        if self.flags & _UP and (cfun != 1 or self.reset_seen):
-            self.resets += 1
-            self.events.append("modem-reset")
-            log("modem reset detected (CFUN %d): sockets and sessions lost" % cfun, "W")
-            self.flags &= _CRED     # credentials are in the modem's NVM: they survive
-            self.h = self.oh = -1
-        if cfun != 1 or not self.flags & _UP:
-            from log import unload
-            import net.slm_link as L
-            L.configure(self, cfun)
-            del L
-            unload("net.slm_link")           # drop the set-up code
-        r = self.cmd("AT+CEREG?")
-        for x in r:     # the read form has <n> first; a URC met on the way has <stat> first
-            i = x.find(b",") + 1
-            self._urc(b"+CEREG: " + (x[i:] if 0 < i < len(x) and 48 <= x[i] <= 57 else x))
-        dl = self.b.ticks_ms() + self.m.get("reg_timeout_ms", 8000)
-        while self.stat not in (1, 5):
-            if self._wait(dl) is None:
-                self.events.append("no-registration")
-                self.h = self.oh = -1      # the PDN went with the registration
-                raise NetworkDown("modem not registered (CEREG %d): no coverage" % self.stat)
-        if "configured" in self.events:
-            log("PSM granted: TAU %d s, active %d s" % (self.tau, self.act))
-        if self.secure is not None:
-            return
+    def _open(self, u=0):
+        # u: only the UDP socket (several mechanisms switched to it: wake/mechanisms.py)
+        if not u:
+            for i in range(3):                 # sync: the first AT may meet a half-read line
+                try:
+                    if self.cmd("AT", self.m.get("sync_ms", 700), soft=1) is not None:
+                        break
+                except NetworkDown:
+                    if i == 2:
+                        raise NetworkDown("modem silent (no OK to AT)")
+                    if self.A:                 # a data mode left open (a wake cut short): end it
+                        self._w(self.term)
+            cf = self.cmd("AT+CFUN?")
+            cfun = _int(cf[0]) if cf else -1
+            if self.flags & _UP and (cfun != 1 or self.reset_seen):
+                self.resets += 1
+                self.events.append("modem-reset")
+                log("modem reset detected (CFUN %d): sockets and sessions lost" % cfun, "W")
+                self.flags &= _CRED     # credentials are in the modem's NVM: they survive
+                self.h = self.oh = -1
+            if cfun != 1 or not self.flags & _UP:
+                from log import unload
+                import net.slm_link as L
+                L.configure(self, cfun)
+                del L
+                unload("net.slm_link")           # drop the set-up code
+            r = self.cmd("AT+CEREG?")
+            for x in r:     # the read form has <n> first; a URC met on the way has <stat> first
+                i = x.find(b",") + 1
+                self._urc(b"+CEREG: " + (x[i:] if 0 < i < len(x) and 48 <= x[i] <= 57 else x))
+            dl = self.b.ticks_ms() + self.m.get("reg_timeout_ms", 8000)
+            while self.stat not in (1, 5):
+                if self._wait(dl) is None:
+                    self.events.append("no-registration")
+                    self.h = self.oh = -1      # the PDN went with the registration
+                    raise NetworkDown("modem not registered (CEREG %d): no coverage" % self.stat)
+            if "configured" in self.events:
+                log("PSM granted: TAU %d s, active %d s" % (self.tau, self.act))
+            if self.secure is not None:
+                return
         if self.h >= 0:
             if self.A:
                 live = [_int(fields(x)[0]) for x in self.cmd("AT#XSOCKETSELECT?") if b"," in x]
@@ -425,7 +430,7 @@ class SlmNet:
     def open(self, store, board, scfg, secrets):
         """The channel for DTLS run by the modem (wake/cycle.py asks any net for it), or None
         when this is the modem's plain UDP socket."""
-        if self.secure is None:
+        if self.sec is None:
             return None
         from sec.modem_dtls import ModemDtlsChannel
         return ModemDtlsChannel(self, store, board, scfg, secrets)

@@ -35,7 +35,7 @@ def configure(net, cfun):
     net.cmd("AT+CMEE=1", soft=1)
     rat = m.get("rat", "lte-m")
     net.cmd("AT%%XSYSTEMMODE=%s,0,0" % ("1,0" if rat == "lte-m" else "0,1"))
-    sec = net.secure
+    sec = net.sec
     if sec is not None and not net.flags & _CRED:
         provision(net, sec[0])
     net.cmd("AT+CEREG=5")
@@ -66,7 +66,7 @@ def configure(net, cfun):
 def provision(net, tag):
     """Write the PSK identity and key into the modem's credential store (CFUN=4 only). The key
     goes to the modem only: never logged."""
-    ident, key = net.secure[1], net.secure[2]
+    ident, key = net.sec[1], net.sec[2]
     for typ in (3, 4):
         net.cmd("AT%%CMNG=3,%d,%d" % (tag, typ), soft=1)    # delete first: each pair is unique
     net.cmd('AT%%CMNG=0,%d,4,"%s"' % (tag, ident))

@@ -51,7 +51,7 @@ class ModemDtlsChannel:
             return
         self._close_old()
         A = n.A
-        tag = n.secure[0]
+        tag = n.sec[0]
         r = n.cmd("AT#XSSOCKET=1,2,0,%d,0" % tag, 5000)
         n.h = _int(fields(r[0])[0]) if r else -1
         if n.h < 0:

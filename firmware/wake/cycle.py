@@ -428,10 +428,15 @@ def connect(board, chain, chan, ex, reg, planner, net, out, cfg, asleep_s, updat
             took = chan.path_taken or path
             # (took[-14:]: 'modem-full-handshake' is a new context like 'full-handshake')
             if update and took[-14:] not in new_ctx:
+                multi = len(cfg["security"].get("modes") or ()) > 1
                 try:
                     reg.update(ex, budget)
                     label = took + "+update"
-                except RegistrationUnknown:
+                    if multi:
+                        chan.bound(True)       # (several mechanisms: the server binds?)
+                except RegistrationUnknown as e:
+                    if multi and str(e)[-4:] == "4.03":
+                        chan.bound(False)      # another identity's registration
                     log("server lost the registration: Register", "W")
                     reg.register(ex, budget)
                     label = took + "+register"

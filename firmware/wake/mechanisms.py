@@ -17,11 +17,15 @@ holds at most one real channel at a time:
   each mechanism its own nonce counters (SeqReserve 'dw', 'osc'): nothing is shared between
   them. This module writes 'sm' and the summaries 'w' + mode[0] (state._SECTIONS).
 - 'sm': the mechanism the server last answered with a 2.xx (the registration's). A path of
-  another mechanism is a new identity for the server: unless `server.bind_identities` (the
-  server binds several identities of one endpoint to one registration) it Registers instead of
-  Updating (`moved`, refused(None): plan() adds these paths to the planner's Register set,
-  which counts the Register's bytes); with it, an Update the server refuses (4.03/4.04)
-  becomes a Register.
+  another mechanism is a new identity for the server: unless the server binds several
+  identities of one endpoint to one registration it Registers instead of Updating (`moved`,
+  refused(None): plan() adds these paths to the planner's Register set, which counts the
+  Register's bytes); an Update the server refuses (4.03/4.04) becomes a Register.
+  `server.bind_identities` true/false says whether it binds; "auto" (the default) learns it:
+  an Update on the other mechanism answered 2.04 (bound()) says it binds, 4.03 that it does
+  not, kept in RTC section 'sb' (state, switches since). Not binding, a switch Registers
+  directly; every _every()-th switch tries the Update again (a re-probe within the planner's
+  exploration budget).
 - A mechanism whose credentials were refused (auth-failed) ends only its own paths: refused().
 - server.uris {"psk": "coaps://HOST:5684", "oscore": "coap://HOST:5683"}: a mechanism's own
   address (server.uri for the others); the socket is opened again when the mechanism changes.
@@ -36,16 +40,39 @@ from log import log, unload
 
 
 def _unpack(b):
-    """[(path, estimate)] from _sum()'s bytes, or None (none kept, or damaged)."""
+    """[(path, estimate)] from _sum()'s bytes, or None (none kept, or damaged). A path's byte:
+    its index in PATHS, + 128 for the modem's own ('modem-cid', 'modem-full-handshake')."""
     from wake.planner import PATHS
     if not b or len(b) % 7:
         return None
     out = []
     for i in range(0, len(b), 7):
-        if b[i] >= len(PATHS):
+        k = b[i] & 127
+        if k >= len(PATHS):
             return None
-        out.append((PATHS[b[i]], struct.unpack(">HHBB", b[i + 1:i + 7])))
+        out.append(("modem-" * (b[i] >> 7) + PATHS[k], struct.unpack(">HHBB", b[i + 1:i + 7])))
     return out
+
+
+def _every(explore):
+    """Switches between re-probes of a server that did not bind: one refused Update and its
+    4.03 (about 40 B) within `planner.explore` % of the Registers' bytes (150 B each) of the
+    switches in between (explore 1, the default: every 27th switch; 5: every 6th). 0: never again."""
+    return (4000 + explore * 150 - 1) // (explore * 150) if explore > 0 else 1 << 30
+
+
+def _binds(a, store):
+    """(the server binds identities, switches since it showed it does not (None: not learned
+    or not "auto")) from server.bind_identities and RTC 'sb' (validated: else unknown)."""
+    b = a[3]["server"].get("bind_identities", "auto")
+    if b is True or b is False:
+        return b, None
+    s = store.get("sb")
+    if not s or len(s) != 2 or s[0] != 2:
+        return True, None       # unknown or learned binding: an Update tells
+    if s[1] + 1 >= _every((a[3].get("planner") or {}).get("explore", 1)):
+        return True, None       # time to re-probe: the Update once more
+    return False, s[1]
 
 
 def load(modes, net, store, board, cfg, secrets):
@@ -81,8 +108,8 @@ class Ways:
                 self.est[p] = e
             ls.append([p for p, e in ps])
         self.ls = tuple(ls)
-        self.moved = () if not m or a[3]["server"].get("bind_identities") else \
-            tuple(p for p in self.of if self.of[p] != m)
+        b, self.nb = _binds(a, store)
+        self.moved = () if not m or b else tuple(p for p in self.of if self.of[p] != m)
 
     # -- one channel at a time ------------------------------------------------------------
     def _build(self, mode):
@@ -103,14 +130,18 @@ class Ways:
         cfg = self.a[3]
         u = (cfg["server"].get("uris") or {}).get(mode)
         n = self.a[0]
-        if not hasattr(n, "dst"):
+        us = hasattr(n, "sec")     # the nRF9160 (net/slm.py)
+        if not us and not hasattr(n, "dst"):
             return
         d = (cfg["_host"], cfg["_port"])
         if u:
             r = u.split("://", 1)[1].split("/", 1)[0]
             h, _, p = r.rpartition(":")
             d = (h, int(p)) if h else (r, 5684 if mode == "psk" else 5683)
-        if tuple(n.dst) != d:
+        if us:      # its own module: its names are heap (interned) in every wake that loads it
+            __import__("net.slm_switch", None, None, (1,)).use(n, mode == "psk", d)
+            unload("net.slm_switch")
+        elif tuple(n.dst) != d:
             k = (n.up, n.down, n.dg_up, n.dg_down)
             n.close()
             n.__init__(d[0], d[1], self.a[2].local_port())
@@ -123,8 +154,9 @@ class Ways:
         from wake.planner import PATHS
         b = bytearray()
         for p in c.paths():
-            if p in PATHS:
-                b.append(PATHS.index(p))
+            q = p[6:] if p[:6] == "modem-" else p
+            if q in PATHS:
+                b.append(PATHS.index(q) + (128 if q != p else 0))
                 b.extend(struct.pack(">HHBB", *[min(x, 255 if i > 1 else 65535)
                                                 for i, x in enumerate(c.estimate(p))]))
         self.store.put("w" + self.mode[0], b)
@@ -183,6 +215,18 @@ class Ways:
         m = self.of.get(path)
         return tuple(p for p in self.of if self.of[p] == m)
 
+    def bound(self, ok):
+        """wake/cycle.py: an Update was answered 2.04 (ok) or 4.03. On another mechanism than
+        the registration's with server.bind_identities "auto": the server binds identities
+        or it does not, persisted (RTC 'sb')."""
+        b = self.a[3]["server"].get("bind_identities", "auto")
+        if not self.reg or self.mode == self.reg or b is True or b is False:
+            return
+        self.store.put("sb", bytes((1 if ok else 2, 0)))
+        log("server %s identities (an Update from %s after %s answered %s)%s" % (
+            "binds" if ok else "does not bind", self.mode, self.reg, "2.04" if ok else "4.03",
+            "" if ok else ": a mechanism switch Registers"), "I" if ok else "W")
+
     def connect(self, path):
         m = self.of.get(path)
         if m is None:
@@ -228,6 +272,8 @@ class Ways:
         c.settle()
         self._sum(c)
         if self.won:
+            if self.nb is not None and self.reg and self.won != self.reg:
+                self.store.put("sb", bytes((2, min(self.nb + 1, 255))))   # a switch Registered
             self.store.put("sm", self.won.encode())
         self.dropped = self.d0 + c.dropped
         self.last_error = c.last_error

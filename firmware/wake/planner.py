@@ -150,7 +150,10 @@ class Planner:
         """Listening before we know a path failed: measured (the last failures of this path),
         else the probe's retransmission budget at the board's timers."""
         ms = self.stats[_k(path)][2] * 10
-        if not ms and path[-6:] == "resume":     # refused with an answer: one round trip more
+        if not ms and path[-6:] in ("resume", "oscore"):
+            # the channel's own fallback (a resumption answered with a full handshake, an
+            # OSCORE Update answered 4.01 then B.2) is refused with an answer: one round trip
+            # more, not a silence (its time is inside the fallback's, not measured apart)
             ms = 2 * self.radio["rtt_ms"]
         if not ms:
             t = self.coap["ack_timeout_ms"] * (1 + self.coap.get("ack_random_factor", 1.5)) / 2

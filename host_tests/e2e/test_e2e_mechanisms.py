@@ -72,6 +72,8 @@ def _reverse(bind):
     if bind:
         sc["bind_identities"] = {EP: ["Client_identity", "01"]}      # the server's side
         sc["board"]["server"] = {"bind_identities": True}             # the device knows it
+    else:
+        sc["board"]["server"] = {"bind_identities": False}            # (not "auto": no probe)
     rep = run(sc, timeout=400)
     _ok(rep)
     w = rep["wakes"]
@@ -156,6 +158,87 @@ def test_nrf9160_host_dtls_and_oscore_over_the_modem_socket():
     assert _lw(_at(rep, 2)) == [("replaced", None), ("register", "dtls-cid")], _at(rep, 2)
 
 
+def _nrf_modem_dtls(wakes, **kw):
+    # the nRF9160 with OSCORE on the host and DTLS run by the modem (#XSSOCKET): one socket
+    # in the modem at a time, the dropped mechanism's closed on a switch (net/slm.py use())
+    from scenarios import _nrf
+    sc = _nrf("nRF9160, OSCORE + modem DTLS", "oscore", ["dtls", "oscore", "nosec"], wakes=wakes, **kw)
+    sc["modes"] = ["oscore", "psk"]
+    sc["security"] = {"modem": True, "cid": "rfc9146"}
+    return sc
+
+
+def _socks(rep, i):
+    """The modem's socket opens and closes during wake i (the emulator's log): [(what, kind)]
+    (a wake's vt is the virtual time at its end)."""
+    t0 = runner.T0 + rep["wakes"][i - 1]["vt"] if i else 0
+    t1 = runner.T0 + rep["wakes"][i]["vt"]
+    k = {"socket-open": "udp", "ssocket-open": "dtls"}
+    return [(e["kind"], e.get("sock") or k[e["kind"]]) for e in rep["modem"]["events"]
+            if t0 <= e["t"] < t1 and e["kind"] in ("socket-open", "ssocket-open", "socket-close")]
+
+
+def test_nrf9160_oscore_lost_falls_back_to_dtls_in_the_modem():
+    # OSCORE over the modem's UDP socket; the server loses its OSCORE records at wake 2: the
+    # same wake closes the UDP socket, the modem runs the DTLS handshake, the sample goes out
+    rep = run(_nrf_modem_dtls(4, server_drop={2: ["oscore"]}), timeout=500)
+    _ok(rep)
+    w = rep["wakes"]
+    assert [x["path"] for x in w] == ["oscore-b2+register", "oscore+update",
+                                      "modem-full-handshake+register", "modem-cid+update"], \
+        [(x["path"], x.get("tried")) for x in w]
+    assert w[2]["kind"] == "oscore>modem-dtls" and w[2]["tried"][-1] == ["modem-full-handshake", "ok"], w[2]
+    assert _socks(rep, 0) == [("socket-open", "udp")], _socks(rep, 0)
+    assert _socks(rep, 1) == []
+    assert _socks(rep, 2) == [("socket-close", "udp"), ("ssocket-open", "dtls")], _socks(rep, 2)
+    assert _socks(rep, 3) == []                 # wake 3 starts on the modem's DTLS socket
+    assert "to-dtls" in w[2]["net"]["ev"], w[2]["net"]
+    # the server: the Register and the sample of wake 2 came through DTLS (the modem's session)
+    assert _lw(_at(rep, 2)) == [("replaced", None), ("register", "dtls-cid")], _at(rep, 2)
+    assert [e for e in _at(rep, 2) if e["ev"] == "send"], _at(rep, 2)
+    assert _lw(_at(rep, 3)) == [("update", "dtls-cid")]
+    assert rep["modem"]["stats"]["handshakes"] == 1
+    _one_socket(rep)
+
+
+def test_nrf9160_dtls_in_the_modem_silent_falls_back_to_oscore():
+    # the reverse: modem DTLS first (planner.force "cid"); the server stops DTLS at wake 2:
+    # the modem's CID record and its new handshake go unanswered, the DTLS socket is closed,
+    # a UDP socket opened, OSCORE (B.2) delivers the sample
+    rep = run(_force_cid(_nrf_modem_dtls(3, server_drop={2: ["dtls"]})), timeout=500)
+    _ok(rep)
+    w = rep["wakes"]
+    assert [x["path"] for x in w] == ["modem-full-handshake+register", "modem-cid+update",
+                                      "oscore-b2+register"], [(x["path"], x.get("tried")) for x in w]
+    assert w[2]["kind"] == "modem-dtls>oscore", w[2]
+    assert [t[0] for t in w[2]["tried"]] == ["modem-cid", "modem-full-handshake", "oscore-b2"], w[2]["tried"]
+    # (wake 0 starts on security.mode's socket, OSCORE's: closed before the modem's handshake)
+    assert _socks(rep, 0)[-2:] == [("socket-close", "udp"), ("ssocket-open", "dtls")], _socks(rep, 0)
+    assert _socks(rep, 1) == []
+    s2 = _socks(rep, 2)
+    assert s2[-2:] == [("socket-close", "dtls"), ("socket-open", "udp")], s2
+    assert "to-udp" in w[2]["net"]["ev"], w[2]["net"]
+    # the server: OSCORE took over (bind_identities auto: the Update tried, 4.03, Register)
+    assert _lw(_at(rep, 2))[-2:] == [("replaced", None), ("register", "oscore")], _at(rep, 2)
+    assert [e for e in _at(rep, 2) if e["ev"] == "send"], _at(rep, 2)
+    (reg,) = rep["registrations"].values()
+    assert reg["identity"] == "01" and reg["mode"] == "oscore", reg
+    _one_socket(rep)
+
+
+def _one_socket(rep):
+    """Never two sockets open in the modem at once (the emulator's log over the whole run)."""
+    n = 0
+    for e in rep["modem"]["events"]:
+        n += {"socket-open": 1, "ssocket-open": 1, "socket-close": -1}.get(e["kind"], 0)
+        assert 0 <= n <= 1, (e, rep["modem"]["events"])
+
+
+def _force_cid(sc):
+    sc["board"] = dict(sc["board"], planner={"force": "cid"})
+    return sc
+
+
 def test_device_told_binding_but_server_does_not_bind_registers_after_a_403():
     # server.bind_identities true on the device, a server that keeps one identity per
     # registration: the Update from the other identity is answered 4.03, then a Register
@@ -166,6 +249,33 @@ def test_device_told_binding_but_server_does_not_bind_registers_after_a_403():
     w = rep["wakes"]
     assert w[2]["kind"] == "dtls>oscore" and w[2]["path"] == "oscore-b2+register", w[2]
     assert _lw(_at(rep, 2)) == [("forbidden", None), ("replaced", None), ("register", "oscore")], _at(rep, 2)
+
+
+def test_device_learns_that_the_server_does_not_bind():
+    # server.bind_identities "auto" (the default) and a server that keeps one identity per
+    # registration. DTLS first (planner.force "cid"); register_after_handshake "never", so
+    # that every DTLS path, a full handshake too, would be an Update but for the learning.
+    # Wake 2: DTLS silent -> OSCORE: the Update is tried (binding unknown), 4.03, Register;
+    # the device persists that the server does not bind. Wake 3 (DTLS back) and wake 4 (DTLS
+    # silent again): each switch Registers directly, no Update answered 4.03 any more.
+    sc = _sc(5, server_drop={2: ["dtls"], 3: ["+dtls"], 4: ["dtls"]},
+             board={"planner": {"force": "cid"}})
+    sc["board"]["server"] = {"register_after_handshake": "never"}
+    rep = run(sc, timeout=500)
+    _ok(rep)
+    w = rep["wakes"]
+    assert [x["kind"].split(">")[-1] for x in w] == ["dtls", "dtls", "oscore", "dtls", "oscore"], \
+        [(x["kind"], x["path"]) for x in w]
+    assert _lw(_at(rep, 0)) == [("register", "dtls-cid")] and _lw(_at(rep, 1)) == [("update", "dtls-cid")]
+    # the first switch: the Update under the other identity refused, then the Register
+    assert _lw(_at(rep, 2)) == [("forbidden", None), ("replaced", None), ("register", "oscore")], _at(rep, 2)
+    assert any("does not bind" in x for x in w[2]["log"]), w[2]["log"]
+    # the next switches: the Register at once
+    assert _lw(_at(rep, 3)) == [("replaced", None), ("register", "dtls-cid")], _at(rep, 3)
+    assert _lw(_at(rep, 4)) == [("replaced", None), ("register", "oscore")], _at(rep, 4)
+    assert all(x["path"].endswith("+register") for x in w[2:]), [x["path"] for x in w]
+    assert len(events(rep, "forbidden")) == 1
+    print("heap peaks", [x["heap_peak"] for x in w])
 
 
 def test_power_cuts_with_both_mechanisms_never_replay_a_nonce():

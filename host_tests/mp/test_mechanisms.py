@@ -28,6 +28,10 @@ def test_modes_config_checked_and_named():
     c = cfgcheck.merged({"server": {"uri": "coaps://h:5684", "uris": {"oscore": "coap://h:5683"}},
                          "security": {"mode": "psk", "modes": ["oscore", "psk"]}})
     assert c["security"]["mode"] == "psk" and c["_port"] == 5684
+    # DTLS in the nRF9160 modem with OSCORE (net/slm.py switches its sockets)
+    c = cfgcheck.merged({"server": {"uri": "coap://h:5683"},
+                         "security": {"modes": ["oscore", "psk"], "modem": True}})
+    assert c["security"]["modem"] is True
     for raw, want in (
             ({"security": {"modes": "oscore,psk"}}, "security.modes: a list"),
             ({"security": {"modes": ["oscore", "oscore"]}}, "security.modes: a list"),
@@ -40,9 +44,7 @@ def test_modes_config_checked_and_named():
             ({"server": {"uri": "coap://h:5683", "uris": ["coaps://h"]},
               "security": {"modes": ["oscore", "psk"]}}, "server.uris: an object"),
             ({"server": {"uri": "coap://h:5683", "bind_identities": 1},
-              "security": {"modes": ["oscore", "psk"]}}, "server.bind_identities: true or false"),
-            ({"server": {"uri": "coap://h:5683"}, "security": {"modes": ["oscore", "psk"], "modem": True}},
-             "security.modes: several mechanisms with DTLS in the modem")):
+              "security": {"modes": ["oscore", "psk"]}}, "server.bind_identities: true, false or \"auto\"")):
         e = _err(lambda: cfgcheck.merged(raw))
         assert want in e, (raw, e)
     # the secrets of each mechanism are checked, the message names the key, never the value
@@ -87,7 +89,7 @@ def _ways(store, bind=False, force=None):
     from wake.planner import Planner
     cfg = {"security": {"modes": ["oscore", "psk"], "mode": "oscore", "cid": "rfc9146"},
            "server": {"bind_identities": bind}, "radio": RADIO, "coap": dict(COAP),
-           "planner": {"force": force} if force else {}, "_host": "127.0.0.1", "_port": 5683}
+           "planner": dict({"force": force} if force else {}, explore=5), "_host": "127.0.0.1", "_port": 5683}
     w = mechanisms.load(["oscore", "psk"], Net(), store, Board(), cfg, SECRETS)
     return w, Planner(store, cfg)
 
@@ -120,6 +122,47 @@ def test_registration_mechanism_makes_the_other_register_unless_bound():
     assert w.refused(None) == ("full-handshake",)   # another identity: Register there
     w, p = _ways(store, bind=True)
     assert w.refused(None) == ()                    # the server binds both identities
+
+
+def test_binding_learned_from_the_server_and_reprobed_rarely():
+    # server.bind_identities "auto" (the default): unknown, an Update is tried on a switch
+    from state import Store
+    store = Store(Board())
+    store.put("sm", b"oscore")
+    w, p = _ways(store, bind="auto")
+    assert w.refused(None) == ()                    # unknown: the Update tells
+    w.mode = "psk"                                  # (the Update ran on DTLS)
+    w.bound(False)                                  # answered 4.03
+    assert store.get("sb") == bytes((2, 0))
+    w, p = _ways(store, bind="auto")
+    assert w.refused(None) == ("full-handshake",)   # learned: a switch Registers directly
+    # each switch that Registered counts; every 6th (planner.explore 5 %) tries the Update again
+    for n in range(1, 6):
+        w.won = "psk"
+        w.settle()                                  # end of wake: settle() writes sb and sm
+        assert store.get("sb") == bytes((2, n)), (n, store.get("sb"))
+        store.put("sm", b"oscore")                  # (back on OSCORE for the next switch)
+        w, p = _ways(store, bind="auto")
+        assert w.refused(None) == (("full-handshake",) if n < 5 else ()), (n, w.refused(None))
+    w.mode = "psk"
+    w.bound(True)                                   # the re-probe's Update answered 2.04
+    assert store.get("sb") == bytes((1, 0))
+    w, p = _ways(store, bind="auto")
+    assert w.refused(None) == ()
+    w.mode = "oscore"
+    w.bound(False)                                  # an Update on the registration's own: no news
+    assert store.get("sb") == bytes((1, 0))
+    # damaged state: unknown (an Update tells); a configured true/false is not overridden
+    for junk in (b"", b"\x02", b"\x07\x00", b"\x02\x00\x00"):
+        store.put("sb", junk)
+        w, p = _ways(store, bind="auto")
+        assert w.refused(None) == (), junk
+    store.put("sb", bytes((2, 0)))
+    w, p = _ways(store, bind=True)
+    assert w.refused(None) == ()
+    w.mode = "psk"
+    w.bound(True)
+    assert store.get("sb") == bytes((2, 0))         # configured: nothing learned
 
 
 def test_force_puts_its_mechanism_first():
@@ -215,3 +258,24 @@ def test_the_other_mechanism_is_planned_from_its_summary_not_built():
         assert built == ["psk", "oscore"], built
     finally:
         cycle.make_channel = mk
+
+
+def test_summary_keeps_the_modem_paths():
+    # DTLS in the nRF9160 modem: its paths ('modem-cid', 'modem-full-handshake') survive the
+    # summary the dropped channel leaves (a PATHS index + 128 each)
+    from state import Store
+    from wake import mechanisms
+
+    class Modem:
+        def paths(self):
+            return ["modem-cid", "modem-full-handshake"]
+
+        def estimate(self, p):
+            return (47, 39, 2, 1) if p == "modem-cid" else (397, 339, 10, 4)
+    store = Store(Board())
+    w, p = _ways(store)
+    w.mode = "psk"
+    w._sum(Modem())
+    got = mechanisms._unpack(store.get("wp"))
+    assert got == [("modem-cid", (47, 39, 2, 1)), ("modem-full-handshake", (397, 339, 10, 4))], got
+    assert mechanisms._unpack(b"\xff" + bytes(6)) is None      # no such path: damaged

@@ -548,6 +548,7 @@ class ModemEmu:
             if s is None:
                 return self._err()
             s.close()
+            self.log("socket-close", h=s.h, sock=s.kind)
             self.sel = max(self.socks) if self.socks else None
             return self._ok(b'#XSOCKET: 0,"closed"')
         if self.stat not in (1, 5) and self.cfun != 1:
@@ -580,6 +581,7 @@ class ModemEmu:
             s = self.socks.pop(h, None)
             if s:
                 s.close()
+                self.log("socket-close", h=s.h, sock=s.kind)
             lines.append(b"#XCLOSE: %d,%d" % (h, 0 if s else -9))
         self._ok(*lines)
 
