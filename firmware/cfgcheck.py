@@ -3,13 +3,14 @@ for type and range, with a message that names the key and never shows a secret
 (`schedule.listen_ms: an integer of milliseconds (0 to 600000), got '1500ms'`).
 
 A module of its own, loaded only on the first wake after the files changed (config.load keeps a
-hash in flash). Written to add few interned names (each costs heap for the whole wake, and the
-pool grows by doubling: a DTLS handshake wake is close to that step): the spec is one string,
-helpers are locals, argument names are ones the firmware interns anyway, and literals are
-longer than 10 characters (mpy-cross interns shorter ones).
+hash in flash); it imports nothing from config.py (no import loop): config.load hands it the
+defaults, the merge and the mode choice (the last three arguments of merged() and run()).
+Written to add few interned names (each costs heap for the whole wake, and the pool grows by
+doubling: a DTLS handshake wake is close to that step): the spec is one string, helpers are
+locals, argument names are ones the firmware interns anyway, and literals are longer than 10
+characters (mpy-cross interns shorter ones).
 """
 from errors import ConfigError
-import config
 
 
 def check(cfg):
@@ -154,18 +155,18 @@ def check_secrets(sec, mode, path="secrets"):
     return sec
 
 
-def merged(raw, path="config"):
+def merged(raw, path="config", DEFAULTS=None, _merge=None, mode=None):
     """The board config `raw` (parsed JSON) with the defaults filled in, every key checked, the
-    server URI parsed (cfg["_host"], cfg["_port"])."""
-    D = config.DEFAULTS
+    server URI parsed (cfg["_host"], cfg["_port"]). DEFAULTS, _merge and mode: config.py's."""
+    D = DEFAULTS
     if not isinstance(raw, dict):
         raise ConfigError("config file %s: an object at the top level, got %r" % (path, raw))
     for k in D:
         if k in raw and isinstance(D[k], dict) and not isinstance(raw[k], dict):
             raise ConfigError("%s: an object, got %r" % (k, raw[k]))
-    cfg = check(config._merge(D, raw))
+    cfg = check(_merge(D, raw))
     uri = cfg["server"]["uri"]
-    mode = config.mode(cfg)
+    mode = mode(cfg)
     scheme, _, rest = uri.partition("://")
     rest = rest.split("/", 1)[0]
     host, _, p = rest.rpartition(":") if ":" in rest else (rest, "", "")
@@ -196,9 +197,9 @@ def merged(raw, path="config"):
     return cfg
 
 
-def run(raw, path, sec, spath):
+def run(raw, path, sec, spath, DEFAULTS, _merge, mode):
     """What config.load needs: the merged config, checked, and the secrets checked."""
-    cfg = merged(raw, path)
+    cfg = merged(raw, path, DEFAULTS, _merge, mode)
     for m in cfg["security"].get("modes") or [cfg["security"]["mode"]]:
         check_secrets(sec, m, spath)      # nosec: only "wifi" if given; each mechanism's
     return cfg

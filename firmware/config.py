@@ -98,7 +98,7 @@ def load(path=None, secrets_path=None, board=None):
         cfg = _merge(DEFAULTS, raw)           # these very files passed the checks before
     else:
         import cfgcheck
-        cfg = cfgcheck.run(raw, path, sec, sp)
+        cfg = cfgcheck.run(raw, path, sec, sp, DEFAULTS, _merge, mode)
         if board is not None:
             board.flash_write("cfg", hs)
     mode(cfg)

@@ -464,8 +464,9 @@ def _firmware_config():
         if p not in sys.path:
             sys.path.insert(0, p)
     import cfgcheck
+    import config
     from errors import ConfigError
-    return cfgcheck, ConfigError
+    return cfgcheck, config, ConfigError
 
 
 def _read_json(path, what):
@@ -488,7 +489,7 @@ def external_config(args):
         known = sorted(f[:-5] for f in os.listdir(os.path.join(ROOT, "boards")) if f.endswith(".json"))
         raise SystemExit("board %r: %s not found (boards: %s)" % (args.board, path, ", ".join(known)))
     board = _read_json(path, "board")
-    cfgcheck, ConfigError = _firmware_config()
+    cfgcheck, config, ConfigError = _firmware_config()
     try:
         if not isinstance(board, dict):
             raise ConfigError("config %s: the top level must be an object" % path)
@@ -499,7 +500,7 @@ def external_config(args):
         if args.server.startswith("coaps://"):
             board["security"]["mode"] = "psk"
         board["schedule"]["sleep_s"] = args.sleep
-        cfg = cfgcheck.merged(board, path)
+        cfg = cfgcheck.merged(board, path, config.DEFAULTS, config._merge, config.mode)
         mode = cfg["security"]["mode"]
         secrets = None
         if mode != "nosec":

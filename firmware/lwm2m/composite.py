@@ -8,9 +8,9 @@ SenML names only (`bn` + `n`: objects, instances, resources or resource instance
 (Accept, default the request's format) holds every readable value under those names as SenML
 records with absolute names. A name that does not exist is left out (4.04 if none exists);
 Object 0 is never read (4.01).
-Observe-Composite is registered and cancelled by lwm2m/observe.py's on_request, as a single
-observation is (RTC section 'obs'): the entry's path is the marker 0xFFFF followed by each
-requested path as (length, ids...) and observe._state hands it back to state() here, so it
+Observe-Composite is registered and cancelled by lwm2m/observe.py's on_request (lwm2m/dm.py
+calls it with the ids handle() returns), as a single observation is (RTC section 'obs'): the
+entry's path is the marker 0xFFFF followed by each requested path as (length, ids...) and observe._state hands it back to state() here, so it
 survives deep sleep, is notified at a wake with the radio up when pmax elapsed or the composite
 payload changed after pmin (pmin/pmax: the server's defaults /1/0/2, /1/0/3), and the
 notification carries the whole composite in the observation's format.
@@ -25,7 +25,6 @@ from micropython import const
 
 from coap import codec as C
 from lwm2m import fmt
-from lwm2m.dm import _resp
 
 _SJSON = const(110)
 _SCBOR = const(112)
@@ -34,16 +33,19 @@ _MAXP = const(8)         # paths per composite observation (RTC memory)
 
 
 def handle(dm, m):
-    # FETCH (code 5) or iPATCH (code 7) from the server: the response Message. A payload that
-    # does not decode, or a value a resource cannot take, is a 4.00 (decided where it is
-    # decoded, below); anything else raised here is a bug (lwm2m/dm.py answers 5.00).
+    # FETCH (code 5) or iPATCH (code 7) from the server: the response as a tuple (code[, payload,
+    # cf[, ids]]) that lwm2m/dm.py turns into the message (this module imports nothing from
+    # dm.py or observe.py: no import loop); with ids, dm.py registers (Observe 0) or cancels (1)
+    # the composite observation under them. A payload that does not decode, or a value a
+    # resource cannot take, is a 4.00 (decided where it is decoded, below); anything else
+    # raised here is a bug (lwm2m/dm.py answers 5.00).
     if m.get(C.URI_PATH) is not None:
-        return _resp(C.BAD_REQUEST)      # composite requests go to the root path
+        return (C.BAD_REQUEST,)      # composite requests go to the root path
     cf = m.get_uint(C.CONTENT_FORMAT)
     if cf is None:
-        return _resp(C.BAD_REQUEST)
+        return (C.BAD_REQUEST,)
     if cf not in (_SJSON, _SCBOR):
-        return _resp(C.UNSUPPORTED_FORMAT)
+        return (C.UNSUPPORTED_FORMAT,)
     try:
         if m.code == 5:
             got = (_names_json if cf == _SJSON else _dec_cbor_names)(m.payload)
@@ -51,26 +53,25 @@ def handle(dm, m):
             from lwm2m import senml
             got = (senml.dec_json if cf == _SJSON else senml.dec_cbor)(m.payload)
     except (ValueError, TypeError, KeyError, IndexError, UnicodeError):
-        return _resp(C.BAD_REQUEST)
+        return (C.BAD_REQUEST,)
     if not got:
-        return _resp(C.BAD_REQUEST)
+        return (C.BAD_REQUEST,)
     if m.code == 7:
         return write(dm, got)
     acc = m.get_uint(C.ACCEPT, cf)
     if acc not in (_SJSON, _SCBOR):
-        return _resp(C.NOT_ACCEPTABLE)
+        return (C.NOT_ACCEPTABLE,)
     paths = []
     for p in got:
         if p not in paths:
             paths.append(p)
     obs = m.get_uint(C.OBSERVE)
     r = read(dm, paths, acc)
-    if obs is not None and dm.store and (obs == 1 or r.code == C.CONTENT):
+    if obs is not None and dm.store and (obs == 1 or r[0] == C.CONTENT):
         if obs == 0 and len(paths) > _MAXP:
-            return _resp(C.REQUEST_ENTITY_TOO_LARGE)
+            return (C.REQUEST_ENTITY_TOO_LARGE,)
         # register (0) or cancel (1) exactly as a single observation, under the marker path
-        from lwm2m import observe
-        observe.on_request(dm.store, m, _ids(paths), r, dm.reg, dm.now())
+        r = r + (_ids(paths),) if len(r) > 1 else (r[0], b"", None, _ids(paths))
     return r
 
 
@@ -168,10 +169,10 @@ def encode(recs, cf):
 def read(dm, paths, acc):
     recs = records(dm.reg, paths)
     if isinstance(recs, int):
-        return _resp(recs)
+        return (recs,)
     if not recs:
-        return _resp(C.NOT_FOUND)
-    return _resp(C.CONTENT, encode(recs, acc), acc)
+        return (C.NOT_FOUND,)
+    return C.CONTENT, encode(recs, acc), acc
 
 
 # -- Observe-Composite ---------------------------------------------------------------------
@@ -225,29 +226,29 @@ def write(dm, recs):
     for p, raw in recs:
         o = reg.get(p[0])
         if o is None:
-            return _resp(C.NOT_FOUND)
+            return (C.NOT_FOUND,)
         if o.hidden:
-            return _resp(C.UNAUTHORIZED)
+            return (C.UNAUTHORIZED,)
         if len(p) < 3:
-            return _resp(C.BAD_REQUEST)      # values go to resources or resource instances
+            return (C.BAD_REQUEST,)      # values go to resources or resource instances
         if p[1] not in o.inst:
-            return _resp(C.NOT_FOUND)
+            return (C.NOT_FOUND,)
         r = o.res(p[2])
         if r is None:
-            return _resp(C.NOT_FOUND)
+            return (C.NOT_FOUND,)
         typ, ops, multi = r
         if typ == "e" or "W" not in ops:
-            return _resp(C.METHOD_NOT_ALLOWED)
+            return (C.METHOD_NOT_ALLOWED,)
         if multi != (len(p) == 4):
-            return _resp(C.BAD_REQUEST)      # a multiple resource is written per instance
+            return (C.BAD_REQUEST,)      # a multiple resource is written per instance
         try:
             v = _check(raw, typ)
         except (ValueError, TypeError, OverflowError):
-            return _resp(C.BAD_REQUEST)
+            return (C.BAD_REQUEST,)
         if typ in ("i", "t"):
             from lwm2m.persist import in_range
             if not in_range(p[0], p[2], v):  # lifetime 1..2^32-1, pmin, pmax (lwm2m/persist.py)
-                return _resp(C.BAD_REQUEST)
+                return (C.BAD_REQUEST,)
         upd = staged.setdefault((p[0], p[1]), {})
         if multi:
             cur = upd.get(p[2])
@@ -271,4 +272,4 @@ def write(dm, recs):
         if dm.store:
             from lwm2m import persist
             persist.save(dm.store, o, iid, keep)
-    return _resp(C.CHANGED)
+    return (C.CHANGED,)

@@ -11,7 +11,8 @@ readable by a server), 4.04 Not Found, 4.05 Method Not Allowed, 4.06 Not Accepta
 4.15 Unsupported Content-Format (Write/Create). A rejected request changes nothing: payloads are
 decoded and checked completely before anything is stored. Writes, Creates and Deletes are kept
 in flash (lwm2m/persist.py). Formats: lwm2m/fmt.py.
-FETCH and iPATCH (Read-, Observe- and Write-Composite) go to lwm2m/composite.py.
+FETCH and iPATCH (Read-, Observe- and Write-Composite) go to lwm2m/composite.py, which answers
+with a tuple as lwm2m/dmw.py does (observations are registered here, for both).
 What it does not do: access control (one server), Bootstrap."""
 from micropython import const
 
@@ -89,7 +90,12 @@ class DM:
     def _handle(self, m):
         if m.code in (5, 7):      # FETCH, iPATCH: Read/Observe/Write-Composite (lwm2m/composite.py)
             from lwm2m import composite
-            return composite.handle(self, m)
+            r = composite.handle(self, m)     # (code[, payload, cf[, ids to observe]])
+            c = _resp(*r[:3])
+            if len(r) > 3:
+                from lwm2m import observe
+                observe.on_request(self.store, m, r[3], c, self.reg, self.now())
+            return c
         try:
             ids = [int(s) for s in m.get_all(C.URI_PATH)]
         except ValueError:

@@ -42,6 +42,13 @@ class Store:
         self.board.flash[key] = bytes(data)
 
 
+def _merged(raw, path="config"):
+    # cfgcheck takes config.py's defaults, merge and mode from its caller (no import loop)
+    import cfgcheck
+    import config
+    return cfgcheck.merged(raw, path, config.DEFAULTS, config._merge, config.mode)
+
+
 def test_f5_config_errors_name_the_key():
     import cfgcheck
     from errors import ConfigError
@@ -57,12 +64,12 @@ def test_f5_config_errors_name_the_key():
              ([1], "top level"))
     for raw, want in cases:
         try:
-            cfgcheck.merged(raw)
+            _merged(raw)
             assert False, raw
         except ConfigError as e:
             assert want in str(e), (raw, str(e))
-    assert "'1500ms'" in _err(lambda: cfgcheck.merged({"schedule": {"listen_ms": "1500ms"}}))
-    c = cfgcheck.merged({})
+    assert "'1500ms'" in _err(lambda: _merged({"schedule": {"listen_ms": "1500ms"}}))
+    c = _merged({})
     assert c["_port"] == 5683
     for sec in ({"psk_identity": "", "psk_key": "00"}, {"psk_identity": "a", "psk_key": "zz"},
                 {"psk_identity": "a"}, [], {"psk_identity": 5, "psk_key": "00"}):

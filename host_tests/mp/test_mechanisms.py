@@ -20,17 +20,30 @@ def _err(f):
     return ""
 
 
+def _merged(raw, path="config"):
+    # cfgcheck takes config.py's defaults, merge and mode from its caller (no import loop)
+    import cfgcheck
+    import config
+    return cfgcheck.merged(raw, path, config.DEFAULTS, config._merge, config.mode)
+
+
+def _run(raw, path, sec, spath):
+    import cfgcheck
+    import config
+    return cfgcheck.run(raw, path, sec, spath, config.DEFAULTS, config._merge, config.mode)
+
+
 def test_modes_config_checked_and_named():
     import cfgcheck
     ok = {"server": {"uri": "coap://10.0.0.1:5683"}, "security": {"modes": ["oscore", "psk"]}}
-    c = cfgcheck.run(ok, "c", SECRETS, "s")
+    c = _run(ok, "c", SECRETS, "s")
     assert c["security"]["mode"] == "oscore"          # the first of the modes, when not given
-    c = cfgcheck.merged({"server": {"uri": "coaps://h:5684", "uris": {"oscore": "coap://h:5683"}},
+    c = _merged({"server": {"uri": "coaps://h:5684", "uris": {"oscore": "coap://h:5683"}},
                          "security": {"mode": "psk", "modes": ["oscore", "psk"]}})
     assert c["security"]["mode"] == "psk" and c["_port"] == 5684
     # DTLS in the nRF9160 modem with OSCORE (net/slm.py switches its sockets)
-    c = cfgcheck.merged({"server": {"uri": "coap://h:5683"},
-                         "security": {"modes": ["oscore", "psk"], "modem": True}})
+    c = _merged({"server": {"uri": "coap://h:5683"},
+                 "security": {"modes": ["oscore", "psk"], "modem": True}})
     assert c["security"]["modem"] is True
     for raw, want in (
             ({"security": {"modes": "oscore,psk"}}, "security.modes: a list"),
@@ -45,15 +58,15 @@ def test_modes_config_checked_and_named():
               "security": {"modes": ["oscore", "psk"]}}, "server.uris: an object"),
             ({"server": {"uri": "coap://h:5683", "bind_identities": 1},
               "security": {"modes": ["oscore", "psk"]}}, "server.bind_identities: true, false or \"auto\"")):
-        e = _err(lambda: cfgcheck.merged(raw))
+        e = _err(lambda: _merged(raw))
         assert want in e, (raw, e)
     # the secrets of each mechanism are checked, the message names the key, never the value
-    e = _err(lambda: cfgcheck.run(ok, "c", {"oscore": SECRETS["oscore"]}, "s.json"))
+    e = _err(lambda: _run(ok, "c", {"oscore": SECRETS["oscore"]}, "s.json"))
     assert "psk_identity" in e, e
     bad = dict(SECRETS, psk_key="zz11")
-    e = _err(lambda: cfgcheck.run(ok, "c", bad, "s.json"))
+    e = _err(lambda: _run(ok, "c", bad, "s.json"))
     assert "secrets psk_key" in e and "zz11" not in e, e
-    e = _err(lambda: cfgcheck.run(ok, "c", {"psk_identity": "a", "psk_key": "00"}, "s.json"))
+    e = _err(lambda: _run(ok, "c", {"psk_identity": "a", "psk_key": "00"}, "s.json"))
     assert "lacks 'oscore'" in e, e
 
 

@@ -53,6 +53,13 @@ def _cfg(radio=None, sch=None, **kw):
     return c
 
 
+def _merged(raw, path="config"):
+    # cfgcheck takes config.py's defaults, merge and mode from its caller (no import loop)
+    import cfgcheck
+    import config
+    return cfgcheck.merged(raw, path, config.DEFAULTS, config._merge, config.mode)
+
+
 def test_the_prior_upper_nat_bound_is_not_evidence():
     p, _s, _b = _same_port_planner(_cfg())
     assert p.p_ok("dtls-reuse", 30) > 0.99               # under the prior's lower bound
@@ -173,7 +180,7 @@ def test_plan_section_is_small_versioned_and_checked_on_load():
 def test_config_keys_of_the_cost_model_are_checked_and_named():
     import cfgcheck
     from errors import ConfigError
-    ok = cfgcheck.merged({"radio": {"idle_mW": 22.2, "tail_ms": 10000, "rai_tail_ms": 200},
+    ok = _merged({"radio": {"idle_mW": 22.2, "tail_ms": 10000, "rai_tail_ms": 200},
                           "schedule": {"reachable": True, "listen_min_ms": 100}})
     assert ok["schedule"]["reachable"] is True
     for raw, want in (({"radio": {"idle_mW": -1}}, "radio.idle_mW:"), ({"radio": {"tail_ms": "10s"}}, "radio.tail_ms:"),
@@ -182,7 +189,7 @@ def test_config_keys_of_the_cost_model_are_checked_and_named():
                       ({"schedule": {"reachable": 1}}, "schedule.reachable:"),
                       ({"schedule": {"listen_min_ms": 1.5}}, "schedule.listen_min_ms:")):
         try:
-            cfgcheck.merged(raw)
+            _merged(raw)
             assert False, raw
         except ConfigError as e:
             assert str(e).startswith(want), (str(e), want)

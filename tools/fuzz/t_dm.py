@@ -245,12 +245,13 @@ class ConfigTarget:
     @staticmethod
     def run(d):
         import cfgcheck
+        import config
         try:
             raw = json.loads(d)
         except (ValueError, UnicodeError):
             raise ConfigError("not JSON")
         sec = raw.pop("_secrets", None) if isinstance(raw, dict) else None
-        cfg = cfgcheck.merged(raw)
+        cfg = cfgcheck.merged(raw, "config", config.DEFAULTS, config._merge, config.mode)
         mode = cfg["security"]["mode"]
         secrets = cfgcheck.check_secrets(sec, mode) if mode != "nosec" else {}
         from state import Store
@@ -354,10 +355,12 @@ class StateTarget:
             if i + 1 < len(parts) and parts[i + 1]:
                 board.flash[k] = parts[i + 1]
         import cfgcheck
+        import config
         cfg = cfgcheck.merged({"server": {"uri": "coaps://127.0.0.1:5684" if mode == "psk" else
                                         "coap://127.0.0.1:5683"},
                              "security": {"mode": mode}, "schedule": {"sample_s": 60},
-                             "report": {"paths": ["/3303/0/5700"], "batch": 2}})
+                             "report": {"paths": ["/3303/0/5700"], "batch": 2}},
+                            "config", config.DEFAULTS, config._merge, config.mode)
         st = Store(board)
         st.load()
         # as wake/cycle.py _wake loads them (only the registration is retried there)
