@@ -43,9 +43,9 @@ PATHS = ("nosec", "oscore", "oscore-b2", "cid", "dtls-reuse", "resume", "full-ha
 _HDR = ">BIIIIBHHBBBB"            # ver, last_exchange, last_wake, nat_lo, nat_hi, fails, port,
 _HDR_LEN = 26                     # wakes since the last probe, probe price exponent, clean wakes,
 _VER = 7                          # flags (1: nat_hi was seen), server lag (10 ms)
-_PER = ">4sHHHB"                  # 4 bins of (ok << 4 | fail), measured bytes, ms / 10 of a
-_PER_LEN = 11                     # failed attempt, ms / 10 of a successful one, (ok << 4 | fail)
-                                  # right after another path of the wake failed
+_PER = ">5sHHH"                   # 4 bins of (ok << 4 | fail) and (ok << 4 | fail) right after
+_PER_LEN = 11                     # another path of the wake failed, measured bytes, ms / 10 of a
+                                  # failed attempt, ms / 10 of a successful one
 
 
 def _k(p):
@@ -68,7 +68,7 @@ class Planner:
         self.nat_lo, self.nat_hi = int(prior[0]), int(prior[1])
         self.last_exchange = 0
         self.last_wake = 0
-        self.stats = [[bytearray(4), 0, 0, 0, 0] for _ in PATHS]
+        self.stats = [[bytearray(5), 0, 0, 0] for _ in PATHS]
         self.fails = 0           # wakes in a row that ended without an exchange
         self.tried = []          # [(path, outcome)] this wake
         self.undo = None         # (stats, bytes, ms) before this wake's success measured them
@@ -129,7 +129,7 @@ class Planner:
                                   self.port & 0xFFFF, min(self.since, 65535), self.pexp,
                                   self.clean, self.flags, self.lag))
         for st in self.stats:
-            b.extend(struct.pack(_PER, bytes(st[0]), st[1], st[2], st[3], st[4]))
+            b.extend(struct.pack(_PER, bytes(st[0]), st[1], st[2], st[3]))
         self.store.put("plan", b)
 
     # -- cost model ---------------------------------------------------------------------------
@@ -223,7 +223,7 @@ class Planner:
                 rest_cost = try_first
                 # P(ok | the path before failed): its own record after failures, on a prior of
                 # weight 2 at the unconditional rate (no record: independent)
-                x = st[4]
+                x = st[0][4]
                 rest_f = c + (1.0 - ((x >> 4) + 2.0 * pk) / ((x >> 4) + (x & 15) + 2.0)) * (d + rest_f)
             elif (pk > 0 and self.probing is None and c < rest_cost and self.explore and
                   (self.since * rest_cost * self.explore + self.learn(p, asleep_s, c, rest_cost))
@@ -269,8 +269,8 @@ class Planner:
         t.append((path, outcome))
         st = self.stats[_k(path)]
         bins = st[0]
-        i = _bin(asleep_s or 0)
-        c = st[4] if after else bins[i]
+        i = 4 if after else _bin(asleep_s or 0)
+        c = bins[i]
         ok, fail = c >> 4, c & 15
         if outcome == "ok":
             ok += 1
@@ -298,10 +298,7 @@ class Planner:
         if ok > 15 or fail > 15:     # forgetting: recent behaviour weighs more
             ok = (ok + 1) // 2
             fail = (fail + 1) // 2
-        if after:
-            st[4] = ok << 4 | fail
-        else:
-            bins[i] = ok << 4 | fail
+        bins[i] = ok << 4 | fail
 
     # -- bootstrap: the most expensive way back --------------------------------------------------
     def bootstrap_cost(self, chan=None):

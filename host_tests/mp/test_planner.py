@@ -162,7 +162,7 @@ def test_correlated_failures_condition_the_rest_of_the_chain():
         else:
             p.record("cid", "ok", 3600, 81)
     assert p.stats[5][0][3] == 0                        # resumption's own record: untouched
-    assert p.stats[5][4] == 0x02 and p.stats[6][4] == 0x20    # after a failure: refused, worked
+    assert p.stats[5][0][4] == 0x02 and p.stats[6][0][4] == 0x20    # after a failure: refused, worked
     assert p.p_ok("resume", 3600) > 0.99
     # independent, a CID silence would cost one resumption more and cid would stay first;
     # with the correlation it costs a resumption refused and a full handshake
@@ -175,7 +175,7 @@ def test_correlated_failures_condition_the_rest_of_the_chain():
             q.record("resume", "ok", 3600, 400)
         else:
             q.record("cid", "ok", 3600, 81)
-    assert q.stats[5][4] == 0x20
+    assert q.stats[5][0][4] == 0x20
     assert q.chain(ch, 3600) == ["cid", "resume", "full-handshake"]
     b = FakeBoard()                                     # persisted with the plan section
     s = Store(b)
@@ -185,7 +185,7 @@ def test_correlated_failures_condition_the_rest_of_the_chain():
     s.commit()
     s2 = Store(b)
     assert s2.load()
-    assert Planner(s2, cfg).stats[5][4] == 0x02
+    assert Planner(s2, cfg).stats[5][0][4] == 0x02
 
 
 def test_exploration_budget_probes_a_dropped_path_again():
