@@ -30,10 +30,11 @@ or, with schedule.listen_min_ms below it, twice the slowest server reaction seen
 else just under it when a keep-alive there costs less per day than the path after an expiry,
 counting the per-wake fixed cost of the bearer: association or RRC set-up, listen window, tail).
 
-Persisted (section 'plan', 96 B): NAT bounds (and whether the upper one was seen, not only the
+Persisted (section 'plan', 103 B): NAT bounds (and whether the upper one was seen, not only the
 prior's), the server's reaction time, the last local port, the exploration state, per
 path 4 sleep bins of (ok, fail) nibbles (halved at 15: forgetting), measured bytes, the
-measured time of a success and the listening time of a failure; the time of the last exchange, and how many wakes in a row failed
+measured time of a success and the listening time of a failure, (ok, fail) right after another
+path of the wake failed (a restart fails cid and resume together); the time of the last exchange, and how many wakes in a row failed
 (the sleep back-off in wake/cycle.py doubles with it).
 """
 import struct
@@ -41,9 +42,10 @@ import struct
 PATHS = ("nosec", "oscore", "oscore-b2", "cid", "dtls-reuse", "resume", "full-handshake")
 _HDR = ">BIIIIBHHBBBB"            # ver, last_exchange, last_wake, nat_lo, nat_hi, fails, port,
 _HDR_LEN = 26                     # wakes since the last probe, probe price exponent, clean wakes,
-_VER = 6                          # flags (1: nat_hi was seen), server lag (10 ms)
-_PER = ">4sHHH"                   # 4 bins of (ok << 4 | fail), measured bytes, ms / 10 of a
-_PER_LEN = 10                     # failed attempt, ms / 10 of a successful one
+_VER = 7                          # flags (1: nat_hi was seen), server lag (10 ms)
+_PER = ">5sHHH"                   # 4 bins of (ok << 4 | fail) and (ok << 4 | fail) right after
+_PER_LEN = 11                     # another path of the wake failed, measured bytes, ms / 10 of a
+                                  # failed attempt, ms / 10 of a successful one
 
 
 def _k(p):
@@ -73,7 +75,7 @@ class Planner:
         self.nat_lo, self.nat_hi = int(prior[0]), int(prior[1])
         self.last_exchange = 0
         self.last_wake = 0
-        self.stats = [[bytearray(4), 0, 0, 0] for _ in PATHS]
+        self.stats = [[bytearray(5), 0, 0, 0] for _ in PATHS]
         self.fails = 0           # wakes in a row that ended without an exchange
         self.tried = []          # [(path, outcome)] this wake
         self.undo = None         # (stats, bytes, ms) before this wake's success measured them
@@ -219,13 +221,20 @@ class Planner:
             self.coap["probe_retransmit"] = 0
         chain = [paths[-1]]
         rest_cost = self.energy(self.estimate(chan, paths[-1]), self.stats[_k(paths[-1])][3] * 10)
-        for p in reversed(paths[:-1]):
-            c = self.energy(self.estimate(chan, p), self.stats[_k(p)][3] * 10)
+        rest_f = rest_cost      # the rest's cost when the path before it failed (correlated:
+        for p in reversed(paths[:-1]):      # a restart fails cid and resume together)
+            st = self.stats[_k(p)]
+            c = self.energy(self.estimate(chan, p), st[3] * 10)
             pk = self.p_ok(p, asleep_s)
-            try_first = c + (1.0 - pk) * (self.detect_uJ(p) + rest_cost)
+            d = self.detect_uJ(p)
+            try_first = c + (1.0 - pk) * (d + rest_f)
             if try_first < rest_cost:
                 chain.insert(0, p)
                 rest_cost = try_first
+                # P(ok | the path before failed): its own record after failures, on a prior of
+                # weight 2 at the unconditional rate (no record: independent)
+                x = st[0][4]
+                rest_f = c + (1.0 - ((x >> 4) + 2.0 * pk) / ((x >> 4) + (x & 15) + 2.0)) * (d + rest_f)
             elif (pk > 0 and self.probing is None and c < rest_cost and self.explore and
                   (self.since * rest_cost * self.explore + self.learn(p, asleep_s, c, rest_cost))
                   >= (1.0 - pk) * self.coap["ack_timeout_ms"] * self.radio["rx_mW"]
@@ -263,10 +272,14 @@ class Planner:
     def record(self, path, outcome, asleep_s=None, n=None, ms=0):
         """n: the bytes of a path that worked, the listening ms of an attempt that failed;
         ms: the time a path that worked took."""
-        self.tried.append((path, outcome))
+        t = self.tried
+        # right after another path of this wake failed: booked apart (P(ok | the one before
+        # failed), chain()), not in the bins, which say how the path does when tried first
+        after = len(t) > 0 and t[-1][1] != "ok" and t[-1][0] != path
+        t.append((path, outcome))
         st = self.stats[_k(path)]
         bins = st[0]
-        i = _bin(asleep_s or 0)
+        i = 4 if after else _bin(asleep_s or 0)
         c = bins[i]
         ok, fail = c >> 4, c & 15
         if outcome == "ok":

@@ -164,13 +164,13 @@ def test_plan_section_is_small_versioned_and_checked_on_load():
     p = Planner(s, _cfg(), 5000)
     p.flags, p.lag, p.nat_lo = 1, 7, 90
     p.save()
-    assert len(s.get("plan")) == 96
+    assert len(s.get("plan")) == 103                      # (the registry allows 160)
     s.commit()
     s2 = Store(b)
     assert s2.load()
     q = Planner(s2, _cfg(), 5000)
     assert (q.flags, q.lag, q.nat_lo, q.same_port) == (1, 7, 90, True)
-    for bad in (b"\x05" + bytes(93), b"\x06" + bytes(10), b"\x07" + bytes(95)):   # old, short, future
+    for bad in (b"\x06" + bytes(95), b"\x07" + bytes(10), b"\x08" + bytes(102)):   # old, short, future
         s3 = Store(FakeBoard())
         s3.put("plan", bad)
         q = Planner(s3, _cfg(), 5000)

@@ -139,10 +139,54 @@ def test_every_fallible_path_is_weighed():
     ch = FakeChan(["cid", "resume", "full-handshake"])
     assert p.chain(ch, 3600) == ["cid", "resume", "full-handshake"]
     for _ in range(12):
+        p.tried = []                                    # a wake: resumption tried first, refused
+        p.record("resume", "session-unknown", 3600)
+        p.record("full-handshake", "ok", 3600, 900)
+        p.tried = []
         p.record("cid", "no-answer", 3600, 8000)
-        p.record("resume", "no-answer", 3600, 2000)
     assert p.chain(ch, 3600) == ["full-handshake"]
     assert p.chain(ch, 60) == ["cid", "resume", "full-handshake"]     # other sleeps: no evidence
+
+
+def test_correlated_failures_condition_the_rest_of_the_chain():
+    # a server restart fails cid and resume together: resumption refused right after a CID
+    # silence is booked apart (P(ok | the path before failed)), not as resumption's own rate
+    cfg = {"radio": RADIO, "coap": COAP, "planner": {"explore": 0}}
+    p = Planner(Store(FakeBoard()), cfg)
+    ch = FakeChan(["cid", "resume", "full-handshake"])
+    for k in range(6):
+        p.tried = []
+        if k % 3 == 2:                                  # a restart every third wake
+            p.record("cid", "no-answer", 3600, 600)
+            p.record("resume", "session-unknown", 3600)
+            p.record("full-handshake", "ok", 3600, 900)
+        else:
+            p.record("cid", "ok", 3600, 81)
+    assert p.stats[5][0][3] == 0                        # resumption's own record: untouched
+    assert p.stats[5][0][4] == 0x02 and p.stats[6][0][4] == 0x20    # after a failure: refused, worked
+    assert p.p_ok("resume", 3600) > 0.99
+    # independent, a CID silence would cost one resumption more and cid would stay first;
+    # with the correlation it costs a resumption refused and a full handshake
+    assert p.chain(ch, 3600) == ["resume", "full-handshake"]
+    q = Planner(Store(FakeBoard()), cfg)
+    for k in range(6):
+        q.tried = []
+        if k % 3 == 2:                                  # the NAT, not the server: resumption works
+            q.record("cid", "no-answer", 3600, 600)
+            q.record("resume", "ok", 3600, 400)
+        else:
+            q.record("cid", "ok", 3600, 81)
+    assert q.stats[5][0][4] == 0x20
+    assert q.chain(ch, 3600) == ["cid", "resume", "full-handshake"]
+    b = FakeBoard()                                     # persisted with the plan section
+    s = Store(b)
+    p2 = Planner(s, cfg)
+    p2.stats = p.stats
+    p2.save()
+    s.commit()
+    s2 = Store(b)
+    assert s2.load()
+    assert Planner(s2, cfg).stats[5][0][4] == 0x02
 
 
 def test_exploration_budget_probes_a_dropped_path_again():
