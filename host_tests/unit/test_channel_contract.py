@@ -60,6 +60,7 @@ class ModemNet(Net):
     host = "127.0.0.1"
     port = 5684
     secure = (16,)
+    sec = (16,)         # the PSK credentials in the modem (sec_tag), apart from the socket in use
 
     def __init__(self, board, alive=True):
         Net.__init__(self, board)
