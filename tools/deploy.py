@@ -143,6 +143,16 @@ def validate(bpath, spath):
     return cfg, secrets, kind, btype
 
 
+def image_set(cfg):
+    """Which device image a board config needs (tools/size.py SETS): its security mode's, or
+    "all" when it provisions several mechanisms (security.modes: the DTLS and the OSCORE code
+    and wake/mechanisms.py); "+modem" for a board with an nRF9160 (a `modem` section: the AT
+    driver, docs/nrf9160.md)."""
+    sec = cfg["security"]
+    which = "all" if len(sec.get("modes") or ()) > 1 else sec["mode"]
+    return which + ("+modem" if cfg.get("modem") else "")
+
+
 def build(mode, features=()):
     """The device image for the board's security mode (tools/size.py: -X no-source-lines, only the
     modules that mode can reach, and the optional features the config enables). Returns (path, size)."""
@@ -184,11 +194,7 @@ def cmd_deploy(a, bpath=None):
     print("config ok: %s, board %s, security %s, server %s%s" % (
         os.path.relpath(bpath, ROOT) if bpath.startswith(ROOT) else bpath, kind, cfg["security"]["mode"],
         cfg["server"]["uri"], ", Wi-Fi %r" % secrets["wifi"]["ssid"] if bt.get("wifi") else ""))
-    mode = cfg["security"]["mode"]
-    # a board with an nRF9160 (a `modem` section) also needs the AT driver (docs/nrf9160.md);
-    # the optional features the config enables (bootstrap, fota) go in too
-    image, size = build(mode + ("+modem" if cfg.get("modem") else ""),
-                        [f for f in ("bootstrap", "fota") if cfg.get(f) is not None])
+    image, size = build(image_set(cfg), [f for f in ("bootstrap", "fota") if cfg.get(f) is not None])
     if size > bt["romfs_bytes"]:
         raise Failed("ROMFS image %d bytes > the %d-byte romfs partition" % (size, bt["romfs_bytes"]))
     print("ROMFS image %s: %d bytes for security mode %s (partition %d)" % (

@@ -34,6 +34,9 @@ OPTIONAL = ("lwm2m/bootstrap.py", "lwm2m/bsrun.py", "lwm2m/fota.py", "lwm2m/fota
 # section ("<mode>+modem"; docs/nrf9160.md)
 MODEM = ("net/modem.py", "net/slm.py", "net/slm_link.py", "net/slm_switch.py", "board/modem_uart.py",
          "sec/modem_dtls.py")
+# several mechanisms for one server (security.modes, docs/planner.md): such a device needs the
+# DTLS and the OSCORE code, so only the "all" image holds it (tools/deploy.py picks that one)
+MULTI = ("wake/mechanisms.py",)
 SETS = ("nosec", "psk", "oscore", "all")
 GOAL = 60 * 1024
 
@@ -55,6 +58,8 @@ def modes_of(rel):
         return ("optional",)
     if rel in MODEM:
         return ("modem",)
+    if rel in MULTI:
+        return ("multi",)
     for prefix, modes in ONLY.items():
         if rel.startswith(prefix):
             return modes

@@ -213,3 +213,19 @@ def test_hw_test_checks():
     assert "wake 1: no-answer x" in d.check_wakes(bad)
     assert any("registration did not survive" in p for p in d.check_wakes([ok[0], dict(ok[0], cause="deepsleep")]))
     assert any("endpoint changed" in p for p in d.check_wakes([ok[0], dict(ok[1], ep="f")]))
+
+
+def test_a_board_with_several_mechanisms_gets_the_image_holding_them():
+    # security.modes needs the DTLS and the OSCORE code and wake/mechanisms.py: only "all" has
+    # them; a one-mode image leaves wake/mechanisms.py out (3.5 KB it never runs)
+    import deploy
+    import size
+    assert deploy.image_set({"security": {"mode": "oscore"}}) == "oscore"
+    assert deploy.image_set({"security": {"mode": "psk"}, "modem": {"uart": 1}}) == "psk+modem"
+    assert deploy.image_set({"security": {"mode": "oscore", "modes": ["oscore", "psk"]}}) == "all"
+    assert deploy.image_set({"security": {"mode": "oscore", "modes": ["oscore", "psk"]},
+                             "modem": {"uart": 1}}) == "all+modem"
+    for m in ("nosec", "psk", "oscore"):
+        assert "wake/mechanisms.py" not in size.device_files(m), m
+    files = size.device_files("all")
+    assert "wake/mechanisms.py" in files and "dtls/client.py" in files and "oscore/kdf.py" in files
