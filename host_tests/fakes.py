@@ -198,3 +198,20 @@ class PipeNet:
 
     def close(self):
         pass
+
+
+class PathChan:
+    """A security channel as the planner sees it (wake/planner.py): the paths its state allows
+    and each path's static estimate (bytes up, bytes down, datagrams, round trips)."""
+    EST = {"dtls-reuse": (42, 34, 2, 1), "cid": (47, 34, 2, 1), "resume": (208, 196, 4, 2),
+           "full-handshake": (400, 300, 8, 4), "oscore": (27, 16, 2, 1),
+           "oscore-b2": (80, 50, 4, 2), "nosec": (13, 5, 2, 1)}
+
+    def __init__(self, paths):
+        self._p = paths
+
+    def paths(self):
+        return self._p
+
+    def estimate(self, path):
+        return self.EST[path]

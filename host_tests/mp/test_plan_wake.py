@@ -14,16 +14,7 @@ def FakeBoard():
     return fakes.FakeBoard(flash=False)          # the planner's state lives in RTC memory only
 
 
-class FakeChan:
-    def __init__(self, paths):
-        self._p = paths
-
-    def paths(self):
-        return self._p
-
-    def estimate(self, path):
-        return {"dtls-reuse": (42, 34, 2, 1), "cid": (47, 34, 2, 1), "resume": (208, 196, 4, 2),
-                "full-handshake": (400, 300, 8, 4)}[path]
+FakeChan = fakes.PathChan
 
 
 def _same_port_planner(cfg):
