@@ -78,7 +78,10 @@ def test_nat_expiry_changes_port_and_server_rebinds():
 
 
 def test_request_to_expired_mapping_is_dropped_then_delivered_after_update():
-    sc = base(wakes=3, actions={1: [("read-now", "/3/0/9")]}, settle_s=0)
+    # the queued Read goes out when the server sees the Update: a listen window past the
+    # server's first retransmission (0.4 s), so a busy machine cannot close it first
+    sc = base(wakes=3, actions={1: [("read-now", "/3/0/9")]}, settle_s=0,
+              board={"schedule": {"listen_ms": 1500}})
     rep = run(sc)
     _ok(rep)
     drops = [r for r in rep["meter"]["records"] if r["dir"] == "down" and "expired" in r["fate"]]
