@@ -37,7 +37,7 @@ def check(cfg):
             "datagram_uJ n 0 1e12,rtt_ms n 0 600000,rx_mW n 0 1e6,nat_timeout_prior_s l,"
             "idle_mW n 0 1e6,tail_ms n 0 3600000,rai_tail_ms n 0 3600000;"
             "board_opts:local_port i 0 65535;"
-            "modem:;planner:force s 1 32,explore n 0 100;"
+            "modem:;planner:force s 1 32,explore n 0 100,nat_memory_s n 1 31536000;"
             ":endpoint s 1 128,manufacturer s 0 64,model s 0 64,serial s 0 64,secrets s 1 255,"
             "board s 0 64,net c net.modem")
     # a finite number (an integer if asked) from p to q, never a boolean

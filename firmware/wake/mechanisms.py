@@ -183,7 +183,6 @@ class Ways:
         forced path's mechanism first, from that path on (a fixed strategy), the others after."""
         if planner is None:
             return self.ls
-        from wake.planner import _k
         ls = [list(x) for x in self.ls if x]
         out = []
         f = planner.force
@@ -196,9 +195,8 @@ class Ways:
                 out.extend(x)
                 ls.remove(x)
                 break
-        st = planner.stats
         while ls:
-            x = min(ls, key=lambda x: planner.energy(planner.estimate(self, x[0]), st[_k(x[0])][3] * 10))
+            x = min(ls, key=lambda x: planner.cost(self, x[0]))
             out.append(x.pop(0))
             if not x:
                 ls.remove(x)

@@ -6,8 +6,6 @@ A module of its own, loaded by wake/cycle.py for the listen window and again for
 dropped after each: its code is not in the heap during the handshake, the requests or the Send. Functions of
 the Planner instance `self` (docs/planner.md "The wake around the path").
 """
-from wake.planner import _k
-
 
 def listen_ms(self):
     """The queue-mode listen window: the board's schedule.listen_ms; with
@@ -60,7 +58,7 @@ def _cost(self, chan, asleep_s):
     the last one backwards, as Planner.chain does (without exploration)."""
     rest = None
     for p in reversed(chan.paths()):
-        c = self.energy(self.estimate(chan, p), self.stats[_k(p)][3] * 10)
+        c = self.cost(chan, p)
         if rest is not None:
             c += (1.0 - self.p_ok(p, asleep_s)) * (self.detect_uJ(p) + rest)
         rest = c if rest is None else min(rest, c)

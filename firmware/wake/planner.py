@@ -30,8 +30,8 @@ or, with schedule.listen_min_ms below it, twice the slowest server reaction seen
 else just under it when a keep-alive there costs less per day than the path after an expiry,
 counting the per-wake fixed cost of the bearer: association or RRC set-up, listen window, tail).
 
-Persisted (section 'plan', 103 B): NAT bounds (and whether the upper one was seen, not only the
-prior's), the server's reaction time, the last local port, the exploration state, per
+Persisted (section 'plan', 107 B): NAT bounds (and whether the upper one was seen, not only the
+prior's, and when: that evidence fades over planner.nat_memory_s), the server's reaction time, the last local port, the exploration state, per
 path 4 sleep bins of (ok, fail) nibbles (halved at 15: forgetting), measured bytes, the
 measured time of a success and the listening time of a failure, (ok, fail) right after another
 path of the wake failed (a restart fails cid and resume together); the time of the last exchange, and how many wakes in a row failed
@@ -40,9 +40,9 @@ path of the wake failed (a restart fails cid and resume together); the time of t
 import struct
 
 PATHS = ("nosec", "oscore", "oscore-b2", "cid", "dtls-reuse", "resume", "full-handshake")
-_HDR = ">BIIIIBHHBBBB"            # ver, last_exchange, last_wake, nat_lo, nat_hi, fails, port,
-_HDR_LEN = 26                     # wakes since the last probe, probe price exponent, clean wakes,
-_VER = 7                          # flags (1: nat_hi was seen), server lag (10 ms)
+_HDR = ">BIIIIBHHBBBBI"           # ver, last_exchange, last_wake, nat_lo, nat_hi, fails, port,
+_HDR_LEN = 30                     # wakes since the last probe, probe price exponent, clean wakes,
+_VER = 8                          # flags (1: nat_hi was seen), server lag (10 ms), when nat_hi was seen
 _PER = ">5sHHH"                   # 4 bins of (ok << 4 | fail) and (ok << 4 | fail) right after
 _PER_LEN = 11                     # another path of the wake failed, measured bytes, ms / 10 of a
                                   # failed attempt, ms / 10 of a successful one
@@ -59,6 +59,15 @@ def fails(store):
     asks it before a wake plans anything): 0 when there is none or it is another layout."""
     p = store.get("plan")
     return p[17] if p and len(p) >= _HDR_LEN and p[0] == _VER else 0     # _HDR's 'fails'
+
+
+def _count(c, ok):
+    """An (ok << 4 | fail) byte with one outcome more; halved when one reaches 16
+    (forgetting: recent behaviour weighs more)."""
+    o, f = (c >> 4) + ok, (c & 15) + (not ok)
+    if o > 15 or f > 15:
+        o, f = (o + 1) // 2, (f + 1) // 2
+    return o << 4 | f
 
 
 def _bin(asleep_s):
@@ -87,9 +96,12 @@ class Planner:
         self.since = 0           # wakes since the last exploration probe
         self.pexp = 0            # the probe interval is explore << pexp
         self.probing = None
+        self.shadow = False      # chain() left cid out (resumption's outcome is booked on it too)
         self.clean = 0           # wakes in a row whose exchanges needed no retransmission
         self.flags = 0           # 1: the NAT upper bound was seen (an expiry), not the prior's
         self.lag = 0             # the slowest server reaction seen in a listen window (10 ms)
+        self.nat_t = 0           # when an expiry set nat_hi (the evidence fades: _seen)
+        self.rt = self.radio["rtt_ms"]   # the link's time per round trip (chain() measures it)
         self.nat_fail = None     # a silent dtls-reuse, booked on the NAT at save() unless the
                                  # server showed it lost its state
         self.reg = ((), 0)       # (paths after which this wake Registers instead of Updating,
@@ -98,7 +110,7 @@ class Planner:
         if s and len(s) == _HDR_LEN + _PER_LEN * len(PATHS) and s[0] == _VER:
             (_v, self.last_exchange, self.last_wake, self.nat_lo, self.nat_hi, self.fails,
              last_port, self.since, self.pexp, self.clean, self.flags,
-             self.lag) = struct.unpack(_HDR, s[:_HDR_LEN])
+             self.lag, self.nat_t) = struct.unpack(_HDR, s[:_HDR_LEN])
             self.same_port = port != 0 and port == last_port
             for i in range(len(PATHS)):
                 o = _HDR_LEN + _PER_LEN * i
@@ -121,10 +133,15 @@ class Planner:
             u[0][1] = u[1]
             u[0][3] = u[2]
         f = self.nat_fail
-        if f is not None and not any(t[1] == "session-unknown" for t in self.tried):
+        if f is not None and any(t[1] == "session-unknown" for t in self.tried):
+            b = self.stats[_k("dtls-reuse")][0]      # the server, not the NAT: dtls-reuse's own
+            b[f[1]] = _count(b[f[1]], False)
+        elif f is not None:
+            f = f[0]
             lo = self.nat_lo
             self.nat_hi = max(1, min(self.nat_hi, f))
             self.flags |= 1
+            self.nat_t = self.last_wake
             if f <= lo + (lo >> 4) + 2:
                 # an expiry within what was proven: the NAT changed, what it keeps is unknown
                 self.nat_lo = max(1, min(int(self.radio.get("nat_timeout_prior_s", [30])[0]),
@@ -134,7 +151,7 @@ class Planner:
         b = bytearray(struct.pack(_HDR, _VER, int(self.last_exchange), int(self.last_wake),
                                   int(self.nat_lo), int(self.nat_hi), min(self.fails, 255),
                                   self.port & 0xFFFF, min(self.since, 65535), self.pexp,
-                                  self.clean, self.flags, self.lag))
+                                  self.clean, self.flags, self.lag, int(self.nat_t)))
         for st in self.stats:
             b.extend(struct.pack(_PER, bytes(st[0]), st[1], st[2], st[3]))
         self.store.put("plan", b)
@@ -165,19 +182,20 @@ class Planner:
     def p_ok(self, path, asleep_s):
         """P(success) from the path's record in this sleep bin on a prior: a path whose state
         exists worked last time (mean 0.9988: at the board's slow CoAP timers a first CID must
-        not cost more in expected silence than it saves; worth 8 wakes: a server that loses
-        its state every third wake drops a path after two, one failure in the first wakes
-        drops it only where its silence costs far more than it saves); dtls-reuse's prior comes from the NAT bounds, linear between them, and is 0 on
-        a new local port. An upper bound that only the prior set is no evidence: past it the
-        mapping may still live (0.5 x hi / asleep), and up to it the line ends at 0.5, not 0."""
+        not cost more in expected silence than it saves; worth 2 wakes: one failure in three
+        wakes drops a path whose silence costs more than it saves, and it comes back as the
+        evidence changes); dtls-reuse's prior comes from the NAT bounds, linear between them,
+        and is 0 on a new local port. An upper bound that only the prior set is no evidence:
+        past it the mapping may still live (0.5 x hi / asleep), and up to it the line ends at
+        0.5, not 0; one an expiry set fades as evidence (_seen)."""
         c = self.stats[_k(path)][0][_bin(asleep_s)]
         ok, fail = c >> 4, c & 15
-        a, b = 8.0, 0.01
+        a, b = 2.0, 0.0025
         if path == "dtls-reuse":
             if not self.same_port:
                 return 0.0
             lo, hi = self.nat_lo, self.nat_hi
-            tail = 0.0 if self.flags & 1 else 0.5
+            tail = 0.5 - 0.5 * self._seen(asleep_s)
             x = 2.0
             if asleep_s >= hi:
                 x = tail * hi / asleep_s
@@ -185,8 +203,31 @@ class Planner:
                 x = (hi - asleep_s) / (hi - lo)
                 x += (1.0 - x) * tail
             if x < 2:
-                a, b = 0.05 + 3.0 * x, 3.0 - 3.0 * x
+                # past the proven bound: successes at shorter sleeps of the bin say nothing
+                # (one past it moved the bound), failures (the server's) still count
+                a, b, ok = 0.05 + 3.0 * x, 3.0 - 3.0 * x, 0
         return (ok + a) / (ok + fail + a + b)
+
+    def cost(self, chan, path):
+        """The energy of a path that works: its measured bytes and time; a path not measured
+        yet, the channel's estimate at the time per round trip the link showed on the paths
+        that were (the server's, our own and the modem's processing are in it, not only
+        rtt_ms: on the nRF9160 a CID Update took 280 ms, a resumption, costed at 2 x 100 ms,
+        750 ms)."""
+        est = self.estimate(chan, path)
+        ms = self.stats[_k(path)][3] * 10
+        return self.energy(est, ms or est[3] * self.rt)
+
+    def _seen(self, asleep_s):
+        """How much the NAT's upper bound is still worth as evidence: 1 when an expiry set it
+        just now, fading as M / (M + its age) with M = planner.nat_memory_s (default a day);
+        0 when only the prior set it. A NAT is re-configured, a network path changes: past a
+        bound seen a day ago a mapping may live again (p_ok's tail: 0.25 x hi / asleep), and
+        the learn probe may look for it again (learn)."""
+        if not self.flags & 1:
+            return 0.0
+        m = (self.cfg.get("planner") or {}).get("nat_memory_s", 86400)
+        return m / (m + max(0, self.last_exchange + min(asleep_s, 1 << 29) - self.nat_t))
 
     def estimate(self, chan, path):
         est = chan.estimate(path)
@@ -214,17 +255,25 @@ class Planner:
                 if p == self.force or p[p.find(chr(45)) + 1:] == self.force:
                     return paths[i:]
             return paths
+        # the link's time per round trip, from the paths measured (mean; rtt_ms before any)
+        n = t = 0
+        for p in paths:
+            ms, rt = self.stats[_k(p)][3] * 10, chan.estimate(p)[3]
+            if ms and rt:
+                n += 1
+                t += ms / rt
+        self.rt = max(self.radio["rtt_ms"], t / n if n else 0)
         self.since += 1
         if self.clean >= 3:
             # three clean wakes in a row: a silence is the path failing, not a lost datagram;
             # a path with a fallback listens for one ACK timeout, not 2-3 s of retransmissions
             self.coap["probe_retransmit"] = 0
         chain = [paths[-1]]
-        rest_cost = self.energy(self.estimate(chan, paths[-1]), self.stats[_k(paths[-1])][3] * 10)
+        rest_cost = self.cost(chan, paths[-1])
         rest_f = rest_cost      # the rest's cost when the path before it failed (correlated:
         for p in reversed(paths[:-1]):      # a restart fails cid and resume together)
             st = self.stats[_k(p)]
-            c = self.energy(self.estimate(chan, p), st[3] * 10)
+            c = self.cost(chan, p)
             pk = self.p_ok(p, asleep_s)
             d = self.detect_uJ(p)
             try_first = c + (1.0 - pk) * (d + rest_f)
@@ -248,6 +297,8 @@ class Planner:
                 self.since = 0
                 self.coap["probe_retransmit"] = 0
                 chain.insert(0, p)
+        # cid left out: what resumption finds says whether the server kept its state (record)
+        self.shadow = "cid" in paths and "cid" not in chain
         return chain
 
     def learn(self, path, asleep_s, c, rest):
@@ -256,8 +307,8 @@ class Planner:
         the next day at this sleep may reuse: P(ok) x the saving per wake x the wakes of a day.
         Other paths learn one count per probe, not a bound, and a bound that was seen (an
         expiry) is explored again by the budget only: nothing beyond it."""
-        if path != "dtls-reuse" or asleep_s <= self.nat_lo or (self.flags & 1 and
-                                                                asleep_s >= self.nat_hi):
+        if path != "dtls-reuse" or asleep_s <= self.nat_lo or (asleep_s >= self.nat_hi and
+                                                                self._seen(asleep_s) > 0.5):
             return 0
         pk = self.p_ok(path, asleep_s)
         save = rest - c - 0.005 * (self.detect_uJ(path) + rest)
@@ -281,9 +332,7 @@ class Planner:
         bins = st[0]
         i = 4 if after else _bin(asleep_s or 0)
         c = bins[i]
-        ok, fail = c >> 4, c & 15
         if outcome == "ok":
-            ok += 1
             self.undo = (st, st[1], st[3])
             if n:
                 st[1] = min(n if not st[1] else (3 * st[1] + n) // 4, 65535)
@@ -297,18 +346,23 @@ class Planner:
             if path == self.probing:
                 self.pexp = 0
         else:
-            fail += 1
             if n:
                 n = min(n // 10, 65535)
                 st[2] = n if not st[2] else (st[2] + n) // 2
-            if path == "dtls-reuse" and outcome == "no-answer" and asleep_s is not None and self.same_port:
-                self.nat_fail = int(asleep_s)
             if path == self.probing:
                 self.pexp = min(self.pexp + 1, 6)
-        if ok > 15 or fail > 15:     # forgetting: recent behaviour weighs more
-            ok = (ok + 1) // 2
-            fail = (fail + 1) // 2
-        bins[i] = ok << 4 | fail
+            if path == "dtls-reuse" and outcome == "no-answer" and asleep_s is not None and self.same_port:
+                # the NAT's, unless the server shows it lost its state (save()): then the bin's
+                self.nat_fail = (int(asleep_s), i)
+                return
+        bins[i] = _count(c, outcome == "ok")
+        if path == "resume" and not after and self.shadow and outcome[0] in "os":
+            # cid was left out and resumption went first: its answer says what cid would have
+            # met (the session kept: the connection too; refused: the server lost its state,
+            # the connection with it), so cid's record follows a server that stops, or goes
+            # on, losing its state without a probe (the NAT says nothing about either)
+            cb = self.stats[_k("cid")][0]
+            cb[i] = _count(cb[i], outcome == "ok")
 
     # -- bootstrap: the most expensive way back --------------------------------------------------
     def bootstrap_cost(self, chan=None):
