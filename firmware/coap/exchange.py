@@ -95,7 +95,8 @@ class Exchange:
         """Send msg with a new MID: a request (request() sets its token) or a notification (a
         2.05 with the observation's token and Observe option, RFC 7641 4.2). A CON is
         retransmitted at the randomized exponential back-off of RFC 7252 4.2 (first timeout
-        in [ACK_TIMEOUT, ACK_TIMEOUT * ACK_RANDOM_FACTOR]) until answered or `retries`
+        in [ACK_TIMEOUT, ACK_TIMEOUT * ACK_RANDOM_FACTOR]; ACK_TIMEOUT with no retransmission
+        to follow) until answered or `retries`
         retransmissions (None: MAX_RETRANSMIT) are spent; requests from the server arriving
         meanwhile are served. Returns the answer (a request's response, a CON notification's
         ACK; a NON notification is sent once and returned) or None. Raises Reset (RST: for a
@@ -104,8 +105,12 @@ class Exchange:
         msg.mid = self.next_mid()
         if retries is None:
             retries = self.max_retransmit
-        r = self.board.urandom(1)[0] / 255.0
-        timeout = int(self.ack_timeout * (1.0 + (self.random_factor - 1.0) * r))
+        timeout = self.ack_timeout
+        if retries > 0:
+            # the random factor spreads retransmissions (RFC 7252 4.2); a CON that will not
+            # be retransmitted (a path's probe) gives up at ACK_TIMEOUT: nothing to spread
+            r = self.board.urandom(1)[0] / 255.0
+            timeout = int(timeout * (1.0 + (self.random_factor - 1.0) * r))
         acked = False
         while True:
             if not acked:

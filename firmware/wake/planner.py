@@ -175,8 +175,11 @@ class Planner:
             # more, not a silence (its time is inside the fallback's, not measured apart)
             ms = 2 * self.radio["rtt_ms"]
         if not ms:
-            t = self.coap["ack_timeout_ms"] * (1 + self.coap.get("ack_random_factor", 1.5)) / 2
-            ms = t * ((1 << (int(self.coap.get("probe_retransmit", 2)) + 1)) - 1)
+            n = int(self.coap.get("probe_retransmit", 2))
+            t = self.coap["ack_timeout_ms"]
+            if n:       # (coap/exchange.py: no random factor without retransmissions)
+                t *= (1 + self.coap.get("ack_random_factor", 1.5)) / 2
+            ms = t * ((1 << (n + 1)) - 1)
         return ms * self.radio["rx_mW"]
 
     def p_ok(self, path, asleep_s):

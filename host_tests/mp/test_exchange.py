@@ -98,6 +98,18 @@ def _notification():
     return m
 
 
+def test_a_con_without_retransmissions_gives_up_at_ack_timeout():
+    # a path's probe (retries 0): the random factor spreads retransmissions, there is none
+    for rnd in (0, 255):
+        ex, ch = _ex({}, rnd)
+        try:
+            ex.request(_update(), True, 0)
+            assert False
+        except NoAnswer:
+            pass
+        assert len(ch.sent) == 1 and ch.waits == [ACK_MS]
+
+
 def test_lost_ack_is_retransmitted_after_a_randomized_first_timeout():
     for rnd in (0, 128, 255):
         ex, ch = _ex({1: [_changed]}, rnd)       # the first datagram is lost
@@ -115,7 +127,7 @@ def test_the_first_timeout_differs_with_the_random_byte():
     for rnd in (0, 255):
         ex, ch = _ex({}, rnd)
         try:
-            ex.request(_update(), True, 0)
+            ex.request(_update(), True, 1)
         except NoAnswer:
             pass
         w.append(ch.waits[0])

@@ -210,13 +210,16 @@ def test_config_keys_of_the_cost_model_are_checked_and_named():
     import cfgcheck
     from errors import ConfigError
     ok = _merged({"radio": {"idle_mW": 22.2, "tail_ms": 10000, "rai_tail_ms": 200},
-                          "schedule": {"reachable": True, "listen_min_ms": 100}})
-    assert ok["schedule"]["reachable"] is True
+                          "schedule": {"reachable": True, "listen_min_ms": 100},
+                          "planner": {"nat_memory_s": 3600}})
+    assert ok["schedule"]["reachable"] is True and ok["planner"]["nat_memory_s"] == 3600
     for raw, want in (({"radio": {"idle_mW": -1}}, "radio.idle_mW:"), ({"radio": {"tail_ms": "10s"}}, "radio.tail_ms:"),
                       ({"radio": {"rai_tail_ms": float("nan")}}, "radio.rai_tail_ms:"),
                       ({"radio": {"wake_uJ": True}}, "radio.wake_uJ:"),
                       ({"schedule": {"reachable": 1}}, "schedule.reachable:"),
-                      ({"schedule": {"listen_min_ms": 1.5}}, "schedule.listen_min_ms:")):
+                      ({"schedule": {"listen_min_ms": 1.5}}, "schedule.listen_min_ms:"),
+                      ({"planner": {"nat_memory_s": 0}}, "planner.nat_memory_s:"),
+                      ({"planner": {"nat_memory_s": "1d"}}, "planner.nat_memory_s:")):
         try:
             _merged(raw)
             assert False, raw

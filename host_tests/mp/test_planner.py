@@ -98,6 +98,8 @@ def test_measured_failure_time_is_the_detection_cost():
     p = _planner()
     d0 = p.detect_uJ("cid")
     assert d0 == 2000 * 1.25 * 7 * 150                  # the probe budget at the board's timers
+    p.coap["probe_retransmit"] = 0
+    assert p.detect_uJ("cid") == 2000 * 150             # one ACK timeout, not randomized
     p.record("cid", "no-answer", 3600, 1000)            # measured: 1 s of listening
     assert p.detect_uJ("cid") == 1000 * 150
 
