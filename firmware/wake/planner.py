@@ -96,7 +96,7 @@ class Planner:
         self.since = 0           # wakes since the last exploration probe
         self.pexp = 0            # the probe interval is explore << pexp
         self.probing = None
-        self.shadow = False      # chain() left cid out (resumption's outcome is booked on it too)
+        self.shadow = ()         # cid or resume, left out by chain() (record books them too)
         self.clean = 0           # wakes in a row whose exchanges needed no retransmission
         self.flags = 0           # 1: the NAT upper bound was seen (an expiry), not the prior's
         self.lag = 0             # the slowest server reaction seen in a listen window (10 ms)
@@ -300,8 +300,8 @@ class Planner:
                 self.since = 0
                 self.coap["probe_retransmit"] = 0
                 chain.insert(0, p)
-        # cid left out: what resumption finds says whether the server kept its state (record)
-        self.shadow = "cid" in paths and "cid" not in chain
+        # cid or resume left out: what the other finds says whether the server kept its state
+        self.shadow = [p for p in ("cid", "resume") if p in paths and p not in chain]
         return chain
 
     def learn(self, path, asleep_s, c, rest):
@@ -359,12 +359,19 @@ class Planner:
                 self.nat_fail = (int(asleep_s), i)
                 return
         bins[i] = _count(c, outcome == "ok")
-        if path == "resume" and not after and self.shadow and outcome[0] in "os":
-            # cid was left out and resumption went first: its answer says what cid would have
-            # met (the session kept: the connection too; refused: the server lost its state,
-            # the connection with it), so cid's record follows a server that stops, or goes
-            # on, losing its state without a probe (the NAT says nothing about either)
-            cb = self.stats[_k("cid")][0]
+        if after or not self.shadow:
+            return
+        # a path left out of the chain learns from the one tried first in its place what it
+        # would have met: resumption refused, the server lost its state (cid's connection with
+        # it), accepted, it kept it (cid's too); a CID Update answered, the server kept the
+        # session (resumption works, if it ever worked with this server: a server without a
+        # session cache keeps CIDs). So a path dropped on a failure, a restart or a lost
+        # handshake, comes back once the server keeps its state, and stays out while it does
+        # not, without a probe (the NAT says nothing about either)
+        o = "cid" if path == "resume" and outcome[0] in "os" else \
+            "resume" if path == "cid" and outcome == "ok" and self.stats[5][3] else None
+        if o in self.shadow:
+            cb = self.stats[_k(o)][0]
             cb[i] = _count(cb[i], outcome == "ok")
 
     # -- bootstrap: the most expensive way back --------------------------------------------------

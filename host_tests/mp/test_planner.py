@@ -304,3 +304,36 @@ def test_resumption_tried_first_tells_whether_cid_would_have_worked():
     assert q.chain(ch, 3600)[0] == "cid" and not q.shadow
     q.record("resume", "ok", 3600, 404)
     assert q.stats[3][0][2] == 0
+
+
+def test_a_resumption_dropped_on_one_silence_comes_back_with_cids_answered():
+    # a resumption handshake unanswered once (a loaded server, a lost flight) dropped it: the
+    # chain went cid -> full-handshake, and every server restart cost a full handshake after
+    # the CID silence. A CID Update answered says the server kept its state, so resumption
+    # (which worked with this server before) would have worked: booked on it, it comes back
+    p = _planner()
+    ch = FakeChan(["cid", "resume", "full-handshake"])
+    p.record("resume", "ok", 3600, 404, 700)             # it worked with this server once
+    p.tried = []
+    p.record("cid", "no-answer", 3600, 400)
+    p.record("resume", "no-answer", 3600, 3000)          # after cid's silence: kept apart
+    p.record("full-handshake", "ok", 3600, 900)
+    for _ in range(2):
+        p.tried = []
+        p.record("resume", "no-answer", 3600, 3000)      # tried first, silent twice
+    assert p.chain(ch, 3600) == ["cid", "full-handshake"] and p.shadow == ["resume"]
+    n = 0
+    while "resume" not in p.chain(ch, 3600) and n < 40:
+        p.tried = []
+        p.record("cid", "ok", 3600, 81, 280)
+        n += 1
+    assert "resume" in p.chain(ch, 3600) and 1 <= n < 40, n
+    # a server that never resumed (no session cache): cid's answers say nothing of resumption
+    q = _planner()
+    for _ in range(3):
+        q.tried = []
+        q.record("resume", "no-answer", 3600, 3000)
+    assert q.chain(ch, 3600) == ["cid", "full-handshake"]
+    q.tried = []
+    q.record("cid", "ok", 3600, 81, 280)
+    assert q.stats[5][0][2] == 0x03
